@@ -1,0 +1,7 @@
+export * from './dtype.js';
+export * from './shape.js';
+export * from './tensor.js';
+export * from './ir.js';
+export * as ops from './ops/index.js';
+export { serialize, toModelProto, OPSET, type SerializeOptions } from './onnx.js';
+export { dumpGraph } from './dump.js';

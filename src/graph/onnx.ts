@@ -1,0 +1,80 @@
+import onnxProto from 'onnx-proto';
+import { ONNX_DTYPE } from './dtype.js';
+import type { Attr, Graph, Value } from './ir.js';
+import type { Tensor } from './tensor.js';
+
+const { onnx } = onnxProto;
+
+export const OPSET = 17;
+
+export interface SerializeOptions {
+  /** Inputs (by name) to embed as initializers instead, e.g. weights for inference. */
+  bind?: ReadonlyMap<string, Tensor>;
+  /** Producer name recorded in the model. */
+  producer?: string;
+}
+
+function tensorProto(name: string, t: Tensor): onnxProto.onnx.ITensorProto {
+  const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  return { name, dims: [...t.shape], dataType: ONNX_DTYPE[t.dtype], rawData: bytes };
+}
+
+function valueInfo(v: Value, name = v.name): onnxProto.onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: ONNX_DTYPE[v.dtype],
+        shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function attrProto(name: string, a: Attr): onnxProto.onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if ('i' in a) return { name, type: T.INT, i: a.i };
+  if ('f' in a) return { name, type: T.FLOAT, f: a.f };
+  if ('ints' in a) return { name, type: T.INTS, ints: [...a.ints] };
+  if ('floats' in a) return { name, type: T.FLOATS, floats: [...a.floats] };
+  if ('s' in a) return { name, type: T.STRING, s: new TextEncoder().encode(a.s) };
+  return { name, type: T.TENSOR, t: tensorProto(name, a.t) };
+}
+
+/** Builds the ONNX GraphProto/ModelProto message for a graph. */
+export function toModelProto(g: Graph, opts: SerializeOptions = {}): onnxProto.onnx.IModelProto {
+  const bind = opts.bind ?? new Map();
+  const initializer: onnxProto.onnx.ITensorProto[] = [];
+  for (const [v, t] of g.constants) initializer.push(tensorProto(v.name, t));
+  const inputs: onnxProto.onnx.IValueInfoProto[] = [];
+  for (const v of g.inputs) {
+    const t = bind.get(v.name);
+    if (t) initializer.push(tensorProto(v.name, t));
+    else inputs.push(valueInfo(v));
+  }
+  const usesMs = g.nodes.some((n) => n.domain === 'com.microsoft');
+  return {
+    irVersion: 8,
+    producerName: opts.producer ?? 'beit3',
+    opsetImport: [{ domain: '', version: OPSET }, ...(usesMs ? [{ domain: 'com.microsoft', version: 1 }] : [])],
+    graph: {
+      name: g.name,
+      node: g.nodes.map((n, k) => ({
+        name: `${n.op}_${k}`,
+        opType: n.op,
+        domain: n.domain,
+        input: n.inputs.map((x) => (x ? x.name : '')),
+        output: n.outputs.map((x) => x.name),
+        attribute: Object.entries(n.attrs).map(([k2, a]) => attrProto(k2, a)),
+      })),
+      input: inputs,
+      output: g.outputs.map((v) => valueInfo(v)),
+      initializer,
+    },
+  };
+}
+
+/** Serializes a graph to ONNX protobuf bytes. */
+export function serialize(g: Graph, opts: SerializeOptions = {}): Uint8Array {
+  return onnx.ModelProto.encode(onnx.ModelProto.create(toModelProto(g, opts))).finish();
+}

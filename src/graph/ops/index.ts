@@ -1,0 +1,5 @@
+export * from './elementwise.js';
+export * from './linalg.js';
+export * from './shape.js';
+export * from './nn.js';
+export { lift, type Operand } from './util.js';

@@ -1,0 +1,1 @@
+export { Program, RuntimeError, type CompileOptions } from './session.js';
