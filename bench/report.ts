@@ -1,0 +1,41 @@
+/** One benchmark figure. `roofline_fraction` = value's GFLOP/s divided by the roofline measured in the same run. */
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  roofline_fraction?: number;
+  note?: string;
+}
+
+export interface BenchContext {
+  json: boolean;
+  /** Roofline GFLOP/s measured at the start of this run (pre-packed MatMul chain in ORT). */
+  rooflineGflops: number;
+  /** Restrict to suites/figures whose name contains this string. */
+  filter?: string;
+  report(f: Figure): void;
+}
+
+export type Suite = { name: string; run(ctx: BenchContext): Promise<void> };
+
+export function printFigure(f: Figure, json: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify(f) + '\n');
+    return;
+  }
+  const frac = f.roofline_fraction !== undefined ? `  (${(100 * f.roofline_fraction).toFixed(1)}% of roofline)` : '';
+  process.stdout.write(`${f.name.padEnd(40)} ${f.value.toPrecision(4).padStart(10)} ${f.unit}${frac}${f.note ? `  ${f.note}` : ''}\n`);
+}
+
+/** Median wall time in ms of `fn` over `iters` runs after `warmup` runs. */
+export async function timeIt(fn: () => Promise<unknown>, iters = 5, warmup = 1): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}

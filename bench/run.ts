@@ -1,0 +1,25 @@
+import { type BenchContext, type Figure, printFigure } from './report.js';
+import { suites } from './suites/index.js';
+import { measureRoofline } from './roofline.js';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const fi = args.indexOf('--filter');
+const filter = fi >= 0 ? args[fi + 1] : undefined;
+
+const figures: Figure[] = [];
+const roofline = await measureRoofline();
+const ctx: BenchContext = {
+  json,
+  rooflineGflops: roofline,
+  filter,
+  report(f) {
+    figures.push(f);
+    printFigure(f, json);
+  },
+};
+ctx.report({ name: 'roofline.matmul_chain', value: roofline, unit: 'GFLOP/s', roofline_fraction: 1 });
+for (const s of suites) {
+  if (filter && !s.name.includes(filter)) continue;
+  await s.run(ctx);
+}

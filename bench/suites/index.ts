@@ -1,0 +1,4 @@
+import type { Suite } from '../report.js';
+
+/** Benchmark suites in run order; each area adds its own file here. */
+export const suites: Suite[] = [];
