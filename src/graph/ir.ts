@@ -77,7 +77,8 @@ export class Graph {
 
   /** Declares a named runtime input (a feed, or a parameter). */
   input(name: string, dtype: DType, shape: Shape): Value {
-    if (this.names.has(name)) throw new GraphError(`input name "${name}" is already used in graph ${this.name}`);
+    if (this.names.has(name))
+      throw new GraphError(`input name "${name}" is already used in graph ${this.name}`);
     this.names.add(name);
     const v = this.newValue(dtype, shape, null, name);
     this.inputs.push(v);
@@ -103,7 +104,8 @@ export class Graph {
       if (x && x.graph !== this) throw new GraphError(`${op}: input ${x.name} belongs to another graph`);
     const outs: Value[] = [];
     const node = new Node(op, domain, inputs, outs, attrs);
-    for (const spec of outputs) outs.push(this.newValue(spec.dtype, spec.shape, node, this.uniqueName(`v${this.nextId}`)));
+    for (const spec of outputs)
+      outs.push(this.newValue(spec.dtype, spec.shape, node, this.uniqueName(`v${this.nextId}`)));
     this.nodes.push(node);
     return outs;
   }
@@ -112,7 +114,8 @@ export class Graph {
   output(v: Value, name?: string): Value {
     if (v.graph !== this) throw new GraphError(`output ${v.name} belongs to another graph`);
     if (name !== undefined && name !== v.name) {
-      if (this.names.has(name)) throw new GraphError(`output name "${name}" is already used in graph ${this.name}`);
+      if (this.names.has(name))
+        throw new GraphError(`output name "${name}" is already used in graph ${this.name}`);
       // Rename in place when the value is an internal node result; otherwise add an Identity.
       if (v.producer && !this.outputs.includes(v)) {
         this.names.delete(v.name);

@@ -56,7 +56,10 @@ export function toModelProto(g: Graph, opts: SerializeOptions = {}): onnxProto.o
   return {
     irVersion: 8,
     producerName: opts.producer ?? 'beit3',
-    opsetImport: [{ domain: '', version: OPSET }, ...(usesMs ? [{ domain: 'com.microsoft', version: 1 }] : [])],
+    opsetImport: [
+      { domain: '', version: OPSET },
+      ...(usesMs ? [{ domain: 'com.microsoft', version: 1 }] : []),
+    ],
     graph: {
       name: g.name,
       node: g.nodes.map((n, k) => ({

@@ -10,7 +10,9 @@ export class Tensor {
   ) {
     const n = numel(shape);
     if (data.length !== n)
-      throw new ShapeError(`Tensor: shape ${shapeToString(shape)} needs ${n} elements, data has ${data.length}`);
+      throw new ShapeError(
+        `Tensor: shape ${shapeToString(shape)} needs ${n} elements, data has ${data.length}`,
+      );
   }
 
   static zeros(dtype: DType, shape: readonly number[]): Tensor {

@@ -1,7 +1,7 @@
 import { type DType, isFloat, ONNX_DTYPE } from '../dtype.js';
 import { GraphError, type Value } from '../ir.js';
 import { broadcastShapes } from '../shape.js';
-import { type Operand, pair } from './util.js';
+import { lift, type Operand, pair } from './util.js';
 
 function binary(op: string, a: Operand, b: Operand, outDType?: DType): Value {
   const [x, y] = pair(op, a, b);
@@ -10,7 +10,8 @@ function binary(op: string, a: Operand, b: Operand, outDType?: DType): Value {
 }
 
 function unary(op: string, x: Value, requireFloat = true): Value {
-  if (requireFloat && !isFloat(x.dtype)) throw new GraphError(`${op}: ${x.name} must be floating point, got ${x.dtype}`);
+  if (requireFloat && !isFloat(x.dtype))
+    throw new GraphError(`${op}: ${x.name} must be floating point, got ${x.dtype}`);
   return x.graph.addNode(op, [x], [{ dtype: x.dtype, shape: x.shape }])[0];
 }
 
@@ -44,7 +45,8 @@ export const reciprocal = (x: Value): Value => unary('Reciprocal', x);
 
 /** Elementwise select: cond ? a : b, broadcasting all three. */
 export function where(cond: Value, a: Operand, b: Operand): Value {
-  if (cond.dtype !== 'bool') throw new GraphError(`Where: condition ${cond.name} must be bool, got ${cond.dtype}`);
+  if (cond.dtype !== 'bool')
+    throw new GraphError(`Where: condition ${cond.name} must be bool, got ${cond.dtype}`);
   const [x, y] = pair('Where', a, b);
   const shape = broadcastShapes('Where', cond.shape, broadcastShapes('Where', x.shape, y.shape));
   return x.graph.addNode('Where', [cond, x, y], [{ dtype: x.dtype, shape }])[0];
@@ -53,4 +55,23 @@ export function where(cond: Value, a: Operand, b: Operand): Value {
 export function cast(x: Value, to: DType): Value {
   if (x.dtype === to) return x;
   return x.graph.addNode('Cast', [x], [{ dtype: to, shape: x.shape }], { to: { i: ONNX_DTYPE[to] } })[0];
+}
+
+export const xor = (a: Value, b: Value): Value => binary('Xor', a, b, 'bool');
+export const sign = (x: Value): Value => unary('Sign', x, false);
+export const floor = (x: Value): Value => unary('Floor', x);
+export const ceil = (x: Value): Value => unary('Ceil', x);
+export const identity = (x: Value): Value => unary('Identity', x, false);
+
+/** Clamps to [min, max]; either bound may be omitted (ONNX Clip, bounds as scalar inputs). */
+export function clip(x: Value, min?: Operand, max?: Operand): Value {
+  const lo = min === undefined ? null : typeof min === 'number' ? lift(min, x) : min;
+  const hi = max === undefined ? null : typeof max === 'number' ? lift(max, x) : max;
+  for (const b of [lo, hi])
+    if (b && (b.rank !== 0 || b.dtype !== x.dtype))
+      throw new GraphError(
+        `Clip: bounds must be ${x.dtype} scalars, got ${b.toString()} for ${x.toString()}`,
+      );
+  const inputs = hi ? [x, lo, hi] : lo ? [x, lo] : [x];
+  return x.graph.addNode('Clip', inputs, [{ dtype: x.dtype, shape: x.shape }])[0];
 }

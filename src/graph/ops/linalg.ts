@@ -5,7 +5,9 @@ import { broadcastShapes, type Dim, ShapeError, shapeToString } from '../shape.j
 export function matmul(a: Value, b: Value): Value {
   if (a.dtype !== b.dtype) throw new GraphError(`MatMul: dtype mismatch ${a.dtype} vs ${b.dtype}`);
   if (a.rank < 2 || b.rank < 2)
-    throw new ShapeError(`MatMul: operands must have rank >= 2, got ${shapeToString(a.shape)} and ${shapeToString(b.shape)}`);
+    throw new ShapeError(
+      `MatMul: operands must have rank >= 2, got ${shapeToString(a.shape)} and ${shapeToString(b.shape)}`,
+    );
   const m = a.shape[a.rank - 2];
   const k1 = a.shape[a.rank - 1];
   const k2 = b.shape[b.rank - 2];
@@ -23,7 +25,10 @@ export function gemm(
   c: Value | null,
   opts: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number } = {},
 ): Value {
-  if (a.rank !== 2 || b.rank !== 2) throw new ShapeError(`Gemm: A and B must be 2-D, got ${shapeToString(a.shape)} and ${shapeToString(b.shape)}`);
+  if (a.rank !== 2 || b.rank !== 2)
+    throw new ShapeError(
+      `Gemm: A and B must be 2-D, got ${shapeToString(a.shape)} and ${shapeToString(b.shape)}`,
+    );
   const [m, k1] = opts.transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
   const [k2, n] = opts.transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   if (k1 !== k2 && typeof k1 === 'number' && typeof k2 === 'number')

@@ -1,56 +1,143 @@
-import { GraphError, type Value } from '../ir.js';
-import { type Dim, normAxis, ShapeError, shapeToString } from '../shape.js';
-import { int64Const } from './util.js';
+import type { DType } from '../dtype.js';
+
+import { type Attr, GraphError, type Value } from '../ir.js';
+import { broadcastShapes, type Dim, normAxis, ShapeError, shapeToString } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { int64Const, lift, type Operand } from './util.js';
+
+let freshSymbols = 0;
+/** A new symbolic dim name for sizes only known at run time. */
+export function freshDim(hint: string): string {
+  return `${hint}_${++freshSymbols}`;
+}
+
+/** Shape(x) as a 1-D int64 value; `start`/`end` select a sub-range of dims (ONNX Shape-15). */
+export function shapeOf(x: Value, start = 0, end = x.rank): Value {
+  const s = normAxis('Shape', start, x.rank + 1);
+  const e = Math.min(end < 0 ? end + x.rank : end, x.rank);
+  const attrs = { ...(s !== 0 ? { start: { i: s } } : {}), ...(e !== x.rank ? { end: { i: e } } : {}) };
+  return x.graph.addNode('Shape', [x], [{ dtype: 'int64', shape: [Math.max(0, e - s)] }], attrs)[0];
+}
+
+/** Finds a value that carries symbolic dim `sym`, for reading its run-time size. */
+function findSymbol(like: Value, sym: string): [Value, number] | null {
+  const i = like.shape.indexOf(sym);
+  if (i >= 0) return [like, i];
+  for (const v of like.graph.inputs) {
+    const j = v.shape.indexOf(sym);
+    if (j >= 0) return [v, j];
+  }
+  return null;
+}
 
 /**
- * Reshape. Target dims: a number (-1 = inferred), or a symbol that must equal the input's dim
- * at the same index (encoded as ONNX 0 = copy), so symbolic batch sizes survive reshapes.
+ * A 1-D int64 value holding `dims`: static runs become constants, symbolic dims are read at run
+ * time from a value (first `like`, then the graph inputs) that has the same symbol.
  */
-export function reshape(x: Value, target: readonly Dim[]): Value {
-  const onnxDims: number[] = [];
-  const out: Dim[] = [];
-  let inferAt = -1;
-  let known = 1;
-  for (let i = 0; i < target.length; i++) {
-    const d = target[i];
-    if (typeof d === 'string') {
-      if (x.shape[i] !== d)
-        throw new ShapeError(`Reshape: symbolic dim "${d}" at ${i} must match input dim ${x.shape[i]} of ${shapeToString(x.shape)}`);
-      onnxDims.push(0);
-      out.push(d);
-    } else if (d === -1) {
-      if (inferAt >= 0) throw new ShapeError(`Reshape: more than one -1 in ${shapeToString(target)}`);
-      inferAt = i;
-      onnxDims.push(-1);
-      out.push(-1);
-    } else {
-      onnxDims.push(d);
-      out.push(d);
-      known *= d;
+export function shapeVector(like: Value, dims: readonly Dim[], op = 'Reshape'): Value {
+  if (dims.every((d) => typeof d === 'number')) return int64Const(like, dims as number[]);
+  const parts: Value[] = [];
+  let run: number[] = [];
+  const flush = () => {
+    if (run.length) parts.push(int64Const(like, run));
+    run = [];
+  };
+  for (const d of dims) {
+    if (typeof d === 'number') {
+      run.push(d);
+      continue;
     }
+    flush();
+    const src = findSymbol(like, d);
+    if (!src)
+      throw new ShapeError(
+        `${op}: symbolic dim "${d}" of ${shapeToString(dims)} is not carried by ${like.toString()} or any graph input`,
+      );
+    parts.push(shapeOf(src[0], src[1], src[1] + 1));
   }
+  flush();
+  return parts.length === 1
+    ? parts[0]
+    : like.graph.addNode('Concat', parts, [{ dtype: 'int64', shape: [dims.length] }], { axis: { i: 0 } })[0];
+}
+
+/** Infers the output dims of a reshape (resolving one -1) where static information allows. */
+function reshapeDims(x: Value, target: readonly Dim[]): Dim[] {
+  const out = [...target];
+  const inferAt = target.indexOf(-1);
+  if (target.filter((d) => d === -1).length > 1)
+    throw new ShapeError(`Reshape: more than one -1 in ${shapeToString(target)}`);
+  const known = (target.filter((d) => typeof d === 'number' && d !== -1) as number[]).reduce(
+    (p, c) => p * c,
+    1,
+  );
+  const inNum = (x.shape.filter((d) => typeof d === 'number') as number[]).reduce((p, c) => p * c, 1);
+  const inSyms = (x.shape.filter((d) => typeof d === 'string') as string[]).sort();
+  const outSyms = (target.filter((d) => typeof d === 'string') as string[]).sort();
+  const symsCancel = inSyms.length === outSyms.length && inSyms.every((s, i) => s === outSyms[i]);
   if (inferAt >= 0) {
-    const inStatic = x.shape.every((d) => typeof d === 'number');
-    const symbolsCancel = target.filter((d) => typeof d === 'string');
-    const inSyms = x.shape.filter((d) => typeof d === 'string');
-    const inNum = (x.shape.filter((d) => typeof d === 'number') as number[]).reduce((p, c) => p * c, 1);
-    if (inStatic || (symbolsCancel.length === inSyms.length && symbolsCancel.every((s, i) => s === inSyms[i]))) {
-      if (inNum % known !== 0) throw new ShapeError(`Reshape: cannot reshape ${shapeToString(x.shape)} to ${shapeToString(target)}`);
+    if (symsCancel) {
+      if (inNum % known !== 0)
+        throw new ShapeError(`Reshape: cannot reshape ${shapeToString(x.shape)} to ${shapeToString(target)}`);
       out[inferAt] = inNum / known;
-    } else {
-      out[inferAt] = `${x.name}_reshape${inferAt}`;
-    }
-  } else if (x.shape.every((d) => typeof d === 'number')) {
-    const inNum = (x.shape as number[]).reduce((p, c) => p * c, 1);
-    if (inNum !== known) throw new ShapeError(`Reshape: cannot reshape ${shapeToString(x.shape)} (${inNum} elements) to ${shapeToString(target)}`);
+    } else out[inferAt] = freshDim(`${x.name}_reshape`);
+  } else if (symsCancel && inNum !== known)
+    throw new ShapeError(
+      `Reshape: cannot reshape ${shapeToString(x.shape)} (${inNum} elements) to ${shapeToString(target)}`,
+    );
+  return out;
+}
+
+/**
+ * Reshape. Target dims: numbers (-1 = inferred) and symbols. A symbol at the same index as in the
+ * input is encoded as ONNX 0 (copy); a symbol elsewhere is read from the run-time shape of a
+ * value that carries it, so symbolic batch/sequence sizes survive any reshape. A 1-D int64 Value
+ * may be given as the target with `outShape` describing the result.
+ */
+export function reshape(x: Value, target: readonly Dim[] | Value, outShape?: readonly Dim[]): Value {
+  if (!Array.isArray(target)) {
+    const tv = target as Value;
+    if (tv.dtype !== 'int64' || tv.rank !== 1)
+      throw new ShapeError(`Reshape: shape value must be 1-D int64, got ${tv.toString()}`);
+    const n = tv.shape[0];
+    const shape =
+      outShape ??
+      (typeof n === 'number' ? Array.from({ length: n }, () => freshDim(`${x.name}_reshape`)) : null);
+    if (!shape)
+      throw new ShapeError(`Reshape: shape value ${tv.toString()} has unknown length; pass outShape`);
+    return x.graph.addNode('Reshape', [x, tv], [{ dtype: x.dtype, shape }])[0];
   }
-  return x.graph.addNode('Reshape', [x, int64Const(x, onnxDims)], [{ dtype: x.dtype, shape: out }])[0];
+  const dims = target as readonly Dim[];
+  const out = reshapeDims(x, dims);
+  const copyable = dims.every((d, i) => typeof d === 'number' || x.shape[i] === d);
+  let shapeVal: Value;
+  if (copyable)
+    shapeVal = int64Const(
+      x,
+      dims.map((d) => (typeof d === 'number' ? d : 0)),
+    );
+  else shapeVal = shapeVector(x, dims);
+  for (const d of dims)
+    if (typeof d === 'number' && (d === 0 || d < -1))
+      throw new ShapeError(`Reshape: invalid target dim ${d} in ${shapeToString(dims)}`);
+  return x.graph.addNode('Reshape', [x, shapeVal], [{ dtype: x.dtype, shape: out }])[0];
+}
+
+/** Reshapes `x` to the (possibly symbolic) shape of `like`. */
+export function reshapeLike(x: Value, like: Value): Value {
+  if (x.shape.length === like.shape.length && x.shape.every((d, i) => d === like.shape[i])) return x;
+  const target = like.shape.every((d) => typeof d === 'number')
+    ? int64Const(x, like.shape as number[])
+    : shapeOf(like);
+  return x.graph.addNode('Reshape', [x, target], [{ dtype: x.dtype, shape: like.shape }])[0];
 }
 
 export function transpose(x: Value, perm: readonly number[]): Value {
   if (perm.length !== x.rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i))
     throw new ShapeError(`Transpose: perm [${perm}] is not a permutation of rank ${x.rank}`);
-  return x.graph.addNode('Transpose', [x], [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }], { perm: { ints: perm } })[0];
+  return x.graph.addNode('Transpose', [x], [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }], {
+    perm: { ints: perm },
+  })[0];
 }
 
 export function concat(xs: readonly Value[], axis: number): Value {
@@ -62,7 +149,7 @@ export function concat(xs: readonly Value[], axis: number): Value {
     if (x.rank !== r || x.dtype !== xs[0].dtype)
       throw new ShapeError(`Concat: inputs differ in rank or dtype: ${xs.map(String).join(', ')}`);
     const d = x.shape[a];
-    total = typeof total === 'number' && typeof d === 'number' ? total + d : `concat_${x.graph.nodes.length}`;
+    total = typeof total === 'number' && typeof d === 'number' ? total + d : freshDim('concat');
   }
   const shape = xs[0].shape.map((d, i) => (i === a ? total : d));
   return xs[0].graph.addNode('Concat', xs, [{ dtype: xs[0].dtype, shape }], { axis: { i: a } })[0];
@@ -79,13 +166,20 @@ export function unsqueeze(x: Value, axes: readonly number[]): Value {
 
 export function squeeze(x: Value, axes: readonly number[]): Value {
   const norm = axes.map((a) => normAxis('Squeeze', a, x.rank));
-  for (const a of norm) if (x.shape[a] !== 1) throw new ShapeError(`Squeeze: dim ${a} of ${shapeToString(x.shape)} is not 1`);
+  for (const a of norm)
+    if (x.shape[a] !== 1) throw new ShapeError(`Squeeze: dim ${a} of ${shapeToString(x.shape)} is not 1`);
   const shape = x.shape.filter((_, i) => !norm.includes(i));
   return x.graph.addNode('Squeeze', [x, int64Const(x, norm, 'axes')], [{ dtype: x.dtype, shape }])[0];
 }
 
 /** Static slice along axes (ONNX Slice semantics, ends clamped). */
-export function slice(x: Value, starts: readonly number[], ends: readonly number[], axes: readonly number[], steps?: readonly number[]): Value {
+export function slice(
+  x: Value,
+  starts: readonly number[],
+  ends: readonly number[],
+  axes: readonly number[],
+  steps?: readonly number[],
+): Value {
   const shape = [...x.shape];
   axes.forEach((ax, k) => {
     const a = normAxis('Slice', ax, x.rank);
@@ -102,26 +196,240 @@ export function slice(x: Value, starts: readonly number[], ends: readonly number
       shape[a] = `${x.name}_slice${a}`;
     }
   });
-  const inputs = [x, int64Const(x, starts, 'starts'), int64Const(x, ends, 'ends'), int64Const(x, axes, 'axes')];
+  const inputs = [
+    x,
+    int64Const(x, starts, 'starts'),
+    int64Const(x, ends, 'ends'),
+    int64Const(x, axes, 'axes'),
+  ];
   if (steps) inputs.push(int64Const(x, steps, 'steps'));
   return x.graph.addNode('Slice', inputs, [{ dtype: x.dtype, shape }])[0];
 }
 
 /** Gather rows of `x` along `axis` with integer `indices` (embedding lookup). */
 export function gather(x: Value, indices: Value, axis = 0): Value {
-  if (indices.dtype !== 'int64' && indices.dtype !== 'int32') throw new GraphError(`Gather: indices ${indices.name} must be int64/int32, got ${indices.dtype}`);
+  if (indices.dtype !== 'int64' && indices.dtype !== 'int32')
+    throw new GraphError(`Gather: indices ${indices.name} must be int64/int32, got ${indices.dtype}`);
   const a = normAxis('Gather', axis, x.rank);
   const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
   return x.graph.addNode('Gather', [x, indices], [{ dtype: x.dtype, shape }], { axis: { i: a } })[0];
 }
 
-export function expand(x: Value, shape: readonly number[]): Value {
-  const n = Math.max(x.rank, shape.length);
-  const out: Dim[] = [];
-  for (let i = 0; i < n; i++) {
-    const dx = i < n - x.rank ? 1 : x.shape[i - (n - x.rank)];
-    const ds = i < n - shape.length ? 1 : shape[i - (n - shape.length)];
-    out.push(ds === 1 ? dx : ds);
+/** Broadcasts `x` to `shape` (numpy rules; dims may be symbolic, or a 1-D int64 Value with `outShape`). */
+export function expand(x: Value, shape: readonly Dim[] | Value, outShape?: readonly Dim[]): Value {
+  if (!Array.isArray(shape)) {
+    const sv = shape as Value;
+    const out =
+      outShape ??
+      (typeof sv.shape[0] === 'number'
+        ? Array.from({ length: sv.shape[0] }, () => freshDim('expand'))
+        : null);
+    if (!out) throw new ShapeError(`Expand: shape value ${sv.toString()} has unknown length; pass outShape`);
+    return x.graph.addNode('Expand', [x, sv], [{ dtype: x.dtype, shape: out }])[0];
   }
-  return x.graph.addNode('Expand', [x, int64Const(x, shape)], [{ dtype: x.dtype, shape: out }])[0];
+  const dims = shape as readonly Dim[];
+  const out = broadcastShapes('Expand', x.shape, dims);
+  return x.graph.addNode('Expand', [x, shapeVector(x, dims, 'Expand')], [{ dtype: x.dtype, shape: out }])[0];
+}
+
+/**
+ * Splits along `axis` into pieces of the given sizes, or into `parts` equal pieces when a number
+ * is given.
+ */
+export function split(x: Value, sizes: readonly number[] | number, axis = 0): Value[] {
+  const a = normAxis('Split', axis, x.rank);
+  const d = x.shape[a];
+  if (typeof sizes === 'number') {
+    if (typeof d === 'number' && d % sizes !== 0)
+      throw new ShapeError(
+        `Split: dim ${a} of ${shapeToString(x.shape)} (${d}) is not divisible into ${sizes} parts`,
+      );
+    const piece: Dim = typeof d === 'number' ? d / sizes : freshDim(`${x.name}_split`);
+    const shapes = Array.from({ length: sizes }, () => ({
+      dtype: x.dtype,
+      shape: x.shape.map((e, i) => (i === a ? piece : e)),
+    }));
+    return x.graph.addNode('Split', [x], shapes, { axis: { i: a } });
+  }
+  const total = sizes.reduce((p, c) => p + c, 0);
+  if (typeof d === 'number' && total !== d)
+    throw new ShapeError(
+      `Split: sizes [${sizes}] sum to ${total}, but dim ${a} of ${shapeToString(x.shape)} is ${d}`,
+    );
+  const shapes = sizes.map((s) => ({ dtype: x.dtype, shape: x.shape.map((e, i) => (i === a ? s : e)) }));
+  return x.graph.addNode('Split', [x, int64Const(x, sizes, 'split')], shapes, { axis: { i: a } });
+}
+
+/** Split with run-time sizes (a 1-D int64 value); used where sizes are symbolic. */
+export function splitDynamic(
+  x: Value,
+  sizes: Value,
+  outShapes: readonly (readonly Dim[])[],
+  axis: number,
+): Value[] {
+  const a = normAxis('Split', axis, x.rank);
+  return x.graph.addNode(
+    'Split',
+    [x, sizes],
+    outShapes.map((shape) => ({ dtype: x.dtype, shape })),
+    { axis: { i: a } },
+  );
+}
+
+function requireIndices(op: string, idx: Value): void {
+  if (idx.dtype !== 'int64' && idx.dtype !== 'int32')
+    throw new GraphError(`${op}: indices ${idx.name} must be int64/int32, got ${idx.dtype}`);
+}
+
+/** out[i][j] = x[idx[i][j]][j] (axis 0), etc.; output has the indices' shape. */
+export function gatherElements(x: Value, idx: Value, axis = 0): Value {
+  requireIndices('GatherElements', idx);
+  const a = normAxis('GatherElements', axis, x.rank);
+  if (idx.rank !== x.rank)
+    throw new ShapeError(
+      `GatherElements: indices ${shapeToString(idx.shape)} must have the rank of data ${shapeToString(x.shape)}`,
+    );
+  return x.graph.addNode('GatherElements', [x, idx], [{ dtype: x.dtype, shape: idx.shape }], {
+    axis: { i: a },
+  })[0];
+}
+
+export type ScatterReduction = 'none' | 'add' | 'mul' | 'max' | 'min';
+
+/** Copy of `data` with `updates` written (or reduced) at `idx` along `axis` (ONNX ScatterElements). */
+export function scatterElements(
+  data: Value,
+  idx: Value,
+  updates: Value,
+  axis = 0,
+  reduction: ScatterReduction = 'none',
+): Value {
+  requireIndices('ScatterElements', idx);
+  const a = normAxis('ScatterElements', axis, data.rank);
+  if (idx.rank !== data.rank || updates.rank !== idx.rank || updates.dtype !== data.dtype)
+    throw new ShapeError(
+      `ScatterElements: data ${data.toString()}, indices ${idx.toString()} and updates ${updates.toString()} must share rank (and data/updates dtype)`,
+    );
+  const attrs = { axis: { i: a }, ...(reduction !== 'none' ? { reduction: { s: reduction } } : {}) };
+  return data.graph.addNode(
+    'ScatterElements',
+    [data, idx, updates],
+    [{ dtype: data.dtype, shape: data.shape }],
+    attrs,
+  )[0];
+}
+
+/** Copy of `data` with slices `updates` written (or reduced) at index tuples `idx[..., k]` (ONNX ScatterND). */
+export function scatterND(
+  data: Value,
+  idx: Value,
+  updates: Value,
+  reduction: ScatterReduction = 'none',
+): Value {
+  if (idx.dtype !== 'int64')
+    throw new GraphError(`ScatterND: indices ${idx.name} must be int64, got ${idx.dtype}`);
+  const k = idx.shape[idx.rank - 1];
+  if (typeof k !== 'number' || k > data.rank)
+    throw new ShapeError(
+      `ScatterND: last dim of indices ${shapeToString(idx.shape)} must be static and <= rank of data ${shapeToString(data.shape)}`,
+    );
+  if (updates.rank !== idx.rank - 1 + data.rank - k || updates.dtype !== data.dtype)
+    throw new ShapeError(
+      `ScatterND: updates ${updates.toString()} do not fit data ${data.toString()} with indices ${idx.toString()}`,
+    );
+  const attrs: Record<string, Attr> = reduction !== 'none' ? { reduction: { s: reduction } } : {};
+  return data.graph.addNode(
+    'ScatterND',
+    [data, idx, updates],
+    [{ dtype: data.dtype, shape: data.shape }],
+    attrs,
+  )[0];
+}
+
+/** Gathers slices of `data` at index tuples `idx[..., k]` (ONNX GatherND, batch_dims 0). */
+export function gatherND(data: Value, idx: Value): Value {
+  if (idx.dtype !== 'int64')
+    throw new GraphError(`GatherND: indices ${idx.name} must be int64, got ${idx.dtype}`);
+  const k = idx.shape[idx.rank - 1];
+  if (typeof k !== 'number' || k > data.rank)
+    throw new ShapeError(
+      `GatherND: last dim of indices ${shapeToString(idx.shape)} must be static and <= rank of data ${shapeToString(data.shape)}`,
+    );
+  const shape = [...idx.shape.slice(0, -1), ...data.shape.slice(k)];
+  return data.graph.addNode('GatherND', [data, idx], [{ dtype: data.dtype, shape }])[0];
+}
+
+/** ONNX Range: [start, start+delta, ...) below `limit`; operands are scalars of one dtype. */
+export function range(
+  like: Value,
+  start: Operand,
+  limit: Operand,
+  delta: Operand = 1,
+  dtype: DType = 'int64',
+): Value {
+  const mk = (o: Operand) =>
+    typeof o === 'number' ? like.graph.constant(Tensor.scalar(o, dtype), 'range') : o;
+  const [s, l, d] = [mk(start), mk(limit), mk(delta)];
+  for (const v of [s, l, d])
+    if (v.rank !== 0 || v.dtype !== dtype)
+      throw new ShapeError(`Range: operands must be ${dtype} scalars, got ${v.toString()}`);
+  let n: Dim = freshDim('range');
+  if (typeof start === 'number' && typeof limit === 'number' && typeof delta === 'number')
+    n = Math.max(0, Math.ceil((limit - start) / delta));
+  return like.graph.addNode('Range', [s, l, d], [{ dtype, shape: [n] }])[0];
+}
+
+/** A tensor of `shape` (1-D int64 value, or static/symbolic dims) filled with `value`. */
+export function constantOfShape(
+  like: Value,
+  shape: readonly Dim[] | Value,
+  value: number,
+  dtype: DType = like.dtype,
+  outShape?: readonly Dim[],
+): Value {
+  const sv = Array.isArray(shape) ? shapeVector(like, shape as Dim[], 'ConstantOfShape') : (shape as Value);
+  const dims = Array.isArray(shape) ? (shape as Dim[]) : outShape;
+  if (!dims) throw new ShapeError('ConstantOfShape: pass outShape when the shape is a value');
+  return like.graph.addNode('ConstantOfShape', [sv], [{ dtype, shape: dims }], {
+    value: { t: Tensor.scalar(value, dtype).reshape([1]) },
+  })[0];
+}
+
+/** Zeros with the (possibly symbolic) shape and dtype of `x`. */
+export function zerosLike(x: Value): Value {
+  if (x.shape.every((d) => typeof d === 'number')) return constantOfShape(x, x.shape, 0, x.dtype);
+  return constantOfShape(x, shapeOf(x), 0, x.dtype, x.shape);
+}
+
+/** Constant-mode Pad; `pads` = [begin_0.., end_0..] as numbers, or a 1-D int64 value with `outShape`. */
+export function pad(x: Value, pads: readonly number[] | Value, value = 0, outShape?: readonly Dim[]): Value {
+  const cv = lift(value, x);
+  if (Array.isArray(pads)) {
+    const p = pads as number[];
+    if (p.length !== 2 * x.rank)
+      throw new ShapeError(`Pad: ${p.length} pads for rank ${x.rank} input ${shapeToString(x.shape)}`);
+    const shape = x.shape.map((d, i) =>
+      typeof d === 'number' ? d + p[i] + p[i + x.rank] : p[i] + p[i + x.rank] === 0 ? d : freshDim('pad'),
+    );
+    return x.graph.addNode('Pad', [x, int64Const(x, p, 'pads'), cv], [{ dtype: x.dtype, shape }], {
+      mode: { s: 'constant' },
+    })[0];
+  }
+  if (!outShape) throw new ShapeError('Pad: pass outShape when pads is a value');
+  return x.graph.addNode('Pad', [x, pads as Value, cv], [{ dtype: x.dtype, shape: outShape }], {
+    mode: { s: 'constant' },
+  })[0];
+}
+
+/** One-hot encoding along a new last axis (ONNX OneHot with off/on = 0/1). */
+export function oneHot(indices: Value, depth: number, dtype: DType = 'float32'): Value {
+  requireIndices('OneHot', indices);
+  const d = indices.graph.constant(Tensor.i64([1], [depth]), 'depth');
+  const vals = indices.graph.constant(
+    new Tensor(dtype, [2], dtype === 'float64' ? Float64Array.from([0, 1]) : Float32Array.from([0, 1])),
+    'onehot',
+  );
+  return indices.graph.addNode('OneHot', [indices, d, vals], [{ dtype, shape: [...indices.shape, depth] }], {
+    axis: { i: -1 },
+  })[0];
 }
