@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import sharp, { type OutputInfo } from 'sharp';
 import type { RgbImage } from './image.js';
 
 /** A file that is not a decodable image (or is truncated and the caller did not opt in). */
@@ -44,7 +44,7 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   } else bytes = input;
   if (bytes.length === 0) throw new ImageDecodeError(source, 'empty input, not an image');
 
-  let raw: { data: Buffer; info: sharp.OutputInfo };
+  let raw: { data: Buffer; info: OutputInfo };
   try {
     raw = await sharp(bytes, {
       // 'truncated' makes libvips fail on premature end of data; 'none' lets it fill in.
