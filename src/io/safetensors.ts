@@ -136,8 +136,8 @@ function assertLittleEndian(): void {
     throw new SafetensorsError('big-endian hosts are not supported (safetensors data is little-endian)');
 }
 
-/** A typed array over `bytes[off, off+len)`: a view when aligned, a copy otherwise. */
-function typedView(dtype: DType, bytes: Uint8Array, off: number, len: number, copy: boolean): TypedArray {
+/** A typed array over `bytes[off, off+len)`: a view when aligned (and `copy` is false), a copy otherwise. */
+export function typedView(dtype: DType, bytes: Uint8Array, off: number, len: number, copy: boolean): TypedArray {
   const size = BYTES_PER_ELEMENT[dtype];
   const n = len / size;
   const abs = bytes.byteOffset + off;
