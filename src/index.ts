@@ -1,2 +1,3 @@
 export * from './graph/index.js';
 export * from './runtime/index.js';
+export * from './autodiff/index.js';

@@ -32,6 +32,8 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): Dim[] {
     else if (db === 1) out.push(da);
     else if (typeof da === 'string' && typeof db === 'number') out.push(db);
     else if (typeof db === 'string' && typeof da === 'number') out.push(da);
+    // Two different symbols: either may be 1 at run time, so the result is a new symbol.
+    else if (typeof da === 'string' && typeof db === 'string') out.push(`${da}|${db}`);
     else
       throw new ShapeError(
         `${op}: shapes ${shapeToString(a)} and ${shapeToString(b)} do not broadcast (dim ${i}: ${da} vs ${db})`,

@@ -433,3 +433,13 @@ export function oneHot(indices: Value, depth: number, dtype: DType = 'float32'):
     axis: { i: -1 },
   })[0];
 }
+
+/** Number of elements of `x` as an int64 scalar (ONNX Size). */
+export function size(x: Value): Value {
+  return x.graph.addNode('Size', [x], [{ dtype: 'int64', shape: [] }])[0];
+}
+
+/** Indices of non-zero elements, int64 [rank, n] (ONNX NonZero). */
+export function nonZero(x: Value): Value {
+  return x.graph.addNode('NonZero', [x], [{ dtype: 'int64', shape: [x.rank, freshDim('nonzero')] }])[0];
+}
