@@ -1,0 +1,141 @@
+import { Tensor } from '../graph/tensor.js';
+import { toFloat32 } from './half.js';
+
+/**
+ * Adapting foreign checkpoints at load time (the unilm `load_model_and_may_interpolate` rule,
+ * like timm's checkpoint filters): resize the vision position table to the model's patch grid
+ * and drop classifier heads whose shape differs. Small tables, so plain TypeScript arithmetic.
+ */
+
+export class InterpolateError extends Error {
+  override name = 'InterpolateError';
+}
+
+/** Rows before the patch grid in the vision position table: two unused fairseq rows + cls. */
+export const POS_EXTRA_ROWS = 3;
+
+/** Keys of the vision position table in task models (`beit3.` prefix) and in the bare backbone. */
+export const VISION_POS_KEYS = ['beit3.encoder.embed_positions.A.weight', 'encoder.embed_positions.A.weight'];
+
+/** PyTorch's cubic convolution kernel weights for the 4 taps x0-1..x0+2 at fraction t (A = -0.75). */
+function cubicWeights(t: number): [number, number, number, number] {
+  const A = -0.75;
+  const near = (x: number) => ((A + 2) * x - (A + 3)) * x * x + 1; // |x| <= 1
+  const far = (x: number) => ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; // 1 < |x| < 2
+  return [far(t + 1), near(t), near(1 - t), far(2 - t)];
+}
+
+/** For each output index: the 4 clamped source indices and their weights (align_corners=False). */
+function taps(inSize: number, outSize: number): { idx: Int32Array; w: Float64Array } {
+  const idx = new Int32Array(outSize * 4);
+  const w = new Float64Array(outSize * 4);
+  const scale = inSize / outSize;
+  for (let o = 0; o < outSize; o++) {
+    const x = (o + 0.5) * scale - 0.5; // not clamped for bicubic
+    const x0 = Math.floor(x);
+    const ws = cubicWeights(x - x0);
+    for (let k = 0; k < 4; k++) {
+      idx[o * 4 + k] = Math.min(Math.max(x0 - 1 + k, 0), inSize - 1);
+      w[o * 4 + k] = ws[k];
+    }
+  }
+  return { idx, w };
+}
+
+/**
+ * Bicubic resize of a (g·g, D) row-major grid of D-vectors to (n·n, D), exactly
+ * `F.interpolate(x.reshape(1,g,g,D).permute(0,3,1,2), size=(n,n), mode='bicubic', align_corners=False)`
+ * permuted back; evaluated in float64.
+ */
+export function bicubicResizeGrid(grid: Float32Array, g: number, n: number, D: number): Float32Array {
+  const ty = taps(g, n);
+  const tx = taps(g, n);
+  // Separable: columns (x) first into an (g, n, D) buffer, then rows (y).
+  const tmp = new Float64Array(g * n * D);
+  for (let y = 0; y < g; y++)
+    for (let ox = 0; ox < n; ox++) {
+      const dst = (y * n + ox) * D;
+      for (let k = 0; k < 4; k++) {
+        const src = (y * g + tx.idx[ox * 4 + k]) * D;
+        const wk = tx.w[ox * 4 + k];
+        for (let d = 0; d < D; d++) tmp[dst + d] += wk * grid[src + d];
+      }
+    }
+  const acc = new Float64Array(D);
+  const out = new Float32Array(n * n * D);
+  for (let oy = 0; oy < n; oy++)
+    for (let ox = 0; ox < n; ox++) {
+      acc.fill(0);
+      for (let k = 0; k < 4; k++) {
+        const src = (ty.idx[oy * 4 + k] * n + ox) * D;
+        const wk = ty.w[oy * 4 + k];
+        for (let d = 0; d < D; d++) acc[d] += wk * tmp[src + d];
+      }
+      out.set(acc, (oy * n + ox) * D);
+    }
+  return out;
+}
+
+/**
+ * Resizes a vision position table (R, D) for a model with `numPatchesModel` patches: rows
+ * [0, 3) are kept, rows [3, R) form a g×g grid (g = floor(sqrt(R − 3))) resized bicubically to
+ * n×n (n = floor(sqrt(numPatchesModel))). Returned unchanged when g = n. Output is float32.
+ */
+export function interpolatePosEmbed(table: Tensor, numPatchesModel: number): Tensor {
+  if (table.shape.length !== 2) throw new InterpolateError(`position table must be (rows, dim), got [${table.shape}]`);
+  const [R, D] = table.shape;
+  if (R < POS_EXTRA_ROWS) throw new InterpolateError(`position table has ${R} rows, fewer than the ${POS_EXTRA_ROWS} extra rows`);
+  const g = Math.floor(Math.sqrt(R - POS_EXTRA_ROWS));
+  const n = Math.floor(Math.sqrt(numPatchesModel));
+  if (g === n) return table;
+  if (g * g !== R - POS_EXTRA_ROWS)
+    throw new InterpolateError(`position table has ${R - POS_EXTRA_ROWS} patch rows, which is not a square grid`);
+  const src = toFloat32(table).data as Float32Array;
+  const out = new Float32Array((POS_EXTRA_ROWS + n * n) * D);
+  out.set(src.subarray(0, POS_EXTRA_ROWS * D));
+  out.set(bicubicResizeGrid(src.subarray(POS_EXTRA_ROWS * D), g, n, D), POS_EXTRA_ROWS * D);
+  return new Tensor('float32', [POS_EXTRA_ROWS + n * n, D], out);
+}
+
+export interface AdaptResult {
+  stateDict: Map<string, Tensor>;
+  /** Human-readable list of what was changed (empty when nothing was). */
+  changes: string[];
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * Applies the official load-time filter to a checkpoint for a model with the given key → shape
+ * map: drops `head.weight` / `head.bias` whose shape differs from the model's, and resizes the
+ * vision position table to the model's patch grid. Returns a new map; the input is not modified.
+ */
+export function adaptCheckpoint(
+  stateDict: Map<string, Tensor>,
+  modelShapes: Map<string, readonly number[]> | Record<string, readonly number[]>,
+): AdaptResult {
+  const shapes = modelShapes instanceof Map ? modelShapes : new Map(Object.entries(modelShapes));
+  const out = new Map(stateDict);
+  const changes: string[] = [];
+  for (const k of ['head.weight', 'head.bias']) {
+    const t = out.get(k);
+    const want = shapes.get(k);
+    if (t && want && !sameShape(t.shape, want)) {
+      out.delete(k);
+      changes.push(`dropped ${k} [${t.shape}] (model has [${want}])`);
+    }
+  }
+  for (const k of VISION_POS_KEYS) {
+    const t = out.get(k);
+    const want = shapes.get(k);
+    if (!t || !want) continue;
+    const resized = interpolatePosEmbed(t, want[0] - POS_EXTRA_ROWS);
+    if (resized !== t) {
+      out.set(k, resized);
+      const g = Math.sqrt(t.shape[0] - POS_EXTRA_ROWS);
+      const n = Math.sqrt(resized.shape[0] - POS_EXTRA_ROWS);
+      changes.push(`interpolated ${k} [${t.shape}] -> [${resized.shape}] (patch grid ${g}x${g} -> ${n}x${n}, bicubic)`);
+    }
+  }
+  return { stateDict: out, changes };
+}
