@@ -41,8 +41,19 @@ function bootstrap(): string {
   const fromSource = here.endsWith('.ts');
   const entry = new URL(fromSource ? './mapWorker.ts' : './mapWorker.js', here).href;
   if (!fromSource) return `import(${JSON.stringify(entry)}).catch((e) => { throw e; });`;
-  const tsxApi = pathToFileURL(createRequire(here).resolve('tsx/esm/api')).href;
+  const tsxApi = pathToFileURL(resolveTsxEsmApi(here)).href;
   return `(async () => { const { register } = await import(${JSON.stringify(tsxApi)}); register(); await import(${JSON.stringify(entry)}); })().catch((e) => { throw e; });`;
+}
+
+/** Path of tsx's ESM register API (its `exports` import condition; require.resolve would give the CJS build). */
+function resolveTsxEsmApi(from: string): string {
+  const req = createRequire(from);
+  const pkgPath = req.resolve('tsx/package.json');
+  const pkg = req(pkgPath) as { exports?: Record<string, { import?: { default?: string } | string }> };
+  const entry = pkg.exports?.['./esm/api']?.import;
+  const rel = typeof entry === 'string' ? entry : entry?.default;
+  if (!rel) throw new DataError('workerMap: cannot locate tsx/esm/api to run TypeScript map modules in workers');
+  return path.join(path.dirname(pkgPath), rel);
 }
 
 /** A fixed set of worker threads running one exported function; tasks go to the least busy worker. */
