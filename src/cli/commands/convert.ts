@@ -1,0 +1,85 @@
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import type { Tensor } from '../../graph/tensor.js';
+import { loadCheckpoint } from '../../io/checkpoint.js';
+import { toBFloat16, toFloat16, toFloat32 } from '../../io/half.js';
+import { saveSafetensors } from '../../io/safetensors.js';
+import { CliError } from '../errors.js';
+
+const DTYPES = ['float32', 'float16', 'bfloat16', 'keep'] as const;
+type TargetDType = (typeof DTYPES)[number];
+
+/** Files above this size get a progress line while writing. */
+const PROGRESS_MIN_BYTES = 64 * 2 ** 20;
+
+interface ConvertOptions {
+  modelKey: string;
+  dtype: string;
+  json?: boolean;
+}
+
+function castAll(tensors: Map<string, Tensor>, dtype: TargetDType): void {
+  if (dtype === 'keep') return;
+  const cast = dtype === 'float32' ? toFloat32 : dtype === 'float16' ? toFloat16 : toBFloat16;
+  for (const [k, t] of tensors) tensors.set(k, cast(t));
+}
+
+function progressReporter(json: boolean): (written: number, total: number) => void {
+  const tty = process.stderr.isTTY && !json;
+  let last = -1;
+  return (written, total) => {
+    if (total < PROGRESS_MIN_BYTES) return;
+    const pct = Math.floor((100 * written) / total);
+    if (pct === last) return;
+    last = pct;
+    if (tty) {
+      process.stderr.write(`\rwriting ${pct}% (${(written / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB)`);
+      if (written === total) process.stderr.write('\n');
+    } else if (pct % 10 === 0) {
+      process.stderr.write(JSON.stringify({ event: 'progress', stage: 'write', written, total }) + '\n');
+    }
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('convert')
+    .description('Convert a PyTorch checkpoint (.pth/.pt/.bin, no Python needed) or a .safetensors file to .safetensors')
+    .argument('<in>', 'input checkpoint (.pth zip from torch.save, or .safetensors)')
+    .argument('<out>', 'output .safetensors path (written atomically)')
+    .option('--model-key <keys>', "'|'-separated keys tried in order to find the state dict in a .pth", 'model|module')
+    .option('--dtype <dtype>', `floating-point dtype of the output: ${DTYPES.join(' | ')}`, 'keep')
+    .option('--json', 'print a machine-readable summary')
+    .action(async (input: string, output: string, opts: ConvertOptions) => {
+      if (!(DTYPES as readonly string[]).includes(opts.dtype))
+        throw new CliError(`--dtype must be one of ${DTYPES.join(', ')}, got '${opts.dtype}'`);
+      const started = Date.now();
+      const tensors = await loadCheckpoint(input, { modelKey: opts.modelKey, keepDtypes: true });
+      const modelKey = tensors.metadata.model_key ?? '';
+      castAll(tensors, opts.dtype as TargetDType);
+      let bytes = 0;
+      const dtypes = new Set<string>();
+      for (const t of tensors.values()) {
+        bytes += t.data.byteLength;
+        dtypes.add(t.dtype);
+      }
+      await saveSafetensors(output, tensors, { format: 'pt', source: basename(input), ...(modelKey ? { model_key: modelKey } : {}) }, {
+        onProgress: progressReporter(!!opts.json),
+      });
+      const summary = {
+        in: input,
+        out: output,
+        tensors: tensors.size,
+        bytes,
+        dtypes: [...dtypes].sort(),
+        model_key: modelKey,
+        seconds: (Date.now() - started) / 1000,
+      };
+      if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+      else
+        process.stdout.write(
+          `converted ${summary.tensors} tensors (${(bytes / 2 ** 20).toFixed(1)} MiB, ${summary.dtypes.join('/')})` +
+            `${modelKey ? ` from checkpoint['${modelKey}']` : ''} -> ${output} in ${summary.seconds.toFixed(1)}s\n`,
+        );
+    });
+}
