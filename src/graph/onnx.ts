@@ -12,9 +12,34 @@ export interface SerializeOptions {
   bind?: ReadonlyMap<string, Tensor>;
   /** Producer name recorded in the model. */
   producer?: string;
+  /**
+   * Called for each initializer; returning a location stores the tensor as ONNX external data
+   * (the bytes live in a side file) so models above protobuf's 2 GB limit can be written.
+   */
+  externalize?: (name: string, t: Tensor) => ExternalLocation | null;
 }
 
-function tensorProto(name: string, t: Tensor): onnxProto.onnx.ITensorProto {
+export interface ExternalLocation {
+  /** File name relative to the model file. */
+  location: string;
+  offset: number;
+  length: number;
+}
+
+function tensorProto(name: string, t: Tensor, opts: SerializeOptions = {}): onnxProto.onnx.ITensorProto {
+  const ext = opts.externalize?.(name, t);
+  if (ext)
+    return {
+      name,
+      dims: [...t.shape],
+      dataType: ONNX_DTYPE[t.dtype],
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: ext.location },
+        { key: 'offset', value: String(ext.offset) },
+        { key: 'length', value: String(ext.length) },
+      ],
+    };
   const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   return { name, dims: [...t.shape], dataType: ONNX_DTYPE[t.dtype], rawData: bytes };
 }
@@ -45,11 +70,11 @@ function attrProto(name: string, a: Attr): onnxProto.onnx.IAttributeProto {
 export function toModelProto(g: Graph, opts: SerializeOptions = {}): onnxProto.onnx.IModelProto {
   const bind = opts.bind ?? new Map();
   const initializer: onnxProto.onnx.ITensorProto[] = [];
-  for (const [v, t] of g.constants) initializer.push(tensorProto(v.name, t));
+  for (const [v, t] of g.constants) initializer.push(tensorProto(v.name, t, opts));
   const inputs: onnxProto.onnx.IValueInfoProto[] = [];
   for (const v of g.inputs) {
     const t = bind.get(v.name);
-    if (t) initializer.push(tensorProto(v.name, t));
+    if (t) initializer.push(tensorProto(v.name, t, opts));
     else inputs.push(valueInfo(v));
   }
   const usesMs = g.nodes.some((n) => n.domain === 'com.microsoft');

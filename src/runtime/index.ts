@@ -1,1 +1,2 @@
-export { Program, RuntimeError, type CompileOptions } from './session.js';
+export { Program, RuntimeError, type CompileOptions, type RunOptions } from './session.js';
+export { writeExternalModel, initializerBytes, type ExternalModel } from './external.js';

@@ -1,0 +1,59 @@
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Graph } from '../graph/ir.js';
+import { serialize, type SerializeOptions } from '../graph/onnx.js';
+import type { Tensor } from '../graph/tensor.js';
+
+/** Tensors at least this large go to the side file; small ones stay inline. */
+const MIN_EXTERNAL_BYTES = 1024;
+/** Offsets aligned to 64 KiB so ORT can memory-map the weights on any platform. */
+const ALIGN = 65536;
+
+export interface ExternalModel {
+  dir: string;
+  modelPath: string;
+  /** Removes the temporary folder. */
+  dispose(): void;
+}
+
+/**
+ * Writes a graph as `model.onnx` + `weights.bin` (ONNX external data) in a fresh temp folder, so
+ * weights beyond protobuf's 2 GB message limit (BEiT-3 large is ~3 GB in float32) can be loaded.
+ */
+export function writeExternalModel(g: Graph, opts: SerializeOptions): ExternalModel {
+  const dir = mkdtempSync(join(tmpdir(), 'beit3-ort-'));
+  try {
+    const weightsPath = join(dir, 'weights.bin');
+    const fd = openSync(weightsPath, 'w');
+    let offset = 0;
+    try {
+      const externalize = (_name: string, t: Tensor) => {
+        const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+        if (bytes.byteLength < MIN_EXTERNAL_BYTES) return null;
+        const start = Math.ceil(offset / ALIGN) * ALIGN;
+        let written = 0;
+        while (written < bytes.byteLength)
+          written += writeSync(fd, bytes, written, bytes.byteLength - written, start + written);
+        offset = start + bytes.byteLength;
+        return { location: 'weights.bin', offset: start, length: bytes.byteLength };
+      };
+      const modelPath = join(dir, 'model.onnx');
+      writeFileSync(modelPath, serialize(g, { ...opts, externalize }));
+      return { dir, modelPath, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Bytes of all initializers a compile would embed (constants + bound inputs). */
+export function initializerBytes(g: Graph, bind?: ReadonlyMap<string, Tensor>): number {
+  let n = 0;
+  for (const t of g.constants.values()) n += t.data.byteLength;
+  if (bind) for (const v of g.inputs) n += bind.get(v.name)?.data.byteLength ?? 0;
+  return n;
+}

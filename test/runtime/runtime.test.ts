@@ -1,0 +1,109 @@
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { F, Graph, ops, Program, RuntimeError, Tensor } from '../../src/index.js';
+
+function mlp(): Graph {
+  const g = new Graph('mlp');
+  const x = g.input('x', 'float32', ['batch', 4]);
+  const w = g.input('w', 'float32', [3, 4]);
+  const b = g.input('b', 'float32', [3]);
+  g.output(F.gelu(F.linear(x, w, b)), 'y');
+  g.output(ops.reduceSum(x, [1]), 's');
+  return g;
+}
+const W = Tensor.f32([3, 4], [1, 0, -1, 2, 0.5, 0.5, 0, 1, -1, 1, 1, 0]);
+const B = Tensor.f32([3], [0.1, 0, -0.1]);
+const X = (n: number) =>
+  Tensor.f32(
+    [n, 4],
+    Array.from({ length: 4 * n }, (_, i) => (i % 7) / 3 - 1),
+  );
+
+describe('Program cache', () => {
+  it('returns one program per graph identity, bind map and options; recompiles when the graph grows', async () => {
+    const g = mlp();
+    const bind = new Map([
+      ['w', W],
+      ['b', B],
+    ]);
+    const p1 = await Program.cached(g, { bind });
+    expect(await Program.cached(g, { bind })).toBe(p1);
+    expect(await Program.cached(g, { bind: new Map(bind) })).not.toBe(p1);
+    expect(await Program.cached(g, { bind, threads: 1 })).not.toBe(p1);
+    expect(await Program.cached(mlp(), { bind })).not.toBe(p1);
+    g.output(ops.mul(g.inputs[0], 2), 'z');
+    const p2 = await Program.cached(g, { bind });
+    expect(p2).not.toBe(p1);
+    expect(p2.outputNames).toContain('z');
+  });
+  it('specializes symbolic dims per input-shape signature', async () => {
+    const g = mlp();
+    const bind = new Map([
+      ['w', W],
+      ['b', B],
+    ]);
+    const feeds2 = { x: X(2) };
+    const p2 = await Program.forFeeds(g, feeds2, { bind });
+    expect(await Program.forFeeds(g, { x: X(2) }, { bind })).toBe(p2);
+    const p5 = await Program.forFeeds(g, { x: X(5) }, { bind });
+    expect(p5).not.toBe(p2);
+    const generic = await Program.compile(g, { bind });
+    const [a, b] = [await p5.run({ x: X(5) }), await generic.run({ x: X(5) })];
+    expect(Array.from(a.y.data as Float32Array)).toEqual(Array.from(b.y.data as Float32Array));
+  });
+});
+
+describe('Program.run', () => {
+  it('writes into pre-allocated outputs (all or some) and returns those tensors', async () => {
+    const p = await Program.compile(mlp(), {
+      bind: new Map([
+        ['w', W],
+        ['b', B],
+      ]),
+    });
+    const ref = await p.run({ x: X(3) });
+    const y = Tensor.zeros('float32', [3, 3]);
+    const out = await p.run({ x: X(3) }, { outputs: { y } });
+    expect(out.y).toBe(y);
+    expect(Array.from(y.data as Float32Array)).toEqual(Array.from(ref.y.data as Float32Array));
+    expect(Array.from(out.s.data as Float32Array)).toEqual(Array.from(ref.s.data as Float32Array));
+  });
+  it('reports missing feeds and wrong shapes/dtypes by name', async () => {
+    const p = await Program.compile(mlp());
+    await expect(p.run({ x: X(2), w: W })).rejects.toThrow(/missing feed "b"/);
+    await expect(p.run({ x: Tensor.f32([2, 3]), w: W, b: B })).rejects.toThrow(RuntimeError);
+    await expect(p.run({ x: Tensor.f32([2, 3]), w: W, b: B })).rejects.toThrow(
+      /feed "x": expected shape \[batch, 4\], got \[2, 3\]/,
+    );
+    await expect(p.run({ x: X(2), w: W, b: Tensor.f64([3]) })).rejects.toThrow(
+      /feed "b": expected dtype float32, got float64/,
+    );
+  });
+});
+
+describe('external data', () => {
+  it('loads weights from a side file with the same results and leaves no temp folder', async () => {
+    const g = new Graph('ext');
+    const x = g.input('x', 'float32', ['n', 64]);
+    const w = g.input('w', 'float32', [128, 64]);
+    g.output(F.linear(x, w), 'y');
+    const wt = Tensor.f32(
+      [128, 64],
+      Array.from({ length: 128 * 64 }, (_, i) => Math.sin(i)),
+    );
+    const bind = new Map([['w', wt]]);
+    const before = readdirSync(tmpdir()).filter((f) => f.startsWith('beit3-ort-')).length;
+    const ext = await Program.compile(g, { bind, externalData: true });
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith('beit3-ort-')).length).toBe(before);
+    const inline = await Program.compile(g, { bind, externalData: false });
+    const feeds = {
+      x: Tensor.f32(
+        [3, 64],
+        Array.from({ length: 192 }, (_, i) => Math.cos(i)),
+      ),
+    };
+    const [a, b] = [await ext.run(feeds), await inline.run(feeds)];
+    expect(Array.from(a.y.data as Float32Array)).toEqual(Array.from(b.y.data as Float32Array));
+  });
+});
