@@ -1,3 +1,4 @@
 export * from './graph/index.js';
 export * from './runtime/index.js';
 export * from './autodiff/index.js';
+export * from './io/index.js';

@@ -1,0 +1,38 @@
+export {
+  SafetensorsError,
+  SafetensorsFile,
+  TensorMap,
+  loadSafetensors,
+  parseSafetensors,
+  parseSafetensorsHeader,
+  saveSafetensors,
+  serializeSafetensors,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+} from './safetensors.js';
+export { PthArchive, PthError, TensorRef, loadPth, parsePth, selectStateDict, type PthOptions } from './pth.js';
+export { UnpicklingError, unpickle, PyDict, PyTuple } from './pickle.js';
+export { ZipError, ZipReader } from './zip.js';
+export { CheckpointError, detectCheckpointFormat, loadCheckpoint, type CheckpointFormat, type LoadCheckpointOptions } from './checkpoint.js';
+export {
+  InterpolateError,
+  POS_EXTRA_ROWS,
+  VISION_POS_KEYS,
+  adaptCheckpoint,
+  bicubicResizeGrid,
+  interpolatePosEmbed,
+  type AdaptResult,
+} from './interpolate.js';
+export {
+  bf16ArrayToF32,
+  bf16BitsToF32,
+  f16ArrayToF32,
+  f16BitsToF32,
+  f32ArrayToBf16,
+  f32ArrayToF16,
+  f32ToBf16Bits,
+  f32ToF16Bits,
+  toBFloat16,
+  toFloat16,
+  toFloat32,
+} from './half.js';
