@@ -354,7 +354,8 @@ describe('mixed pretraining stream', () => {
       const out: { images: number[]; texts: number[]; pairs: number[] }[] = [];
       let last: any;
       for await (const m of mixedBatches(make(), { state })) {
-        out.push({ images: m.batches.images.id.toArray(), texts: m.batches.texts.id.toArray(), pairs: m.batches.pairs.id.toArray() });
+        const bs = m.batches as unknown as Record<string, { id: Tensor }>;
+        out.push({ images: bs.images.id.toArray(), texts: bs.texts.id.toArray(), pairs: bs.pairs.id.toArray() });
         last = m.state;
         if (out.length === n) break;
       }

@@ -26,8 +26,11 @@ export interface ImageFolder {
 }
 
 export interface ImageFolderOptions {
-  /** Extensions to keep (with dot, any case). Default: IMAGE_EXTENSIONS. */
-  extensions?: readonly string[];
+  /**
+   * Extensions to keep (with dot, any case). Default: IMAGE_EXTENSIONS (torchvision ImageFolder).
+   * 'all' keeps every file, as unilm's `_make_imagenet_index` does.
+   */
+  extensions?: readonly string[] | 'all';
   /** true (default): first-level folders are classes, as torchvision ImageFolder. false: every image under root, no labels. */
   classFolders?: boolean;
   /** Allow class folders without any image (torchvision raises). Default false. */
@@ -41,8 +44,9 @@ export interface ImageFolderOptions {
  */
 export async function scanImageFolder(root: string, options: ImageFolderOptions = {}): Promise<ImageFolder> {
   const absRoot = path.resolve(root);
-  const exts = new Set((options.extensions ?? IMAGE_EXTENSIONS).map((e) => e.toLowerCase()));
-  const keep = (name: string): boolean => exts.has(path.extname(name).toLowerCase());
+  const all = options.extensions === 'all';
+  const exts = new Set((all ? [] : (options.extensions as readonly string[] | undefined) ?? IMAGE_EXTENSIONS).map((e) => e.toLowerCase()));
+  const keep = (name: string): boolean => all || exts.has(path.extname(name).toLowerCase());
   await assertDirectory(absRoot);
 
   if (options.classFolders === false) {
@@ -75,7 +79,7 @@ export async function scanImageFolder(root: string, options: ImageFolderOptions 
   if (empty.length > 0 && !options.allowEmptyClasses) {
     throw new DataError(
       `scanImageFolder: no image files for class(es) ${empty.join(', ')} in ${absRoot} ` +
-        `(extensions: ${[...exts].join(' ')}); pass allowEmptyClasses to accept`,
+        `(extensions: ${all ? 'all' : [...exts].join(' ')}); pass allowEmptyClasses to accept`,
     );
   }
   return { root: absRoot, classes, classToIdx, items };
