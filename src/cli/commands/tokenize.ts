@@ -1,0 +1,125 @@
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { Beit3Tokenizer } from '../../text/beit3-tokenizer.js';
+import { encodeModelProto } from '../../text/model-proto.js';
+import { SentencePieceProcessor } from '../../text/sentencepiece.js';
+import { trainUnigram, type TrainProgress } from '../../text/trainer/unigram-trainer.js';
+import { CliError } from '../errors.js';
+
+interface TokenizeOptions {
+  model: string;
+  pieces?: boolean;
+  beit3?: boolean;
+  maxLen?: string;
+  jsonl?: boolean;
+}
+
+interface TrainOptions {
+  input: string;
+  vocabSize: string;
+  out: string;
+  characterCoverage: string;
+  json?: boolean;
+}
+
+function parseIntOption(name: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer ≥ ${min}, got '${value}'`);
+  return n;
+}
+
+/** Builds the per-line function for the chosen output (ids, pieces, BEiT-3 ids or segments). */
+function lineEncoder(sp: SentencePieceProcessor, opts: TokenizeOptions): (text: string) => (number | string)[] {
+  const maxLen = opts.maxLen !== undefined ? parseIntOption('--max-len', opts.maxLen, 3) : undefined;
+  if (maxLen !== undefined && !opts.beit3) throw new CliError('--max-len needs --beit3');
+  if (!opts.beit3) return opts.pieces ? (t) => sp.encodePieces(t) : (t) => sp.encode(t);
+  const tok = new Beit3Tokenizer(sp);
+  if (opts.pieces) {
+    return (t) => {
+      const pieces = tok.tokenize(t);
+      return ['<s>', ...(maxLen ? pieces.slice(0, maxLen - 2) : pieces), '</s>'];
+    };
+  }
+  if (maxLen !== undefined) return (t) => tok.segment(t, maxLen).tokens;
+  return (t) => [tok.bosId, ...tok.encode(t), tok.eosId];
+}
+
+export function register(program: Command): void {
+  program
+    .command('tokenize')
+    .description('Tokenize lines from stdin with a SentencePiece model; prints one JSON array per input')
+    .requiredOption('--model <file>', 'SentencePiece .model file')
+    .option('--pieces', 'print pieces instead of ids')
+    .option('--beit3', 'BEiT-3 (XLM-R) ids with <s> … </s> instead of plain SentencePiece ids')
+    .option('--max-len <n>', 'with --beit3: truncate and pad to this length, as the BEiT-3 datasets do (64; captioning 32)')
+    .option('--jsonl', 'each input line is a JSON string (so texts may contain newlines)')
+    .action(async (opts: TokenizeOptions) => {
+      const sp = await SentencePieceProcessor.load(opts.model);
+      const encode = lineEncoder(sp, opts);
+      const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+      let lineNo = 0;
+      for await (const line of lines) {
+        lineNo++;
+        let text: unknown = line;
+        if (opts.jsonl) {
+          if (line.trim() === '') continue;
+          try {
+            text = JSON.parse(line);
+          } catch {
+            throw new CliError(`stdin line ${lineNo}: not valid JSON (with --jsonl each line must be a JSON string)`);
+          }
+          if (typeof text !== 'string') throw new CliError(`stdin line ${lineNo}: expected a JSON string, got ${typeof text}`);
+        }
+        try {
+          const out = JSON.stringify(encode(text as string)) + '\n';
+          if (!process.stdout.write(out)) await new Promise((r) => process.stdout.once('drain', r));
+        } catch (e) {
+          throw new CliError(`stdin line ${lineNo}: ${(e as Error).message}`, 1);
+        }
+      }
+    });
+
+  program
+    .command('tokenizer-train')
+    .description('Train a Unigram SentencePiece model (official .model format) on a text corpus, one sentence per line')
+    .requiredOption('--input <file>', 'training corpus (UTF-8, one sentence per line)')
+    .requiredOption('--vocab-size <n>', 'number of pieces, including <unk> <s> </s>')
+    .requiredOption('--out <file>', 'output .model path (written atomically)')
+    .option('--character-coverage <x>', 'fraction of characters covered by the alphabet', '0.9995')
+    .option('--json', 'progress and summary as JSON lines')
+    .action(async (opts: TrainOptions) => {
+      const vocabSize = parseIntOption('--vocab-size', opts.vocabSize, 4);
+      const characterCoverage = Number(opts.characterCoverage);
+      if (!(characterCoverage > 0 && characterCoverage <= 1))
+        throw new CliError(`--character-coverage must be in (0, 1], got '${opts.characterCoverage}'`);
+      let corpus: string;
+      try {
+        corpus = await readFile(opts.input, 'utf8');
+      } catch (e) {
+        throw new CliError(`cannot read --input ${opts.input}: ${(e as Error).message}`, 1);
+      }
+      const started = Date.now();
+      const onProgress = (e: TrainProgress): void => {
+        const seconds = (Date.now() - started) / 1000;
+        process.stderr.write(
+          opts.json
+            ? JSON.stringify({ event: 'progress', ...e, seconds }) + '\n'
+            : `[${seconds.toFixed(1)}s] ${e.stage}${e.pieces !== undefined ? ` pieces=${e.pieces}` : ''}${e.sentences !== undefined ? ` sentences=${e.sentences}` : ''}\n`,
+        );
+      };
+      const model = trainUnigram(corpus.split(/\r?\n/), { vocabSize, characterCoverage, onProgress });
+      const bytes = encodeModelProto(model);
+      SentencePieceProcessor.fromBytes(bytes, opts.out); // the file we write must load
+      const tmp = `${opts.out}.tmp-${process.pid}`;
+      try {
+        await writeFile(tmp, bytes);
+        await rename(tmp, opts.out);
+      } catch (e) {
+        await unlink(tmp).catch(() => {});
+        throw new CliError(`cannot write ${opts.out}: ${(e as Error).message}`, 1);
+      }
+      const summary = { out: opts.out, vocab_size: model.pieces.length, bytes: bytes.length, seconds: (Date.now() - started) / 1000 };
+      process.stdout.write(opts.json ? JSON.stringify(summary) + '\n' : `wrote ${opts.out}: ${summary.vocab_size} pieces in ${summary.seconds.toFixed(1)}s\n`);
+    });
+}
