@@ -75,7 +75,25 @@ export function bf16ArrayToF32(words: Uint16Array): Float32Array {
 
 export function f32ArrayToF16(values: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = f32ToF16Bits(values[i]);
+  if (!(values instanceof Float32Array)) {
+    for (let i = 0; i < values.length; i++) out[i] = f32ToF16Bits(values[i]);
+    return out;
+  }
+  // Hot path (checkpoint conversion): the same bit logic as f32ToF16Bits, inlined over the raw words.
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    const exp = (b >>> 23) & 0xff;
+    const e = exp - 112; // rebias 127 -> 15
+    if (e > 0 && e < 0x1f) {
+      const mant = b & 0x7fffff;
+      const r = (e << 10) | (mant >>> 13);
+      const rem = mant & 0x1fff;
+      out[i] = ((b >>> 16) & 0x8000) | (rem > 0x1000 || (rem === 0x1000 && r & 1) ? r + 1 : r);
+    } else {
+      out[i] = f32ToF16Bits(values[i]);
+    }
+  }
   return out;
 }
 

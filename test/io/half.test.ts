@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   bf16BitsToF32,
   f16ArrayToF32,
+  f32ArrayToF16,
   f16BitsToF32,
   f32ToBf16Bits,
   f32ToF16Bits,
@@ -55,5 +56,22 @@ describe('bfloat16 conversions', () => {
     expect(bf16BitsToF32(0x3f81)).toBe(1 + 2 ** -7);
     expect(Number.isNaN(bf16BitsToF32(f32ToBf16Bits(NaN)))).toBe(true);
     expect(f32ToBf16Bits(-Infinity)).toBe(0xff80);
+  });
+});
+
+describe('bulk float32 -> float16', () => {
+  it('the Float32Array fast path agrees with the scalar conversion on random and special values', () => {
+    const n = 200_000;
+    const bits = new Uint32Array(n);
+    let s = 12345;
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      bits[i] = s;
+    }
+    const f = new Float32Array(bits.buffer);
+    f.set([0, -0, 65504, 65520, 2 ** -24, 2 ** -25, NaN, Infinity, -Infinity, 1 + 2 ** -11], 0);
+    const fast = f32ArrayToF16(f);
+    const slow = Array.from(f, (x) => f32ToF16Bits(x));
+    expect(Array.from(fast)).toEqual(slow);
   });
 });
