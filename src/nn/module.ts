@@ -136,7 +136,7 @@ export class Module {
       throw new StateDictError(`cannot load state dict into ${this.constructor.name}: ${problems.join(' | ')}`, missing, unexpected, mismatched);
     for (const [k, p] of own) {
       const t = state.get(k);
-      if (t) p.value = t.shape === p.shape ? t : t.reshape(p.shape);
+      if (t) p.value = t; // shapes validated above; no copy (memory: weights are held once)
     }
     return { missing, unexpected };
   }
