@@ -102,21 +102,24 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
   // 3. rasterize (cached by SVG content and size, so a rerun or a resumed build skips finished work)
   const cacheDir = join(out, '.work', `raster-${size}`);
   let done = 0;
+  const skipped: string[] = [];
   const pngs = await mapLimit(raw, 4, async (it) => {
     const svg = await it.svg();
     const cache = join(cacheDir, `${sha256(svg).slice(0, 32)}.png`);
     let png: Buffer;
-    if (existsSync(cache)) png = await readFile(cache);
+    if (existsSync(cache)) png = await readFile(cache); // an empty file records a drawing that cannot be used
     else {
-      png = await rasterizeSvg(svg, size, it.key).catch((e: Error) => {
-        log(`skipping ${it.key}: ${e.message}`);
+      png = await rasterizeSvg(svg, size, it.key, { trim: it.stream === 'clipart' }).catch((e: Error) => {
+        skipped.push(`${it.key}: ${e.message}`);
         return Buffer.alloc(0);
       });
-      if (png.length) await writeFileAtomic(cache, png);
+      await writeFileAtomic(cache, png);
     }
     progress('rasterize', ++done, raw.length);
     return png;
   });
+
+  if (skipped.length) log(`skipped ${skipped.length} drawings that do not render (first: ${skipped[0]})`);
 
   // 4. dedup byte-identical images, merge captions, group identities, split
   const byHash = new Map<string, number[]>();

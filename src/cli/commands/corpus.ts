@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { buildCorpus, countsTable } from '../../corpus/build.js';
 import { fetchSources } from '../../corpus/fetch.js';
+import { makeSample } from '../../corpus/sample.js';
 import { CliError } from '../errors.js';
 
 export function register(program: Command): void {
@@ -36,5 +37,13 @@ export function register(program: Command): void {
     .requiredOption('--to <dir>', 'directory to extract the sources into')
     .action(async (o: { to: string }) => {
       await fetchSources(resolve(o.to), { log: (m) => process.stderr.write(m + '\n') });
+    });
+  corpus
+    .command('sample')
+    .description('cut a tiny offline source directory (the tests\' fixtures/corpus-sample) out of full sources')
+    .requiredOption('--from <dir>', 'full extracted sources')
+    .requiredOption('--out <dir>', 'where to write the sample')
+    .action(async (o: { from: string; out: string }) => {
+      await makeSample(resolve(o.from), resolve(o.out));
     });
 }
