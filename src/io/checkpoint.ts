@@ -12,6 +12,8 @@ export type CheckpointFormat = 'pth' | 'safetensors';
 export interface LoadCheckpointOptions {
   /** Keys tried in order to find the state dict in a .pth ('|'-separated, default 'model|module'). */
   modelKey?: string;
+  /** Keep non-whitelisted Python objects outside the state dict as inert placeholders (see PthOptions). */
+  opaqueGlobals?: boolean;
   /** Keep float16/bfloat16/float64 tensors as stored (default: convert floating tensors to float32). */
   keepDtypes?: boolean;
 }
@@ -42,7 +44,7 @@ export function detectCheckpointFormat(path: string): CheckpointFormat {
  */
 export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<TensorMap> {
   const format = detectCheckpointFormat(path);
-  const tensors = format === 'pth' ? await loadPth(path, { modelKey: opts.modelKey }) : await loadSafetensors(path);
+  const tensors = format === 'pth' ? await loadPth(path, { modelKey: opts.modelKey, opaqueGlobals: opts.opaqueGlobals }) : await loadSafetensors(path);
   if (opts.keepDtypes) return tensors;
   for (const [k, t] of tensors) tensors.set(k, toFloat32(t));
   return tensors;

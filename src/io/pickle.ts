@@ -31,9 +31,29 @@ export interface PyGlobal {
   call?: (args: unknown[]) => unknown;
 }
 
+/**
+ * An inert stand-in for a non-whitelisted global (only with `opaqueGlobals`): "calling" it just
+ * records the arguments, BUILD records the state. No Python semantics are ever applied.
+ */
+export class PyOpaque implements PyGlobal {
+  args: unknown[] | undefined;
+  state: unknown;
+  constructor(readonly qualifiedName: string) {}
+  call = (args: unknown[]): PyOpaque => {
+    const o = new PyOpaque(this.qualifiedName);
+    o.args = args;
+    return o;
+  };
+}
+
 export interface UnpickleOptions {
-  /** 'module.name' -> implementation. Anything not listed is refused. */
+  /** 'module.name' -> implementation. Anything not listed is refused (unless `opaqueGlobals`). */
   globals: Map<string, PyGlobal>;
+  /**
+   * Turn non-whitelisted globals into inert PyOpaque placeholders instead of refusing the file
+   * (for checkpoints that also carry e.g. argparse.Namespace args next to the weights).
+   */
+  opaqueGlobals?: boolean;
   /** Resolves persistent ids (torch uses them for storages). Absent: persistent ids are refused. */
   persistentLoad?: (pid: unknown) => unknown;
   /** Name used in error messages. */
@@ -96,10 +116,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
   const resolveGlobal = (module: string, name: string): PyGlobal => {
     const q = `${module}.${name}`;
     const g = opts.globals.get(q);
+    if (!g && opts.opaqueGlobals) return new PyOpaque(q);
     if (!g)
       throw new UnpicklingError(
         `${src}: refusing to load global '${q}': only plain tensor checkpoints are accepted ` +
-          `(allowed: ${[...opts.globals.keys()].join(', ')}). Nothing was executed.`,
+          `(allowed: ${[...opts.globals.keys()].join(', ')}). Nothing was executed. If the object is not part ` +
+          `of the weights (e.g. saved training args), opaqueGlobals (CLI: --opaque-objects) keeps it as an inert placeholder.`,
       );
     return g;
   };
@@ -353,6 +375,10 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
         const state = pop();
         const obj = top();
         let dictState = state;
+        if (obj instanceof PyOpaque) {
+          obj.state = state;
+          break;
+        }
         if (state instanceof PyTuple && state.items.length === 2) dictState = state.items[0]; // (state, slotstate)
         if (!(obj instanceof PyDict)) fail('BUILD (setstate) is only supported on dicts');
         if (dictState === null) break;

@@ -1,7 +1,7 @@
 import { BYTES_PER_ELEMENT, allocArray, type DType, type TypedArray } from '../graph/dtype.js';
 import { numel } from '../graph/shape.js';
 import { Tensor } from '../graph/tensor.js';
-import { PyDict, PyTuple, unpickle, UnpicklingError, type PyGlobal } from './pickle.js';
+import { PyDict, PyOpaque, PyTuple, unpickle, UnpicklingError, type PyGlobal } from './pickle.js';
 import { TensorMap, typedView } from './safetensors.js';
 import { bytesSource, fileSource, ZipReader, type ByteSource } from './zip.js';
 
@@ -101,6 +101,12 @@ function torchGlobals(): Map<string, PyGlobal> {
 export interface PthOptions {
   /** Keys tried in order to find the state dict, '|'-separated (default 'model|module'); else the top level. */
   modelKey?: string;
+  /**
+   * Accept non-whitelisted Python objects (e.g. `args`, numpy scalars) as inert placeholders
+   * instead of refusing the file. They are never executed, and are rejected if they appear
+   * inside the selected state dict.
+   */
+  opaqueGlobals?: boolean;
 }
 
 /** An opened torch.save archive: the unpickled object (tensors as TensorRef) and lazy tensor access. */
@@ -113,6 +119,7 @@ export class PthArchive {
   constructor(
     private readonly zip: ZipReader,
     readonly name: string,
+    opts: { opaqueGlobals?: boolean } = {},
   ) {
     const pkls = [...zip.entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
     if (pkls.length !== 1) {
@@ -127,6 +134,7 @@ export class PthArchive {
     try {
       this.object = unpickle(zip.read(pkls[0]), {
         globals: torchGlobals(),
+        opaqueGlobals: opts.opaqueGlobals,
         persistentLoad: (pid) => this.persistentLoad(pid),
         source: `${name}:${pkls[0]}`,
       });
@@ -136,15 +144,15 @@ export class PthArchive {
     }
   }
 
-  static open(path: string): PthArchive {
-    return PthArchive.fromSource(fileSource(path), path);
+  static open(path: string, opts: { opaqueGlobals?: boolean } = {}): PthArchive {
+    return PthArchive.fromSource(fileSource(path), path, opts);
   }
 
-  static fromBytes(bytes: Uint8Array, name = '<pth>'): PthArchive {
-    return PthArchive.fromSource(bytesSource(bytes), name);
+  static fromBytes(bytes: Uint8Array, name = '<pth>', opts: { opaqueGlobals?: boolean } = {}): PthArchive {
+    return PthArchive.fromSource(bytesSource(bytes), name, opts);
   }
 
-  private static fromSource(source: ByteSource, name: string): PthArchive {
+  private static fromSource(source: ByteSource, name: string, opts: { opaqueGlobals?: boolean }): PthArchive {
     try {
       const head = source.read(0, Math.min(source.size, 4));
       if (head.length >= 2 && head[0] === 0x80 && head[1] <= 5 && head[1] >= 2)
@@ -152,7 +160,7 @@ export class PthArchive {
           `${name}: legacy (pre-1.6, non-zip) torch serialization is not supported; re-save it with a current torch.save`,
         );
       if (!(head[0] === 0x50 && head[1] === 0x4b)) throw new PthError(`${name}: not a zip archive (bad magic)`);
-      return new PthArchive(new ZipReader(source, name), name);
+      return new PthArchive(new ZipReader(source, name), name, opts);
     } catch (e) {
       source.close();
       throw e;
@@ -255,6 +263,7 @@ function describe(v: unknown): string {
   if (v === null) return 'None';
   if (v instanceof PyDict) return v.kind;
   if (v instanceof PyTuple) return 'tuple';
+  if (v instanceof PyOpaque) return `an opaque ${v.qualifiedName} object`;
   if (Array.isArray(v)) return 'list';
   return typeof v;
 }
@@ -274,7 +283,7 @@ export function selectStateDict(obj: unknown, modelKey: string, name = '<pth>'):
 
 /** Loads the state dict of a torch.save checkpoint file (dtypes as stored). */
 export async function loadPth(path: string, opts: PthOptions = {}): Promise<TensorMap> {
-  const archive = PthArchive.open(path);
+  const archive = PthArchive.open(path, opts);
   try {
     return archive.stateDict(opts);
   } finally {
@@ -284,7 +293,7 @@ export async function loadPth(path: string, opts: PthOptions = {}): Promise<Tens
 
 /** Same as loadPth for an in-memory archive. */
 export function parsePth(bytes: Uint8Array, opts: PthOptions & { source?: string } = {}): TensorMap {
-  const archive = PthArchive.fromBytes(bytes, opts.source);
+  const archive = PthArchive.fromBytes(bytes, opts.source, opts);
   try {
     return archive.stateDict(opts);
   } finally {

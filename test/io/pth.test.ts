@@ -146,6 +146,22 @@ describe('pth reader refuses hostile and corrupt inputs', () => {
     expect(() => parsePth(zipArchive(q.bytes(), {}))).toThrow(/refusing to load global 'torch\.storage\._load_from_bytes'/);
   });
 
+  it('refuses extra Python objects by default, keeps them inert with opaqueGlobals', () => {
+    // {'model': {'w': tensor}, 'args': argparse.Namespace(lr=0.5) via NEWOBJ + BUILD, 'evil': os.system('x')}
+    const p = new PickleWriter().proto().op('}').op('(');
+    p.str('model').op('}').str('w').tensor('0', 'FloatStorage', 4, 0, [4], [1]).op('s');
+    p.str('args').global('argparse', 'Namespace').op(')').raw(0x81).op('}').str('lr').raw(0x47, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0).op('s').op('b');
+    p.str('evil').global('os', 'system').str('x').raw(0x85).op('R');
+    p.op('u').op('.');
+    const bytes = zipArchive(p.bytes(), { '0': storage });
+    expect(() => parsePth(bytes)).toThrow(/refusing to load global 'argparse\.Namespace'.*opaqueGlobals/);
+    const m = parsePth(bytes, { opaqueGlobals: true });
+    expect(Array.from(m.get('w')!.data as Float32Array)).toEqual([0, 1, 2, 3]);
+    // An opaque object where a tensor belongs is still an error.
+    const q = new PickleWriter().proto().op('}').str('w').global('os', 'system').str('x').raw(0x85).op('R').op('s').op('.');
+    expect(() => parsePth(zipArchive(q.bytes(), {}), { opaqueGlobals: true })).toThrow(/entry 'w' is not a tensor \(got an opaque os\.system object\)/);
+  });
+
   it('rejects truncated archives', () => {
     const full = readFileSync(join(FIX, 'retrieval.pth'));
     for (const cut of [10, 1000, Math.floor(full.length / 2), full.length - 30]) {

@@ -16,6 +16,7 @@ interface ConvertOptions {
   modelKey: string;
   dtype: string;
   json?: boolean;
+  opaqueObjects?: boolean;
 }
 
 function castAll(tensors: Map<string, Tensor>, dtype: TargetDType): void {
@@ -49,12 +50,20 @@ export function register(program: Command): void {
     .argument('<out>', 'output .safetensors path (written atomically)')
     .option('--model-key <keys>', "'|'-separated keys tried in order to find the state dict in a .pth", 'model|module')
     .option('--dtype <dtype>', `floating-point dtype of the output: ${DTYPES.join(' | ')}`, 'keep')
+    .option(
+      '--opaque-objects',
+      'accept unknown Python objects outside the state dict (e.g. saved args) as inert placeholders instead of refusing the file; nothing is executed',
+    )
     .option('--json', 'print a machine-readable summary')
     .action(async (input: string, output: string, opts: ConvertOptions) => {
       if (!(DTYPES as readonly string[]).includes(opts.dtype))
         throw new CliError(`--dtype must be one of ${DTYPES.join(', ')}, got '${opts.dtype}'`);
       const started = Date.now();
-      const tensors = await loadCheckpoint(input, { modelKey: opts.modelKey, keepDtypes: true });
+      const tensors = await loadCheckpoint(input, {
+        modelKey: opts.modelKey,
+        keepDtypes: true,
+        opaqueGlobals: opts.opaqueObjects,
+      });
       const modelKey = tensors.metadata.model_key ?? '';
       castAll(tensors, opts.dtype as TargetDType);
       let bytes = 0;
