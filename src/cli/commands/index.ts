@@ -2,8 +2,10 @@ import type { Command } from 'commander';
 import { register as convert } from './convert.js';
 import { register as corpus } from './corpus.js';
 import { register as tokenize } from './tokenize.js';
+import { register as info } from './info.js';
+import { register as parity } from './parity.js';
 
 /** Each command module exports one `register(program)`; add it to this list. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [convert, corpus, tokenize];
+export const commands: RegisterCommand[] = [convert, corpus, tokenize, info, parity];

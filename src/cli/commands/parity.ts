@@ -1,0 +1,34 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { type CaseResult, parityDir, parityFixture } from '../../models/beit3/parity.js';
+import { CliError } from '../errors.js';
+
+/** `beit3 parity DIR`: every case of a fixture folder laid out like fixtures/beit3-ref. */
+export function register(program: Command): void {
+  program
+    .command('parity')
+    .description('check the model against a reference fixture folder (like fixtures/beit3-ref): one line per case, non-zero exit on failure')
+    .argument('<dir>', 'fixture folder with index.json, <name>.json, <name>.safetensors, <name>.io.safetensors, <name>.grads.safetensors')
+    .option('--only <names>', 'comma-separated fixture names (default: all in index.json)')
+    .option('--weights <format>', 'load weights from safetensors or pth', 'safetensors')
+    .option('--no-grads', 'skip the loss and gradient checks')
+    .option('--json', 'one JSON object per case')
+    .action(async (dir: string, opts: { only?: string; weights: string; grads: boolean; json?: boolean }) => {
+      if (!existsSync(dir)) throw new CliError(`parity: no such folder ${dir}`);
+      if (opts.weights !== 'safetensors' && opts.weights !== 'pth') throw new CliError(`parity: --weights must be safetensors or pth, got ${opts.weights}`);
+      const o = { weights: opts.weights as 'safetensors' | 'pth', grads: opts.grads };
+      const print = (r: CaseResult) =>
+        process.stdout.write(
+          opts.json
+            ? JSON.stringify(r) + '\n'
+            : `${r.ok ? 'ok  ' : 'FAIL'} ${`${r.fixture}/${r.case}`.padEnd(34)} ${r.case === 'grads' ? 'score  ' : 'max err'} ${r.maxErr.toExponential(2)}  (tol ${r.tol.toExponential(0)})${r.worst ? `  worst ${r.worst}` : ''}\n`,
+        );
+      let results: CaseResult[] = [];
+      if (opts.only) for (const n of opts.only.split(',')) results.push(...(await parityFixture(dir, n.trim(), o)));
+      else results = await parityDir(dir, o);
+      results.forEach(print);
+      const failed = results.filter((r) => !r.ok);
+      if (!opts.json) process.stdout.write(`${results.length - failed.length}/${results.length} cases within tolerance\n`);
+      if (failed.length) process.exitCode = 1;
+    });
+}
