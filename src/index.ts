@@ -2,3 +2,4 @@ export * from './graph/index.js';
 export * from './runtime/index.js';
 export * from './autodiff/index.js';
 export * from './io/index.js';
+export * from './data/index.js';

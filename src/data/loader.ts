@@ -97,7 +97,7 @@ export interface StageOptions {
 }
 
 /** A map (decode/transform/tokenize) stage. Returning undefined drops the sample (a filter). */
-export function map<I, O>(fn: (value: I, ctx: SampleContext) => O | undefined | Promise<O | undefined>, options: StageOptions = {}): MapStage {
+export function mapStage<I, O>(fn: (value: I, ctx: SampleContext) => O | undefined | Promise<O | undefined>, options: StageOptions = {}): MapStage {
   return { kind: 'map', name: options.name ?? (fn.name || 'map'), fn, concurrency: Math.max(1, options.concurrency ?? 1), onError: options.onError ?? 'throw' };
 }
 
@@ -106,7 +106,7 @@ export function map<I, O>(fn: (value: I, ctx: SampleContext) => O | undefined | 
  * {epoch, index, seed, options}. Values cross threads by structured clone (typed arrays of the
  * result are transferred).
  */
-export function workerMap(options: WorkerPoolOptions & { inFlight?: number; onError?: ErrorPolicy; name?: string }): MapStage {
+export function workerMapStage(options: WorkerPoolOptions & { inFlight?: number; onError?: ErrorPolicy; name?: string }): MapStage {
   const workers = options.workers ?? 2;
   return {
     kind: 'workerMap',
@@ -203,12 +203,12 @@ export class DataLoader<B = Record<string, unknown>> {
     const startPosition = options.state?.position ?? 0;
     const epochs = options.epochs ?? 1;
     const pools = new Map<MapStage, WorkerPool>();
-    const self = this;
+    const epochBatches = this.epochBatches.bind(this);
     async function* all(): AsyncGenerator<LoaderBatch<B>> {
       for (let epoch = startEpoch; epoch < startEpoch + epochs; epoch++) {
         const position = epoch === startEpoch ? startPosition : 0;
         let produced = 0;
-        for await (const b of self.epochBatches(epoch, seed, position, pools)) {
+        for await (const b of epochBatches(epoch, seed, position, pools)) {
           produced++;
           yield b;
         }

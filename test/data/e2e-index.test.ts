@@ -6,7 +6,7 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   DataLoader,
-  map,
+  mapStage,
   unilmIndexSource,
   writeUnilmIndex,
   scanImageFolder,
@@ -85,7 +85,7 @@ describe('official unilm index → loader → collated batches equal the officia
     );
     const loader = new DataLoader({
       source: await unilmIndexSource(index, 'vqav2'),
-      stages: [map(async (it: any) => ({ ...(await vlItem(it)()), qid: it.qid }), { concurrency: 2 })],
+      stages: [mapStage(async (it: any) => ({ ...(await vlItem(it)()), qid: it.qid }), { concurrency: 2 })],
       batch: { size: 3 },
     });
     const batches = await collect(loader.iterate());
@@ -116,7 +116,7 @@ describe('official unilm index → loader → collated batches equal the officia
     const loader = new DataLoader({
       source: await unilmIndexSource(index, 'nlvr2'),
       stages: [
-        map(async (it: any) => ({
+        mapStage(async (it: any) => ({
           ...(await vlItem(it)()),
           image2: vlEvalTransform(await decodeImage(path.resolve(E2E, it.image2_path)), S),
           label: it.label,
@@ -149,7 +149,7 @@ describe('official unilm index → loader → collated batches equal the officia
     const loader = new DataLoader({
       source: await unilmIndexSource(index, 'imagenet'),
       stages: [
-        map(async (it: any) => ({
+        mapStage(async (it: any) => ({
           image: imagenetEvalTransform(await decodeImage(path.join(dir, 'imagenet', it.image_path)), S),
           label: it.label,
         })),
@@ -176,7 +176,7 @@ describe('official unilm index → loader → collated batches equal the officia
     const loader = new DataLoader({
       source: webDatasetSource(shard, { shuffleShards: false }),
       stages: [
-        map(
+        mapStage(
           async (raw: any) => {
             const s = decodeWdsSample(raw);
             const image = vlEvalTransform(await decodeImage(s.image!, { name: s.key }), S);

@@ -5,8 +5,8 @@ import {
   DataLoader,
   arraySource,
   streamSource,
-  map,
-  workerMap,
+  mapStage,
+  workerMapStage,
   collate,
   mixedBatches,
   webDatasetSource,
@@ -120,7 +120,7 @@ describe('DataLoader resume', () => {
         source: webDatasetSource(path.join(dir, 'shard-{00..02}.tar')),
         shuffle: { buffer: 4 },
         stages: [
-          map(
+          mapStage(
             (s: any) => {
               const d = decodeWdsSample(s);
               const id = (d.json as { id: number }).id;
@@ -129,7 +129,7 @@ describe('DataLoader resume', () => {
             },
             { name: 'decode' },
           ),
-          map(async (x: { id: number; text: string }, ctx) => ({ id: x.id, noise: ctx.seed % 1000 }), { concurrency: 3, name: 'augment' }),
+          mapStage(async (x: { id: number; text: string }, ctx) => ({ id: x.id, noise: ctx.seed % 1000 }), { concurrency: 3, name: 'augment' }),
         ],
         batch: { size: 4 },
       });
@@ -153,7 +153,7 @@ describe('DataLoader resume', () => {
         source: arraySource(ids(12)),
         shuffle: 'full',
         stages: [
-          map(
+          mapStage(
             async (x: { id: number }, ctx) => {
               await new Promise((r) => setTimeout(r, (x.id * 7) % 5)); // finish out of order
               return { id: x.id, aug: ctx.seed };
@@ -185,7 +185,7 @@ describe('bounded prefetch', () => {
     const prefetchBatches = 2;
     const loader = new DataLoader({
       source,
-      stages: [map(async (x: { id: number }) => x, { concurrency })],
+      stages: [mapStage(async (x: { id: number }) => x, { concurrency })],
       batch: { size: batchSize },
       prefetch: prefetchBatches,
     });
@@ -260,8 +260,8 @@ describe('worker map stages', () => {
         shuffle: 'full',
         stages: [
           inWorkers
-            ? workerMap({ module, exportName: 'describeSample', workers: 2, options: { scale: 2 }, name: 'describe' })
-            : map((v: any, ctx) => describeSample(v, { ...ctx, options: { scale: 2 } }), { name: 'describe' }),
+            ? workerMapStage({ module, exportName: 'describeSample', workers: 2, options: { scale: 2 }, name: 'describe' })
+            : mapStage((v: any, ctx) => describeSample(v, { ...ctx, options: { scale: 2 } }), { name: 'describe' }),
         ],
         batch: { size: 6 },
       });
@@ -279,7 +279,7 @@ describe('worker map stages', () => {
     const make = (onError: 'throw' | 'skip', warn?: (m: string) => void): DataLoader<any> =>
       new DataLoader({
         source: arraySource(ids(10)),
-        stages: [workerMap({ module, exportName: 'failOnSeven', workers: 1, onError, name: 'check' })],
+        stages: [workerMapStage({ module, exportName: 'failOnSeven', workers: 1, onError, name: 'check' })],
         batch: { size: 4 },
         warn,
       });
@@ -297,7 +297,7 @@ describe('worker map stages', () => {
   });
 
   it('reports a missing export clearly', async () => {
-    const loader = new DataLoader({ source: arraySource(ids(2)), stages: [workerMap({ module, exportName: 'nope', workers: 1 })], batch: { size: 2 } });
+    const loader = new DataLoader({ source: arraySource(ids(2)), stages: [workerMapStage({ module, exportName: 'nope', workers: 1 })], batch: { size: 2 } });
     await expect(collect(loader.iterate())).rejects.toThrow(/has no exported function "nope"/);
   });
 });
@@ -344,7 +344,7 @@ describe('mixed pretraining stream', () => {
       texts: new DataLoader({
         source: textSource(corpus),
         shuffle: { buffer: 4 },
-        stages: [map((l: { text: string }) => ({ id: Number(l.text.split(' ')[1]) }))],
+        stages: [mapStage((l: { text: string }) => ({ id: Number(l.text.split(' ')[1]) }))],
         batch: { size: 2 },
         seed: 2,
       }),

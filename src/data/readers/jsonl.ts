@@ -53,7 +53,7 @@ export class FieldReader {
 
   static of(l: JsonlLine): FieldReader {
     if (typeof l.value !== 'object' || l.value === null || Array.isArray(l.value))
-      throw new DataFormatError(l.file, l.line, `expected a JSON object, got ${describe(l.value)}`);
+      throw new DataFormatError(l.file, l.line, `expected a JSON object, got ${describeValue(l.value)}`);
     return new FieldReader(l.file, l.line, l.value as Record<string, unknown>);
   }
 
@@ -67,7 +67,7 @@ export class FieldReader {
 
   string(key: string): string {
     const v = this.record[key];
-    if (typeof v !== 'string') this.fail(`field "${key}": expected a string, got ${describe(v)}`);
+    if (typeof v !== 'string') this.fail(`field "${key}": expected a string, got ${describeValue(v)}`);
     return v;
   }
 
@@ -79,30 +79,30 @@ export class FieldReader {
 
   int(key: string): number {
     const v = this.record[key];
-    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(`field "${key}": expected an integer, got ${describe(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(`field "${key}": expected an integer, got ${describeValue(v)}`);
     return v;
   }
 
   number(key: string): number {
     const v = this.record[key];
-    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(`field "${key}": expected a number, got ${describe(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(`field "${key}": expected a number, got ${describeValue(v)}`);
     return v;
   }
 
   intArray(key: string): number[] {
     const v = this.record[key];
-    if (!Array.isArray(v)) this.fail(`field "${key}": expected an array of integers, got ${describe(v)}`);
+    if (!Array.isArray(v)) this.fail(`field "${key}": expected an array of integers, got ${describeValue(v)}`);
     v.forEach((x, i) => {
-      if (typeof x !== 'number' || !Number.isInteger(x)) this.fail(`field "${key}"[${i}]: expected an integer, got ${describe(x)}`);
+      if (typeof x !== 'number' || !Number.isInteger(x)) this.fail(`field "${key}"[${i}]: expected an integer, got ${describeValue(x)}`);
     });
     return v as number[];
   }
 
   numberArray(key: string): number[] {
     const v = this.record[key];
-    if (!Array.isArray(v)) this.fail(`field "${key}": expected an array of numbers, got ${describe(v)}`);
+    if (!Array.isArray(v)) this.fail(`field "${key}": expected an array of numbers, got ${describeValue(v)}`);
     v.forEach((x, i) => {
-      if (typeof x !== 'number' || !Number.isFinite(x)) this.fail(`field "${key}"[${i}]: expected a number, got ${describe(x)}`);
+      if (typeof x !== 'number' || !Number.isFinite(x)) this.fail(`field "${key}"[${i}]: expected a number, got ${describeValue(x)}`);
     });
     return v as number[];
   }
@@ -118,7 +118,7 @@ export class FieldReader {
   }
 }
 
-export function describe(v: unknown): string {
+export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing (missing)';
   if (v === null) return 'null';
   if (Array.isArray(v)) return `an array of ${v.length}`;

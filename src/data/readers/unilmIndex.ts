@@ -178,7 +178,9 @@ export async function readAnswer2Label(file: string): Promise<string[]> {
 export async function writeUnilmIndex(file: string, items: Iterable<Record<string, unknown>>): Promise<void> {
   const lines: string[] = [];
   for (const item of items) {
-    const { task: _task, source: _source, ...rest } = item as Record<string, unknown> & { task?: unknown; source?: unknown };
+    const rest = { ...item };
+    delete rest.task;
+    delete rest.source;
     lines.push(pythonJsonDumps(rest));
   }
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
