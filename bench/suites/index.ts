@@ -1,4 +1,5 @@
 import type { Suite } from '../report.js';
+import { visionSuite } from './vision.js';
 
 /** Benchmark suites in run order; each area adds its own file here. */
-export const suites: Suite[] = [];
+export const suites: Suite[] = [visionSuite];

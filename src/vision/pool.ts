@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, sep } from 'node:path';
@@ -53,20 +54,23 @@ function devWorkerBundle(): string {
   const nodeModules = esbuildMain.slice(0, esbuildMain.lastIndexOf(`${sep}node_modules${sep}`) + `${sep}node_modules`.length);
   const dir = join(nodeModules, '.cache', 'beit3-vision');
   mkdirSync(dir, { recursive: true });
-  const out = join(dir, `worker-${process.pid}.mjs`);
-  const tmp = `${out}.${Date.now()}.tmp`;
-  esbuild.buildSync({
+  const built = esbuild.buildSync({
     entryPoints: [fileURLToPath(new URL('./worker.ts', import.meta.url))],
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
     external: ['sharp'],
-    outfile: tmp,
+    write: false,
     logLevel: 'silent',
-  });
-  renameSync(tmp, out);
-  process.once('exit', () => rmSync(out, { force: true }));
+  }).outputFiles[0].contents;
+  // content-addressed: concurrent processes share one file per version of the worker code
+  const out = join(dir, `worker-${createHash('sha256').update(built).digest('hex').slice(0, 16)}.mjs`);
+  if (!existsSync(out)) {
+    const tmp = `${out}.${process.pid}.tmp`;
+    writeFileSync(tmp, built);
+    renameSync(tmp, out);
+  }
   devBundle = out;
   return out;
 }

@@ -128,10 +128,11 @@ function horizontalPass(src: Uint8Array, srcW: number, rowFirst: number, rows: n
       let s1 = HALF;
       let s2 = HALF;
       for (let x = 0; x < n; x++, p += 3) {
+        // int32 arithmetic like Pillow's C (sums stay far below 2^31: weights sum to ~2^22)
         const k = weights[k0 + x];
-        s0 += src[p] * k;
-        s1 += src[p + 1] * k;
-        s2 += src[p + 2] * k;
+        s0 = (s0 + src[p] * k) | 0;
+        s1 = (s1 + src[p + 1] * k) | 0;
+        s2 = (s2 + src[p + 2] * k) | 0;
       }
       const o = rowOut + xx * 3;
       out[o] = clip8(s0);
@@ -147,17 +148,20 @@ function verticalPass(src: Uint8Array, w: number, c: Coefficients, rowShift: num
   const out = new Uint8Array(w * outH * 3);
   const { ksize, start, count, weights } = c;
   const stride = w * 3;
+  // row-at-a-time accumulation: sequential memory access instead of striding down columns
+  const acc = new Int32Array(stride);
   for (let yy = 0; yy < outH; yy++) {
     const k0 = yy * ksize;
     const n = count[yy];
-    const base = (start[yy] - rowShift) * stride;
-    const rowOut = yy * stride;
-    for (let i = 0; i < stride; i++) {
-      let s = HALF;
-      let p = base + i;
-      for (let y = 0; y < n; y++, p += stride) s += src[p] * weights[k0 + y];
-      out[rowOut + i] = clip8(s);
+    const first = start[yy] - rowShift;
+    acc.fill(HALF);
+    for (let y = 0; y < n; y++) {
+      const k = weights[k0 + y];
+      const base = (first + y) * stride;
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + src[base + i] * k) | 0;
     }
+    const rowOut = yy * stride;
+    for (let i = 0; i < stride; i++) out[rowOut + i] = clip8(acc[i]);
   }
   return out;
 }
