@@ -18,9 +18,10 @@ describe('beit3 parity with the official implementation (fixtures/beit3-ref)', (
       const cases = results.map((r) => r.case);
       expect(cases).toContain('grads');
       expect(cases).toContain('loss');
+      if (name === 'captioning') expect(cases).toEqual(expect.arrayContaining(['train', 'full', 'decode', 'beam']));
       for (const r of results) expect(r.ok, `${r.fixture}/${r.case}: ${r.maxErr} > ${r.tol} (${r.worst})`).toBe(true);
       // Forward outputs are far inside the 1e-4 tolerance (1e-5 is achievable per the README).
-      for (const r of results.filter((x) => x.case !== 'grads' && x.case !== 'loss')) expect(r.maxErr).toBeLessThan(1e-5);
+      for (const r of results.filter((x) => x.case !== 'grads' && x.case !== 'loss')) expect(r.maxErr).toBeLessThan(r.case === 'beam' ? 0.5 : 1e-5);
     }, 60_000);
   }
 

@@ -16,6 +16,7 @@ import { ParamScope } from '../../nn/module.js';
 import { Program } from '../../runtime/index.js';
 import { BEiT3, joinStreams } from './backbone.js';
 import { fromEncoderConfig, numVisionTokens } from './config.js';
+import { captionBeamSearch } from './beam.js';
 import { CaptionDecoder, trimCache } from './decoder.js';
 import type { Beit3TaskModel, TaskName, Values } from './heads/base.js';
 import type { Beit3ForCaptioning } from './heads/captioning.js';
@@ -50,7 +51,8 @@ interface FixtureJson {
   class: string;
   encoder_config: Record<string, unknown>;
   num_classes: number | null;
-  io: { calls: { name: string; inputs: string[]; outputs: string[] }[] };
+  io: { calls: { name: string; python?: string; inputs: string[]; outputs: string[] }[] };
+  tiny_config?: Record<string, number>;
   grads?: { loss: number; extra_scalars: Record<string, number>; params_without_grad_stored_as_zeros: string[] };
   observed?: Record<string, unknown>;
   recommended_tolerances_fp32?: { outputs?: { max_abs?: number }; loss?: { rel?: number; max_abs?: number }; grads?: { per_tensor_rel_l2?: number } };
@@ -158,7 +160,12 @@ async function forwardCases(name: string, root: Module, js: FixtureJson, io: Map
   return results;
 }
 
-async function decodeCase(model: Beit3ForCaptioning, io: Map<string, Tensor>, threads?: number): Promise<Record<string, Tensor>> {
+async function decodeCase(
+  model: Beit3ForCaptioning,
+  io: Map<string, Tensor>,
+  beam: { maskId: number; numBeams: number; maxLen: number; lengthPenalty: number } | undefined,
+  threads?: number,
+): Promise<Record<string, Tensor>> {
   const dec = await CaptionDecoder.create(model, { threads });
   try {
     const outs: Record<string, Tensor> = {};
@@ -174,6 +181,15 @@ async function decodeCase(model: Beit3ForCaptioning, io: Map<string, Tensor>, th
       const r = await dec.step(pick(io, `out.decode.step${k}.input_ids`, 'captioning'), 2 + k, caches);
       outs[`decode.step${k}.logits`] = r.logits;
       caches = trimCache(r.caches);
+    }
+    if (beam) {
+      const ref = pick(io, 'out.beam.token_ids', 'captioning');
+      const r = await captionBeamSearch(dec, image, beam);
+      // batch_decode(skip_special_tokens=True): drop 0,1,2,3 and <mask>; right-pad with -1.
+      const special = new Set([0, 1, 2, 3, beam.maskId]);
+      const W = ref.shape[1];
+      const rows = r.decoded.map((row) => row.filter((t) => !special.has(t)));
+      outs['beam.token_ids'] = Tensor.i64([rows.length, W], rows.flatMap((row) => [...row, ...Array(W).fill(-1)].slice(0, W)));
     }
     return outs;
   } finally {
@@ -249,6 +265,21 @@ function gradCompare(ours: Record<string, Tensor>, refs: Map<string, Tensor>, js
   return { fixture, case: 'grads', maxErr: worst, tol: 1, ok: worst <= 1, worst: worstKey, note: 'score = max(elementwise |g−ref|/(1e-5+1e-3|ref|), relL2/1e-3); ≤ 1 passes' };
 }
 
+/** Beam settings from the recorded python call (fallback: the json's tiny_config; <mask> = vocab − 1). */
+function beamSettings(python: string, js: FixtureJson) {
+  const num = (re: RegExp) => {
+    const m = re.exec(python);
+    return m ? Number(m[1]) : undefined;
+  };
+  const vocab = Number(js.encoder_config.vocab_size);
+  return {
+    numBeams: num(/num_beams=(\d+)/) ?? js.tiny_config?.num_beams ?? 3,
+    maxLen: num(/num_max_bpe_tokens=(\d+)/) ?? js.tiny_config?.beam_max_len ?? 64,
+    lengthPenalty: num(/length_penalty=([\d.]+)/) ?? 0.6,
+    maskId: num(/mask=(\d+)/) ?? vocab - 1,
+  };
+}
+
 /** Builds the fixture's model from its json (bare BEiT3 for `backbone`). */
 export function modelForFixture(name: string, js: FixtureJson): Module {
   const cfg = fromEncoderConfig(js.encoder_config);
@@ -284,9 +315,17 @@ export async function parityFixture(dir: string, name: string, opts: ParityOptio
     compare(c.case, c.outs, call.outputs);
   }
   const decode = js.io.calls.find((c) => c.name === 'decode');
+  const beamCall = js.io.calls.find((c) => c.name === 'beam');
   if (decode && name === 'captioning') {
-    const outs = await decodeCase(root as Beit3ForCaptioning, io, opts.threads);
+    const beam = beamCall ? beamSettings(beamCall.python ?? '', js) : undefined;
+    const outs = await decodeCase(root as Beit3ForCaptioning, io, beam, opts.threads);
     compare('decode', outs, decode.outputs.filter((o) => !o.endsWith('input_ids')));
+    if (beamCall) {
+      const before = results.length;
+      compare('beam', outs, beamCall.outputs);
+      results[before].tol = 0; // integer ids: exact
+      results[before].ok = results[before].maxErr === 0;
+    }
   }
   const gfile = join(dir, `${name}.grads.safetensors`);
   if ((opts.grads ?? true) && existsSync(gfile) && js.grads) {
