@@ -62,11 +62,13 @@ export class UnigramSegmenter {
         const id = trie.value(node);
         if (id < 0 || unused[id]) continue;
         const length = pos + 1 - start;
-        const score = userDefined[id] ? f32(f32(length * this.maxScore) - 0.1) : scores[id];
-        const candidate = f32(score + tillHere);
+        // As in the C++ (`auto` over a ternary with a double branch): the candidate is computed and
+        // compared in double precision, then stored as float. This decides exact ties.
+        const score = userDefined[id] ? f32(length * this.maxScore) - 0.1 : scores[id];
+        const candidate = score + tillHere;
         const end = pos + 1;
         if (startsAt[end] === -1 || candidate > best[end]) {
-          best[end] = candidate;
+          best[end] = candidate; // Float32Array rounds
           startsAt[end] = start;
           ids[end] = id;
         }
@@ -74,7 +76,7 @@ export class UnigramSegmenter {
       }
       if (!hasSingleNode) {
         const end = start + mblen;
-        const candidate = f32(this.unkScore + tillHere);
+        const candidate = f32(this.unkScore + tillHere); // float + float in the C++
         if (startsAt[end] === -1 || candidate > best[end]) {
           best[end] = candidate;
           startsAt[end] = start;
