@@ -3,3 +3,4 @@ export * from './runtime/index.js';
 export * from './autodiff/index.js';
 export * from './io/index.js';
 export * from './data/index.js';
+export * from './vision/index.js';

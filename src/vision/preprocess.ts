@@ -39,4 +39,3 @@ export async function preprocessImage(job: PreprocessJob): Promise<Tensor> {
   }
 }
 
-export { Tensor };
