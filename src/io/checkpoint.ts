@@ -44,7 +44,10 @@ export function detectCheckpointFormat(path: string): CheckpointFormat {
  */
 export async function loadCheckpoint(path: string, opts: LoadCheckpointOptions = {}): Promise<TensorMap> {
   const format = detectCheckpointFormat(path);
-  const tensors = format === 'pth' ? await loadPth(path, { modelKey: opts.modelKey, opaqueGlobals: opts.opaqueGlobals }) : await loadSafetensors(path);
+  const tensors =
+    format === 'pth'
+      ? await loadPth(path, { modelKey: opts.modelKey, opaqueGlobals: opts.opaqueGlobals })
+      : await loadSafetensors(path);
   if (opts.keepDtypes) return tensors;
   for (const [k, t] of tensors) tensors.set(k, toFloat32(t));
   return tensors;

@@ -10,10 +10,32 @@ export {
   type SafetensorsEntry,
   type SafetensorsHeader,
 } from './safetensors.js';
-export { PthArchive, PthError, TensorRef, loadPth, parsePth, selectStateDict, type PthOptions } from './pth.js';
-export { UnpicklingError, unpickle, PyDict, PyOpaque, PyTuple, type PyGlobal, type UnpickleOptions } from './pickle.js';
+export {
+  PthArchive,
+  PthError,
+  TensorRef,
+  loadPth,
+  parsePth,
+  selectStateDict,
+  type PthOptions,
+} from './pth.js';
+export {
+  UnpicklingError,
+  unpickle,
+  PyDict,
+  PyOpaque,
+  PyTuple,
+  type PyGlobal,
+  type UnpickleOptions,
+} from './pickle.js';
 export { ZipError, ZipReader } from './zip.js';
-export { CheckpointError, detectCheckpointFormat, loadCheckpoint, type CheckpointFormat, type LoadCheckpointOptions } from './checkpoint.js';
+export {
+  CheckpointError,
+  detectCheckpointFormat,
+  loadCheckpoint,
+  type CheckpointFormat,
+  type LoadCheckpointOptions,
+} from './checkpoint.js';
 export {
   InterpolateError,
   POS_EXTRA_ROWS,

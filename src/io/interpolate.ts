@@ -82,14 +82,18 @@ export function bicubicResizeGrid(grid: Float32Array, g: number, n: number, D: n
  * n×n (n = floor(sqrt(numPatchesModel))). Returned unchanged when g = n. Output is float32.
  */
 export function interpolatePosEmbed(table: Tensor, numPatchesModel: number): Tensor {
-  if (table.shape.length !== 2) throw new InterpolateError(`position table must be (rows, dim), got [${table.shape}]`);
+  if (table.shape.length !== 2)
+    throw new InterpolateError(`position table must be (rows, dim), got [${table.shape}]`);
   const [R, D] = table.shape;
-  if (R < POS_EXTRA_ROWS) throw new InterpolateError(`position table has ${R} rows, fewer than the ${POS_EXTRA_ROWS} extra rows`);
+  if (R < POS_EXTRA_ROWS)
+    throw new InterpolateError(`position table has ${R} rows, fewer than the ${POS_EXTRA_ROWS} extra rows`);
   const g = Math.floor(Math.sqrt(R - POS_EXTRA_ROWS));
   const n = Math.floor(Math.sqrt(numPatchesModel));
   if (g === n) return table;
   if (g * g !== R - POS_EXTRA_ROWS)
-    throw new InterpolateError(`position table has ${R - POS_EXTRA_ROWS} patch rows, which is not a square grid`);
+    throw new InterpolateError(
+      `position table has ${R - POS_EXTRA_ROWS} patch rows, which is not a square grid`,
+    );
   const src = toFloat32(table).data as Float32Array;
   const out = new Float32Array((POS_EXTRA_ROWS + n * n) * D);
   out.set(src.subarray(0, POS_EXTRA_ROWS * D));
@@ -103,7 +107,8 @@ export interface AdaptResult {
   changes: string[];
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
  * Applies the official load-time filter to a checkpoint for a model with the given key → shape
@@ -134,7 +139,9 @@ export function adaptCheckpoint(
       out.set(k, resized);
       const g = Math.sqrt(t.shape[0] - POS_EXTRA_ROWS);
       const n = Math.sqrt(resized.shape[0] - POS_EXTRA_ROWS);
-      changes.push(`interpolated ${k} [${t.shape}] -> [${resized.shape}] (patch grid ${g}x${g} -> ${n}x${n}, bicubic)`);
+      changes.push(
+        `interpolated ${k} [${t.shape}] -> [${resized.shape}] (patch grid ${g}x${g} -> ${n}x${n}, bicubic)`,
+      );
     }
   }
   return { stateDict: out, changes };

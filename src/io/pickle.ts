@@ -75,7 +75,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
     throw new UnpicklingError(`${src}: ${msg} (at byte ${pos})`);
   };
   const need = (n: number) => {
-    if (n < 0 || pos + n > bytes.length) fail(`truncated pickle: need ${n} bytes, ${bytes.length - pos} left`);
+    if (n < 0 || pos + n > bytes.length)
+      fail(`truncated pickle: need ${n} bytes, ${bytes.length - pos} left`);
   };
   const u8 = () => (need(1), bytes[pos++]);
   const u16 = () => (need(2), (pos += 2), view.getUint16(pos - 2, true));
@@ -97,7 +98,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
     return s;
   };
   const pop = () => {
-    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) fail('stack underflow');
+    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1]))
+      fail('stack underflow');
     return stack.pop();
   };
   const top = () => {
@@ -127,7 +129,8 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): unknown {
   };
   const callGlobal = (fn: unknown, args: unknown): unknown => {
     const g = fn as PyGlobal;
-    if (!g || typeof g !== 'object' || typeof g.qualifiedName !== 'string') fail('REDUCE on a non-callable object');
+    if (!g || typeof g !== 'object' || typeof g.qualifiedName !== 'string')
+      fail('REDUCE on a non-callable object');
     if (!g.call) fail(`global '${g.qualifiedName}' is not callable`);
     if (!(args instanceof PyTuple)) fail(`arguments of '${g.qualifiedName}' are not a tuple`);
     return g.call((args as PyTuple).items);

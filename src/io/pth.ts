@@ -64,24 +64,29 @@ function intTuple(x: unknown, what: string): number[] {
 
 function rebuildTensor(args: unknown[]): TensorRef {
   const [storage, offset, size, stride] = args;
-  if (!(storage instanceof StorageRef)) throw new UnpicklingError('_rebuild_tensor: first argument is not a storage');
-  if (!isIndex(offset)) throw new UnpicklingError('_rebuild_tensor: storage offset is not a non-negative integer');
+  if (!(storage instanceof StorageRef))
+    throw new UnpicklingError('_rebuild_tensor: first argument is not a storage');
+  if (!isIndex(offset))
+    throw new UnpicklingError('_rebuild_tensor: storage offset is not a non-negative integer');
   const s = intTuple(size, 'size');
   const st = intTuple(stride, 'stride');
-  if (s.length !== st.length) throw new UnpicklingError(`_rebuild_tensor: size has ${s.length} dims, stride ${st.length}`);
+  if (s.length !== st.length)
+    throw new UnpicklingError(`_rebuild_tensor: size has ${s.length} dims, stride ${st.length}`);
   return new TensorRef(storage, offset, s, st);
 }
 
 /** The whitelist: exactly what `torch.save(state_dict)` pickles, implemented as inert data builders. */
 function torchGlobals(): Map<string, PyGlobal> {
   const g = new Map<string, PyGlobal>();
-  const add = (qualifiedName: string, call?: (args: unknown[]) => unknown) => g.set(qualifiedName, { qualifiedName, call });
+  const add = (qualifiedName: string, call?: (args: unknown[]) => unknown) =>
+    g.set(qualifiedName, { qualifiedName, call });
   add('collections.OrderedDict', (args) => {
     const d = new PyDict('OrderedDict');
     const init = args[0];
     if (Array.isArray(init))
       for (const pair of init) {
-        if (!(pair instanceof PyTuple) || pair.items.length !== 2) throw new UnpicklingError('OrderedDict: bad item');
+        if (!(pair instanceof PyTuple) || pair.items.length !== 2)
+          throw new UnpicklingError('OrderedDict: bad item');
         d.set(pair.items[0], pair.items[1]);
       }
     return d;
@@ -89,12 +94,14 @@ function torchGlobals(): Map<string, PyGlobal> {
   add('torch._utils._rebuild_tensor_v2', rebuildTensor);
   add('torch._utils._rebuild_tensor', rebuildTensor);
   const rebuildParameter = (args: unknown[]) => {
-    if (!(args[0] instanceof TensorRef)) throw new UnpicklingError('_rebuild_parameter: data is not a tensor');
+    if (!(args[0] instanceof TensorRef))
+      throw new UnpicklingError('_rebuild_parameter: data is not a tensor');
     return args[0];
   };
   add('torch._utils._rebuild_parameter', rebuildParameter);
   add('torch._utils._rebuild_parameter_with_state', rebuildParameter);
-  for (const [name, dtype] of Object.entries(STORAGE_DTYPES)) g.set(`torch.${name}`, new StorageType(`torch.${name}`, dtype));
+  for (const [name, dtype] of Object.entries(STORAGE_DTYPES))
+    g.set(`torch.${name}`, new StorageType(`torch.${name}`, dtype));
   return g;
 }
 
@@ -125,7 +132,9 @@ export class PthArchive {
     if (pkls.length !== 1) {
       if ([...zip.entries.keys()].some((n) => n.endsWith('/constants.pkl')))
         throw new PthError(`${name}: this is a TorchScript archive (torch.jit.save), not a state dict`);
-      throw new PthError(`${name}: expected exactly one '<dir>/data.pkl' entry, found ${pkls.length} (not a torch.save archive)`);
+      throw new PthError(
+        `${name}: expected exactly one '<dir>/data.pkl' entry, found ${pkls.length} (not a torch.save archive)`,
+      );
     }
     this.prefix = pkls[0].slice(0, -'data.pkl'.length);
     const byteorder = this.prefix + 'byteorder';
@@ -139,7 +148,8 @@ export class PthArchive {
         source: `${name}:${pkls[0]}`,
       });
     } catch (e) {
-      if (e instanceof UnpicklingError && !e.message.startsWith(name)) e.message = `${name}:${pkls[0]}: ${e.message}`;
+      if (e instanceof UnpicklingError && !e.message.startsWith(name))
+        e.message = `${name}:${pkls[0]}: ${e.message}`;
       throw e;
     }
   }
@@ -159,7 +169,8 @@ export class PthArchive {
         throw new PthError(
           `${name}: legacy (pre-1.6, non-zip) torch serialization is not supported; re-save it with a current torch.save`,
         );
-      if (!(head[0] === 0x50 && head[1] === 0x4b)) throw new PthError(`${name}: not a zip archive (bad magic)`);
+      if (!(head[0] === 0x50 && head[1] === 0x4b))
+        throw new PthError(`${name}: not a zip archive (bad magic)`);
       return new PthArchive(new ZipReader(source, name), name, opts);
     } catch (e) {
       source.close();
@@ -169,11 +180,16 @@ export class PthArchive {
 
   private persistentLoad(pid: unknown): StorageRef {
     if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage' || pid.items.length !== 5)
-      throw new UnpicklingError(`unsupported persistent id (expected ('storage', type, key, location, numel))`);
+      throw new UnpicklingError(
+        `unsupported persistent id (expected ('storage', type, key, location, numel))`,
+      );
     const [, type, key, , count] = pid.items;
-    if (!(type instanceof StorageType)) throw new UnpicklingError('persistent id: storage type is not a torch storage class');
-    if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(key)) throw new UnpicklingError(`persistent id: bad storage key ${JSON.stringify(key)}`);
-    if (!isIndex(count)) throw new UnpicklingError(`persistent id: storage '${key}' numel is not a non-negative integer`);
+    if (!(type instanceof StorageType))
+      throw new UnpicklingError('persistent id: storage type is not a torch storage class');
+    if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(key))
+      throw new UnpicklingError(`persistent id: bad storage key ${JSON.stringify(key)}`);
+    if (!isIndex(count))
+      throw new UnpicklingError(`persistent id: storage '${key}' numel is not a non-negative integer`);
     const prev = this.storages.get(key);
     if (prev) {
       if (prev.dtype !== type.dtype || prev.numel !== count)
@@ -189,7 +205,8 @@ export class PthArchive {
     let data = this.loaded.get(s.key);
     if (!data) {
       const entry = `${this.prefix}data/${s.key}`;
-      if (!this.zip.has(entry)) throw new PthError(`${this.name}: storage '${s.key}' has no archive entry '${entry}'`);
+      if (!this.zip.has(entry))
+        throw new PthError(`${this.name}: storage '${s.key}' has no archive entry '${entry}'`);
       const expected = s.numel * BYTES_PER_ELEMENT[s.dtype];
       const size = this.zip.entries.get(entry)!.size;
       if (size !== expected)
@@ -197,7 +214,9 @@ export class PthArchive {
           `${this.name}: storage '${s.key}' entry is ${size} bytes, but the pickle says ${s.numel} × ${s.dtype} = ${expected} bytes`,
         );
       data = typedView(s.dtype, this.zip.read(entry), 0, expected, false);
-      if (s.dtype === 'bool') for (const b of data as Uint8Array) if (b > 1) throw new PthError(`${this.name}: storage '${s.key}' has a bool byte ${b}`);
+      if (s.dtype === 'bool')
+        for (const b of data as Uint8Array)
+          if (b > 1) throw new PthError(`${this.name}: storage '${s.key}' has a bool byte ${b}`);
       this.loaded.set(s.key, data);
     }
     return data;
@@ -246,8 +265,10 @@ export class PthArchive {
     const out = new TensorMap();
     if (path) out.metadata.model_key = path;
     for (const [k, v] of dict) {
-      if (typeof k !== 'string') throw new PthError(`${this.name}: state dict key ${String(k)} is not a string`);
-      if (!(v instanceof TensorRef)) throw new PthError(`${this.name}: state dict entry '${k}' is not a tensor (got ${describe(v)})`);
+      if (typeof k !== 'string')
+        throw new PthError(`${this.name}: state dict key ${String(k)} is not a string`);
+      if (!(v instanceof TensorRef))
+        throw new PthError(`${this.name}: state dict entry '${k}' is not a tensor (got ${describe(v)})`);
       out.set(k, this.materialize(v, k));
     }
     this.loaded.clear();
@@ -269,12 +290,18 @@ function describe(v: unknown): string {
 }
 
 /** The official `--model_key` lookup: first listed key present wins, else the whole object. */
-export function selectStateDict(obj: unknown, modelKey: string, name = '<pth>'): { dict: PyDict; path: string } {
-  if (!(obj instanceof PyDict)) throw new PthError(`${name}: top-level object is a ${describe(obj)}, expected a dict`);
+export function selectStateDict(
+  obj: unknown,
+  modelKey: string,
+  name = '<pth>',
+): { dict: PyDict; path: string } {
+  if (!(obj instanceof PyDict))
+    throw new PthError(`${name}: top-level object is a ${describe(obj)}, expected a dict`);
   for (const key of modelKey.split('|').filter(Boolean)) {
     if (obj.has(key)) {
       const inner = obj.get(key);
-      if (!(inner instanceof PyDict)) throw new PthError(`${name}: checkpoint['${key}'] is a ${describe(inner)}, expected a state dict`);
+      if (!(inner instanceof PyDict))
+        throw new PthError(`${name}: checkpoint['${key}'] is a ${describe(inner)}, expected a state dict`);
       return { dict: inner, path: key };
     }
   }

@@ -62,10 +62,16 @@ function fail(source: string, msg: string): never {
 
 /** Reads the 8-byte header length; `fileSize` bounds it. */
 function headerLength(prefix: Uint8Array, fileSize: number, source: string): number {
-  if (fileSize < 8 || prefix.length < 8) fail(source, `file is ${fileSize} bytes, too short for a safetensors header`);
+  if (fileSize < 8 || prefix.length < 8)
+    fail(source, `file is ${fileSize} bytes, too short for a safetensors header`);
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
-  if (n > BigInt(MAX_HEADER_BYTES)) fail(source, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt or not safetensors)`);
-  if (Number(n) + 8 > fileSize) fail(source, `header length ${n} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  if (n > BigInt(MAX_HEADER_BYTES))
+    fail(
+      source,
+      `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt or not safetensors)`,
+    );
+  if (Number(n) + 8 > fileSize)
+    fail(source, `header length ${n} runs past the end of the ${fileSize}-byte file (truncated?)`);
   return Number(n);
 }
 
@@ -77,12 +83,14 @@ function parseHeaderJson(json: Uint8Array, dataSize: number, source: string): Sa
   } catch (e) {
     fail(source, `header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) fail(source, 'header JSON is not an object');
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+    fail(source, 'header JSON is not an object');
   const metadata: Record<string, string> = {};
   const entries: SafetensorsEntry[] = [];
   for (const [name, raw] of Object.entries(obj as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(source, '__metadata__ is not an object');
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+        fail(source, '__metadata__ is not an object');
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(source, `__metadata__.${k} is not a string`);
         metadata[k] = v;
@@ -93,7 +101,10 @@ function parseHeaderJson(json: Uint8Array, dataSize: number, source: string): Sa
     if (typeof raw !== 'object' || raw === null) fail(source, `${where}: header entry is not an object`);
     const { dtype: tag, shape, data_offsets: offsets } = raw as Record<string, unknown>;
     if (typeof tag !== 'string' || !(tag in FROM_TAG))
-      fail(source, `${where}: unsupported dtype ${JSON.stringify(tag)} (supported: ${Object.keys(FROM_TAG).join(' ')})`);
+      fail(
+        source,
+        `${where}: unsupported dtype ${JSON.stringify(tag)} (supported: ${Object.keys(FROM_TAG).join(' ')})`,
+      );
     const dtype = FROM_TAG[tag];
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       fail(source, `${where}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
@@ -103,12 +114,19 @@ function parseHeaderJson(json: Uint8Array, dataSize: number, source: string): Sa
       !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
       offsets[0] > offsets[1]
     )
-      fail(source, `${where}: data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`);
+      fail(
+        source,
+        `${where}: data_offsets ${JSON.stringify(offsets)} is not [begin, end] with 0 <= begin <= end`,
+      );
     const [begin, end] = offsets as number[];
-    if (end > dataSize) fail(source, `${where}: data_offsets [${begin}, ${end}] run past the ${dataSize}-byte data section`);
+    if (end > dataSize)
+      fail(source, `${where}: data_offsets [${begin}, ${end}] run past the ${dataSize}-byte data section`);
     const expected = numel(shape as number[]) * BYTES_PER_ELEMENT[dtype];
     if (end - begin !== expected)
-      fail(source, `${where}: ${tag}${JSON.stringify(shape)} needs ${expected} bytes, data_offsets give ${end - begin}`);
+      fail(
+        source,
+        `${where}: ${tag}${JSON.stringify(shape)} needs ${expected} bytes, data_offsets give ${end - begin}`,
+      );
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
   // The data section must be covered exactly, without overlaps or holes (as the official reader requires).
@@ -116,10 +134,14 @@ function parseHeaderJson(json: Uint8Array, dataSize: number, source: string): Sa
   let pos = 0;
   for (const e of sorted) {
     if (e.begin !== pos)
-      fail(source, `tensor '${e.name}': data starts at ${e.begin}, expected ${pos} (tensors overlap or leave a gap)`);
+      fail(
+        source,
+        `tensor '${e.name}': data starts at ${e.begin}, expected ${pos} (tensors overlap or leave a gap)`,
+      );
     pos = e.end;
   }
-  if (pos !== dataSize) fail(source, `tensors cover ${pos} bytes but the data section has ${dataSize} (trailing bytes)`);
+  if (pos !== dataSize)
+    fail(source, `tensors cover ${pos} bytes but the data section has ${dataSize} (trailing bytes)`);
   return { dataStart: 0, entries, metadata };
 }
 
@@ -137,7 +159,13 @@ function assertLittleEndian(): void {
 }
 
 /** A typed array over `bytes[off, off+len)`: a view when aligned (and `copy` is false), a copy otherwise. */
-export function typedView(dtype: DType, bytes: Uint8Array, off: number, len: number, copy: boolean): TypedArray {
+export function typedView(
+  dtype: DType,
+  bytes: Uint8Array,
+  off: number,
+  len: number,
+  copy: boolean,
+): TypedArray {
   const size = BYTES_PER_ELEMENT[dtype];
   const n = len / size;
   const abs = bytes.byteOffset + off;
@@ -170,7 +198,8 @@ export function typedView(dtype: DType, bytes: Uint8Array, off: number, len: num
 function checkBool(t: Tensor, name: string, source: string): void {
   if (t.dtype !== 'bool') return;
   const d = t.data as Uint8Array;
-  for (let i = 0; i < d.length; i++) if (d[i] > 1) fail(source, `tensor '${name}': BOOL byte ${d[i]} at element ${i} is not 0/1`);
+  for (let i = 0; i < d.length; i++)
+    if (d[i] > 1) fail(source, `tensor '${name}': BOOL byte ${d[i]} at element ${i} is not 0/1`);
 }
 
 export interface ParseOptions {
@@ -261,7 +290,12 @@ export class SafetensorsFile {
     const e = this.entries.get(name);
     if (!e) fail(this.path, `no tensor named '${name}'`);
     const data = allocArray(e.dtype, numel(e.shape));
-    readFully(this.fd, new Uint8Array(data.buffer, data.byteOffset, e.end - e.begin), this.header.dataStart + e.begin, this.path);
+    readFully(
+      this.fd,
+      new Uint8Array(data.buffer, data.byteOffset, e.end - e.begin),
+      this.header.dataStart + e.begin,
+      this.path,
+    );
     const t = new Tensor(e.dtype, e.shape, data);
     checkBool(t, name, this.path);
     return t;
@@ -302,7 +336,8 @@ function buildHeader(list: [string, Tensor][], metadata?: Record<string, string>
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata))
-      if (typeof v !== 'string') throw new SafetensorsError(`metadata '${k}' must be a string, got ${typeof v}`);
+      if (typeof v !== 'string')
+        throw new SafetensorsError(`metadata '${k}' must be a string, got ${typeof v}`);
     header.__metadata__ = metadata;
   }
   let offset = 0;
@@ -310,7 +345,9 @@ function buildHeader(list: [string, Tensor][], metadata?: Record<string, string>
     if (name === '__metadata__') throw new SafetensorsError(`tensor name '__metadata__' is reserved`);
     const bytes = t.data.byteLength;
     if (bytes !== numel(t.shape) * BYTES_PER_ELEMENT[t.dtype])
-      throw new SafetensorsError(`tensor '${name}': data has ${bytes} bytes, ${t.dtype}[${t.shape.join(', ')}] needs ${numel(t.shape) * BYTES_PER_ELEMENT[t.dtype]}`);
+      throw new SafetensorsError(
+        `tensor '${name}': data has ${bytes} bytes, ${t.dtype}[${t.shape.join(', ')}] needs ${numel(t.shape) * BYTES_PER_ELEMENT[t.dtype]}`,
+      );
     header[name] = { dtype: TO_TAG[t.dtype], shape: [...t.shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }

@@ -131,13 +131,15 @@ export class ZipReader {
       cdSize = u64(rv, 40, 'central directory size');
       cdOffset = u64(rv, 48, 'central directory offset');
     }
-    if (cdOffset + cdSize > size) this.fail(`central directory [${cdOffset}, +${cdSize}) is outside the ${size}-byte file (truncated?)`);
+    if (cdOffset + cdSize > size)
+      this.fail(`central directory [${cdOffset}, +${cdSize}) is outside the ${size}-byte file (truncated?)`);
     const cd = this.source.read(cdOffset, cdSize);
     const v = new DataView(cd.buffer, cd.byteOffset, cd.byteLength);
     let p = 0;
     const utf8 = new TextDecoder('utf-8', { fatal: false });
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cdSize || v.getUint32(p, true) !== SIG_CENTRAL) this.fail(`central directory entry ${i} is corrupt`);
+      if (p + 46 > cdSize || v.getUint32(p, true) !== SIG_CENTRAL)
+        this.fail(`central directory entry ${i} is corrupt`);
       const flags = v.getUint16(p + 8, true);
       const method = v.getUint16(p + 10, true);
       const crc32 = v.getUint32(p + 16, true);
@@ -147,7 +149,8 @@ export class ZipReader {
       const extraLen = v.getUint16(p + 30, true);
       const commentLen = v.getUint16(p + 32, true);
       let localHeaderOffset = v.getUint32(p + 42, true);
-      if (p + 46 + nameLen + extraLen + commentLen > cdSize) this.fail(`central directory entry ${i} runs past the directory`);
+      if (p + 46 + nameLen + extraLen + commentLen > cdSize)
+        this.fail(`central directory entry ${i} runs past the directory`);
       const name = utf8.decode(cd.subarray(p + 46, p + 46 + nameLen));
       // Zip64 extra field (id 1) carries the 64-bit values whose 32-bit fields are saturated, in this order.
       let e = p + 46 + nameLen;
@@ -171,7 +174,8 @@ export class ZipReader {
         e += 4 + len;
       }
       if (flags & 1) this.fail(`entry '${name}' is encrypted`);
-      if (localHeaderOffset + 30 > size) this.fail(`entry '${name}': local header offset ${localHeaderOffset} is outside the file`);
+      if (localHeaderOffset + 30 > size)
+        this.fail(`entry '${name}': local header offset ${localHeaderOffset} is outside the file`);
       this.entries.set(name, { name, method, compressedSize, size: uncompressed, crc32, localHeaderOffset });
       p += 46 + nameLen + extraLen + commentLen;
     }
@@ -192,27 +196,34 @@ export class ZipReader {
     // The local extra field may differ from the central one (torch pads data to 64 bytes there).
     const dataStart = entry.localHeaderOffset + 30 + lv.getUint16(26, true) + lv.getUint16(28, true);
     if (dataStart + entry.compressedSize > size)
-      this.fail(`entry '${name}': data [${dataStart}, +${entry.compressedSize}) runs past the ${size}-byte file (truncated?)`);
+      this.fail(
+        `entry '${name}': data [${dataStart}, +${entry.compressedSize}) runs past the ${size}-byte file (truncated?)`,
+      );
     const raw = this.source.read(dataStart, entry.compressedSize);
     let data: Uint8Array;
     if (entry.method === 0) {
-      if (entry.compressedSize !== entry.size) this.fail(`entry '${name}': stored entry sizes differ (${entry.compressedSize} vs ${entry.size})`);
+      if (entry.compressedSize !== entry.size)
+        this.fail(`entry '${name}': stored entry sizes differ (${entry.compressedSize} vs ${entry.size})`);
       data = raw;
     } else if (entry.method === 8) {
       // DEFLATE cannot expand more than ~1032x: a larger claimed size is a corrupt or hostile header.
       if (entry.size > entry.compressedSize * 1032 + 1024)
-        this.fail(`entry '${name}': claims ${entry.size} bytes from ${entry.compressedSize} compressed (impossible ratio)`);
+        this.fail(
+          `entry '${name}': claims ${entry.size} bytes from ${entry.compressedSize} compressed (impossible ratio)`,
+        );
       try {
         data = inflateSync(raw, { out: new Uint8Array(entry.size) });
       } catch (e) {
         this.fail(`entry '${name}': cannot inflate (${(e as Error).message})`);
       }
-      if (data.length !== entry.size) this.fail(`entry '${name}': inflated to ${data.length} bytes, expected ${entry.size}`);
+      if (data.length !== entry.size)
+        this.fail(`entry '${name}': inflated to ${data.length} bytes, expected ${entry.size}`);
     } else {
       this.fail(`entry '${name}': unsupported compression method ${entry.method}`);
     }
     const crc = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
-    if (crc && crc(data) >>> 0 !== entry.crc32 >>> 0) this.fail(`entry '${name}': CRC mismatch (corrupt data)`);
+    if (crc && crc(data) >>> 0 !== entry.crc32 >>> 0)
+      this.fail(`entry '${name}': CRC mismatch (corrupt data)`);
     return data;
   }
 

@@ -26,7 +26,9 @@ describe('position-embedding interpolation (official rule)', () => {
       expect(out.shape).toEqual(ref.shape);
       expect(maxAbs(out.data as Float32Array, ref.data as Float32Array)).toBeLessThanOrEqual(1e-5);
       // The three leading rows are copied unchanged.
-      expect(Array.from((out.data as Float32Array).subarray(0, 3 * 32))).toEqual(Array.from((input.data as Float32Array).subarray(0, 3 * 32)));
+      expect(Array.from((out.data as Float32Array).subarray(0, 3 * 32))).toEqual(
+        Array.from((input.data as Float32Array).subarray(0, 3 * 32)),
+      );
     });
   }
 
@@ -62,7 +64,8 @@ describe('position-embedding interpolation (official rule)', () => {
     const grid = new Float32Array(g * g).map((_, i) => 2 + 0.5 * (i % g));
     const out = bicubicResizeGrid(grid, g, 8, 1);
     // Each output row is the same profile (y does not change the value) ...
-    for (let y = 1; y < 8; y++) expect(maxAbs(out.subarray(y * 8, y * 8 + 8), out.subarray(0, 8))).toBeLessThan(1e-6);
+    for (let y = 1; y < 8; y++)
+      expect(maxAbs(out.subarray(y * 8, y * 8 + 8), out.subarray(0, 8))).toBeLessThan(1e-6);
     // ... and mirror-symmetric around the ramp's mean (the sampling grid is symmetric).
     for (let o = 0; o < 8; o++) expect(out[o] + out[7 - o]).toBeCloseTo(2 * 3, 5);
     const constant = bicubicResizeGrid(new Float32Array(9).fill(1.25), 3, 7, 1);

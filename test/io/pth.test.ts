@@ -45,8 +45,12 @@ describe('pth reader on the official fixtures', () => {
     const f32 = await loadCheckpoint(join(FIX, 'vqav2.fp16.pth'));
     const k = 'beit3.text_embed.weight';
     expect(f32.get(k)!.dtype).toBe('float32');
-    expect(Array.from(f32.get(k)!.data as Float32Array)).toEqual(Array.from(f16ArrayToF32(pth.get(k)!.data as Uint16Array)));
-    expect((await loadCheckpoint(join(FIX, 'vqav2.fp16.pth'), { keepDtypes: true })).get(k)!.dtype).toBe('float16');
+    expect(Array.from(f32.get(k)!.data as Float32Array)).toEqual(
+      Array.from(f16ArrayToF32(pth.get(k)!.data as Uint16Array)),
+    );
+    expect((await loadCheckpoint(join(FIX, 'vqav2.fp16.pth'), { keepDtypes: true })).get(k)!.dtype).toBe(
+      'float16',
+    );
   });
 
   it('keeps the OrderedDict _metadata set by BUILD', () => {
@@ -133,24 +137,50 @@ describe('pth reader refuses hostile and corrupt inputs', () => {
   const storage = f32Bytes([0, 1, 2, 3]);
 
   it('refuses os.system (GLOBAL) without executing anything', () => {
-    const p = new PickleWriter().proto().global('os', 'system').str('touch /tmp/pwned').raw(0x85).op('R').op('.');
+    const p = new PickleWriter()
+      .proto()
+      .global('os', 'system')
+      .str('touch /tmp/pwned')
+      .raw(0x85)
+      .op('R')
+      .op('.');
     const bytes = zipArchive(p.bytes(), {});
     expect(() => parsePth(bytes, { source: 'evil.pth' })).toThrow(UnpicklingError);
-    expect(() => parsePth(bytes, { source: 'evil.pth' })).toThrow(/evil\.pth.*refusing to load global 'os\.system'/);
+    expect(() => parsePth(bytes, { source: 'evil.pth' })).toThrow(
+      /evil\.pth.*refusing to load global 'os\.system'/,
+    );
   });
 
   it('refuses builtins.eval through STACK_GLOBAL and unknown torch globals', () => {
-    const p = new PickleWriter().raw(0x80, 4).str('builtins').str('eval').raw(0x93).str('1').raw(0x85).op('R').op('.');
+    const p = new PickleWriter()
+      .raw(0x80, 4)
+      .str('builtins')
+      .str('eval')
+      .raw(0x93)
+      .str('1')
+      .raw(0x85)
+      .op('R')
+      .op('.');
     expect(() => parsePth(zipArchive(p.bytes(), {}))).toThrow(/refusing to load global 'builtins\.eval'/);
     const q = new PickleWriter().proto().global('torch.storage', '_load_from_bytes').op('.');
-    expect(() => parsePth(zipArchive(q.bytes(), {}))).toThrow(/refusing to load global 'torch\.storage\._load_from_bytes'/);
+    expect(() => parsePth(zipArchive(q.bytes(), {}))).toThrow(
+      /refusing to load global 'torch\.storage\._load_from_bytes'/,
+    );
   });
 
   it('refuses extra Python objects by default, keeps them inert with opaqueGlobals', () => {
     // {'model': {'w': tensor}, 'args': argparse.Namespace(lr=0.5) via NEWOBJ + BUILD, 'evil': os.system('x')}
     const p = new PickleWriter().proto().op('}').op('(');
     p.str('model').op('}').str('w').tensor('0', 'FloatStorage', 4, 0, [4], [1]).op('s');
-    p.str('args').global('argparse', 'Namespace').op(')').raw(0x81).op('}').str('lr').raw(0x47, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0).op('s').op('b');
+    p.str('args')
+      .global('argparse', 'Namespace')
+      .op(')')
+      .raw(0x81)
+      .op('}')
+      .str('lr')
+      .raw(0x47, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0)
+      .op('s')
+      .op('b');
     p.str('evil').global('os', 'system').str('x').raw(0x85).op('R');
     p.op('u').op('.');
     const bytes = zipArchive(p.bytes(), { '0': storage });
@@ -158,33 +188,62 @@ describe('pth reader refuses hostile and corrupt inputs', () => {
     const m = parsePth(bytes, { opaqueGlobals: true });
     expect(Array.from(m.get('w')!.data as Float32Array)).toEqual([0, 1, 2, 3]);
     // An opaque object where a tensor belongs is still an error.
-    const q = new PickleWriter().proto().op('}').str('w').global('os', 'system').str('x').raw(0x85).op('R').op('s').op('.');
-    expect(() => parsePth(zipArchive(q.bytes(), {}), { opaqueGlobals: true })).toThrow(/entry 'w' is not a tensor \(got an opaque os\.system object\)/);
+    const q = new PickleWriter()
+      .proto()
+      .op('}')
+      .str('w')
+      .global('os', 'system')
+      .str('x')
+      .raw(0x85)
+      .op('R')
+      .op('s')
+      .op('.');
+    expect(() => parsePth(zipArchive(q.bytes(), {}), { opaqueGlobals: true })).toThrow(
+      /entry 'w' is not a tensor \(got an opaque os\.system object\)/,
+    );
   });
 
   it('rejects truncated archives', () => {
     const full = readFileSync(join(FIX, 'retrieval.pth'));
     for (const cut of [10, 1000, Math.floor(full.length / 2), full.length - 30]) {
-      expect(() => parsePth(new Uint8Array(full.subarray(0, cut)), { source: 'cut.pth' })).toThrow(/cut\.pth: /);
+      expect(() => parsePth(new Uint8Array(full.subarray(0, cut)), { source: 'cut.pth' })).toThrow(
+        /cut\.pth: /,
+      );
       expect(() => parsePth(new Uint8Array(full.subarray(0, cut)))).toThrow(ZipError);
     }
   });
 
   it('rejects a view past the end of its storage', () => {
-    const bytes = fakeTorchSave({ w: { storage: '0', numel: 4, offset: 2, size: [3], stride: [1] } }, { '0': storage });
+    const bytes = fakeTorchSave(
+      { w: { storage: '0', numel: 4, offset: 2, size: [3], stride: [1] } },
+      { '0': storage },
+    );
     expect(() => parsePth(bytes)).toThrow(PthError);
-    expect(() => parsePth(bytes)).toThrow(/tensor 'w'.*reaches element 4, past the end of storage '0' \(4 elements\)/);
+    expect(() => parsePth(bytes)).toThrow(
+      /tensor 'w'.*reaches element 4, past the end of storage '0' \(4 elements\)/,
+    );
   });
 
   it('rejects storages whose entry size disagrees with the pickle', () => {
-    const bytes = fakeTorchSave({ w: { storage: '0', numel: 10, size: [10], stride: [1] } }, { '0': storage });
-    expect(() => parsePth(bytes)).toThrow(/storage '0' entry is 16 bytes, but the pickle says 10 × float32 = 40 bytes/);
-    const missing = fakeTorchSave({ w: { storage: '7', numel: 4, size: [4], stride: [1] } }, { '0': storage });
+    const bytes = fakeTorchSave(
+      { w: { storage: '0', numel: 10, size: [10], stride: [1] } },
+      { '0': storage },
+    );
+    expect(() => parsePth(bytes)).toThrow(
+      /storage '0' entry is 16 bytes, but the pickle says 10 × float32 = 40 bytes/,
+    );
+    const missing = fakeTorchSave(
+      { w: { storage: '7', numel: 4, size: [4], stride: [1] } },
+      { '0': storage },
+    );
     expect(() => parsePth(missing)).toThrow(/storage '7' has no archive entry/);
   });
 
   it('detects corrupted data through the zip CRC', () => {
-    const bytes = fakeTorchSave({ w: { storage: '0', numel: 4, size: [4], stride: [1] } }, { '0': f32Bytes([1, 2, 3, 4]) });
+    const bytes = fakeTorchSave(
+      { w: { storage: '0', numel: 4, size: [4], stride: [1] } },
+      { '0': f32Bytes([1, 2, 3, 4]) },
+    );
     const at = Buffer.from(bytes).indexOf(Buffer.from(f32Bytes([1, 2, 3, 4])));
     bytes[at + 3] ^= 0x40;
     expect(() => parsePth(bytes)).toThrow(/CRC mismatch/);

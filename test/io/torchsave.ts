@@ -36,9 +36,23 @@ export class PickleWriter {
     return this.op('t');
   }
   /** torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict()) */
-  tensor(storageKey: string, storageType: string, numel: number, offset: number, size: number[], stride: number[]): this {
+  tensor(
+    storageKey: string,
+    storageType: string,
+    numel: number,
+    offset: number,
+    size: number[],
+    stride: number[],
+  ): this {
     this.global('torch._utils', '_rebuild_tensor_v2').op('(');
-    this.op('(').str('storage').global('torch', storageType).str(storageKey).str('cpu').int(numel).op('t').op('Q');
+    this.op('(')
+      .str('storage')
+      .global('torch', storageType)
+      .str(storageKey)
+      .str('cpu')
+      .int(numel)
+      .op('t')
+      .op('Q');
     this.int(offset).intTuple(size).intTuple(stride).raw(0x89);
     this.global('collections', 'OrderedDict').op(')').op('R');
     return this.op('t').op('R');

@@ -34,7 +34,9 @@ function progressReporter(json: boolean): (written: number, total: number) => vo
     if (pct === last) return;
     last = pct;
     if (tty) {
-      process.stderr.write(`\rwriting ${pct}% (${(written / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB)`);
+      process.stderr.write(
+        `\rwriting ${pct}% (${(written / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB)`,
+      );
       if (written === total) process.stderr.write('\n');
     } else if (pct % 10 === 0) {
       process.stderr.write(JSON.stringify({ event: 'progress', stage: 'write', written, total }) + '\n');
@@ -45,10 +47,16 @@ function progressReporter(json: boolean): (written: number, total: number) => vo
 export function register(program: Command): void {
   program
     .command('convert')
-    .description('Convert a PyTorch checkpoint (.pth/.pt/.bin, no Python needed) or a .safetensors file to .safetensors')
+    .description(
+      'Convert a PyTorch checkpoint (.pth/.pt/.bin, no Python needed) or a .safetensors file to .safetensors',
+    )
     .argument('<in>', 'input checkpoint (.pth zip from torch.save, or .safetensors)')
     .argument('<out>', 'output .safetensors path (written atomically)')
-    .option('--model-key <keys>', "'|'-separated keys tried in order to find the state dict in a .pth", 'model|module')
+    .option(
+      '--model-key <keys>',
+      "'|'-separated keys tried in order to find the state dict in a .pth",
+      'model|module',
+    )
     .option('--dtype <dtype>', `floating-point dtype of the output: ${DTYPES.join(' | ')}`, 'keep')
     .option(
       '--opaque-objects',
@@ -72,9 +80,14 @@ export function register(program: Command): void {
         bytes += t.data.byteLength;
         dtypes.add(t.dtype);
       }
-      await saveSafetensors(output, tensors, { format: 'pt', source: basename(input), ...(modelKey ? { model_key: modelKey } : {}) }, {
-        onProgress: progressReporter(!!opts.json),
-      });
+      await saveSafetensors(
+        output,
+        tensors,
+        { format: 'pt', source: basename(input), ...(modelKey ? { model_key: modelKey } : {}) },
+        {
+          onProgress: progressReporter(!!opts.json),
+        },
+      );
       const summary = {
         in: input,
         out: output,
