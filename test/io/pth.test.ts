@@ -9,7 +9,7 @@ import { PyDict, UnpicklingError } from '../../src/io/pickle.js';
 import { loadPth, parsePth, PthArchive, PthError } from '../../src/io/pth.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { ZipError } from '../../src/io/zip.js';
-import { f32Bytes, fakeTorchSave, PickleWriter, zipArchive } from './torchsave.js';
+import { f32Bytes, fakeTorchSave, PickleWriter, toZip64, zipArchive } from './torchsave.js';
 
 const FIX = join(import.meta.dirname, '../../fixtures/beit3-ref');
 const tmp = mkdtempSync(join(tmpdir(), 'beit3-pth-'));
@@ -51,6 +51,15 @@ describe('pth reader on the official fixtures', () => {
     expect((await loadCheckpoint(join(FIX, 'vqav2.fp16.pth'), { keepDtypes: true })).get(k)!.dtype).toBe(
       'float16',
     );
+  });
+
+  it('reads zip64 archives (as torch writes for files over 4 GiB)', () => {
+    const orig = new Uint8Array(readFileSync(join(FIX, 'retrieval.pth')));
+    const a = parsePth(orig);
+    const b = parsePth(toZip64(orig));
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    const differ = [...a].filter(([k, t]) => !bytesOf(b.get(k)!).equals(bytesOf(t)));
+    expect(differ).toEqual([]);
   });
 
   it('keeps the OrderedDict _metadata set by BUILD', () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -115,6 +115,14 @@ describe('safetensors round trip', () => {
     const back = parseSafetensors(new Uint8Array(readFileSync(path)));
     for (const [k, t] of m)
       expect(Array.from(back.get(k)!.data as Float32Array)).toEqual(Array.from(t.data as Float32Array));
+  });
+
+  it('leaves neither a partial file nor a temp file when the final rename fails', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'beit3-st-fail-'));
+    const target = join(dir, 'taken');
+    mkdirSync(join(target, 'sub'), { recursive: true }); // a non-empty directory cannot be renamed over
+    await expect(saveSafetensors(target, tensors)).rejects.toThrow();
+    expect(readdirSync(dir)).toEqual(['taken']);
   });
 
   it('refuses tensors whose data does not match their shape', async () => {

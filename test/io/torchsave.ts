@@ -98,3 +98,66 @@ export function zipArchive(pickle: Uint8Array, storages: Record<string, Uint8Arr
 export function f32Bytes(values: number[]): Uint8Array {
   return new Uint8Array(Float32Array.from(values).buffer);
 }
+
+/**
+ * Rewrites a small (non-zip64) archive into zip64 form the way large torch.save files look:
+ * central-directory sizes/offsets saturated to 0xFFFFFFFF with a zip64 extra field, a zip64
+ * end record + locator, and a saturated classic end record.
+ */
+export function toZip64(zip: Uint8Array): Uint8Array {
+  const v = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  let eocd = zip.length - 22;
+  while (v.getUint32(eocd, true) !== 0x06054b50) eocd--;
+  const count = v.getUint16(eocd + 10, true);
+  const cdOffset = v.getUint32(eocd + 16, true);
+  const parts: Uint8Array[] = [zip.subarray(0, cdOffset)];
+  let p = cdOffset;
+  let cdSize = 0;
+  for (let i = 0; i < count; i++) {
+    const nameLen = v.getUint16(p + 28, true);
+    const extraLen = v.getUint16(p + 30, true);
+    const commentLen = v.getUint16(p + 32, true);
+    const head = zip.slice(p, p + 46 + nameLen);
+    const hv = new DataView(head.buffer);
+    const extra = new Uint8Array(4 + 24);
+    const ev = new DataView(extra.buffer);
+    ev.setUint16(0, 1, true);
+    ev.setUint16(2, 24, true);
+    ev.setBigUint64(4, BigInt(hv.getUint32(24, true)), true); // size
+    ev.setBigUint64(12, BigInt(hv.getUint32(20, true)), true); // compressed size
+    ev.setBigUint64(20, BigInt(hv.getUint32(42, true)), true); // local header offset
+    hv.setUint32(20, 0xffffffff, true);
+    hv.setUint32(24, 0xffffffff, true);
+    hv.setUint32(42, 0xffffffff, true);
+    hv.setUint16(30, extra.length, true);
+    hv.setUint16(32, 0, true);
+    parts.push(head, extra);
+    cdSize += head.length + extra.length;
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  const rec = new Uint8Array(56 + 20 + 22);
+  const rv = new DataView(rec.buffer);
+  const recOffset = cdOffset + cdSize;
+  rv.setUint32(0, 0x06064b50, true);
+  rv.setBigUint64(4, 44n, true);
+  rv.setBigUint64(24, BigInt(count), true);
+  rv.setBigUint64(32, BigInt(count), true);
+  rv.setBigUint64(40, BigInt(cdSize), true);
+  rv.setBigUint64(48, BigInt(cdOffset), true);
+  rv.setUint32(56, 0x07064b50, true);
+  rv.setBigUint64(64, BigInt(recOffset), true);
+  rv.setUint32(72, 1, true);
+  rv.setUint32(76, 0x06054b50, true);
+  rv.setUint16(76 + 8, 0xffff, true);
+  rv.setUint16(76 + 10, 0xffff, true);
+  rv.setUint32(76 + 12, 0xffffffff, true);
+  rv.setUint32(76 + 16, 0xffffffff, true);
+  parts.push(rec);
+  const out = new Uint8Array(parts.reduce((n, x) => n + x.length, 0));
+  let o = 0;
+  for (const x of parts) {
+    out.set(x, o);
+    o += x.length;
+  }
+  return out;
+}
