@@ -1,0 +1,61 @@
+/** Image classification (BEiT3ForImageClassification): ImageNet eval transform, logits → top-k labels. */
+import type { Tensor } from '../graph/tensor.js';
+import type { Beit3ForImageClassification } from '../models/beit3/heads/classification.js';
+import { type ImageInput, Pipeline, type PipelineOptions, row, softmax, topkIndices } from './base.js';
+import type { LoadedModel } from './model.js';
+import { compileGraph } from './model.js';
+
+export interface ClassLabel {
+  index: number;
+  label: string;
+  /** softmax probability */
+  score: number;
+  logit: number;
+}
+
+export interface ClassifyResult {
+  topk: ClassLabel[];
+  logits: Float32Array;
+}
+
+export class ImageClassificationPipeline extends Pipeline {
+  private forward?: Promise<import('./session.js').TaskSession>;
+
+  static async create(loaded: LoadedModel, options: PipelineOptions = {}): Promise<ImageClassificationPipeline> {
+    const p = new ImageClassificationPipeline(loaded, options);
+    await p.session();
+    return p;
+  }
+
+  private session() {
+    const m = this.loaded.model as Beit3ForImageClassification;
+    const S = this.config.model.imgSize;
+    this.forward ??= compileGraph('classify', m, { image: { dtype: 'float32', shape: ['batch', 3, S, S] } }, (s, x) => m.forward(s, x), this.options).then((s) => {
+      this.sessions.push(s);
+      return s;
+    });
+    return this.forward;
+  }
+
+  /** Raw logits (N, C) of a preprocessed batch. */
+  async logits(images: Tensor): Promise<Tensor> {
+    return (await (await this.session()).run({ image: images })).logits;
+  }
+
+  async run(images: readonly ImageInput[], opts: { topk?: number } = {}): Promise<ClassifyResult[]> {
+    const labels = this.config.labels;
+    const k = opts.topk ?? this.config.topk;
+    return this.batched(
+      images,
+      (b) => this.preprocess(b),
+      async (x) => {
+        const logits = await this.logits(x);
+        return Array.from({ length: logits.shape[0] }, (_, i) => {
+          const l = Float32Array.from(row(logits, i));
+          const p = softmax(l);
+          return { logits: l, topk: topkIndices(l, k).map((c) => ({ index: c, label: labels?.[c] ?? String(c), score: p[c], logit: l[c] })) };
+        });
+      },
+    );
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * The small JSON config that travels beside a checkpoint: which task, which architecture, image
+ * and text settings, the tokenizer, the labels / answers. Paths are relative to the config file.
+ *
+ * Two layouts are accepted:
+ *  - one task: `{ "task": "vqav2", "model": "beit3_base_patch16_480_vqav2", "tokenizer": "spm.model",
+ *    "label2ans": [...] | "labels_file": "answers.txt", "weights": "vqa.safetensors", ... }`
+ *  - a multi-task file with a `tasks` object (the layout of fixtures/beit3-ref/e2e/config.json):
+ *    the section `tasks.<task>` is used, the tokenizer comes from `tokenizer.sentencepiece_model`,
+ *    and weights default to `backbone.safetensors` + `<task>.head.safetensors` beside the file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { type Beit3Config, ConfigError, fromEncoderConfig } from '../models/beit3/config.js';
+import type { TaskName } from '../models/beit3/heads/base.js';
+import { configFor, getEntry } from '../models/beit3/registry.js';
+import type { EvalTransformName } from '../vision/transforms.js';
+import { TaskConfigError } from './errors.js';
+
+/** The model tasks a pipeline can run (pretraining has no inference pipeline). */
+export type ModelTask = Exclude<TaskName, 'pretraining'>;
+
+const ALIASES: Record<string, ModelTask> = {
+  imageclassification: 'imageclassification',
+  classification: 'imageclassification',
+  classify: 'imageclassification',
+  'image-classification': 'imageclassification',
+  imagenet: 'imageclassification',
+  vqav2: 'vqav2',
+  vqa: 'vqav2',
+  'visual-question-answering': 'vqav2',
+  nlvr2: 'nlvr2',
+  'visual-reasoning': 'nlvr2',
+  retrieval: 'retrieval',
+  retrieve: 'retrieval',
+  flickr30k: 'retrieval',
+  coco_retrieval: 'retrieval',
+  'image-text-retrieval': 'retrieval',
+  captioning: 'captioning',
+  caption: 'captioning',
+  coco_captioning: 'captioning',
+  nocaps: 'captioning',
+  'image-to-text': 'captioning',
+  backbone: 'backbone',
+  features: 'backbone',
+  'feature-extraction': 'backbone',
+  'image-feature-extraction': 'backbone',
+};
+
+export function normalizeTask(name: string): ModelTask {
+  const t = ALIASES[name.toLowerCase()];
+  if (!t) throw new TaskConfigError(`unknown task "${name}" (known: ${[...new Set(Object.values(ALIASES))].join(', ')} and aliases ${Object.keys(ALIASES).join(', ')})`);
+  return t;
+}
+
+export interface GenerationSettings {
+  numBeams: number;
+  /** Length limit of the generated row incl. <s> and the final </s> (official max_len = num_max_bpe_tokens). */
+  maxLen: number;
+  lengthPenalty: number;
+  /** Candidates kept per beam at each step (official TOPN_PER_BEAM = 3). */
+  topnPerBeam: number;
+}
+
+/** Everything a pipeline needs, resolved (absolute paths, numbers checked). */
+export interface TaskConfig {
+  task: ModelTask;
+  /** Where the config came from (for messages); undefined when built in code. */
+  source?: string;
+  model: Beit3Config;
+  /** Registry name when given. */
+  modelName?: string;
+  numClasses?: number;
+  /** Class names (classification) or answers (VQA), index order. */
+  labels?: string[];
+  tokenizer?: string;
+  transform: EvalTransformName;
+  cropPct: number;
+  /** num_max_bpe_tokens: text segment length incl. <s> and </s>. */
+  textLen: number;
+  generation: GenerationSettings;
+  /** Weight files (merged in order). */
+  weights: string[];
+  /** Default k for top-k answers. */
+  topk: number;
+}
+
+type Json = Record<string, unknown>;
+
+function readJson(path: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new TaskConfigError(`${path}: cannot read config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    const j = JSON.parse(text) as unknown;
+    if (!j || typeof j !== 'object' || Array.isArray(j)) throw new Error('top level is not an object');
+    return j as Json;
+  } catch (e) {
+    throw new TaskConfigError(`${path}: not a JSON object (${(e as Error).message})`);
+  }
+}
+
+function readLabelsFile(path: string, what: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new TaskConfigError(`${what}: labels file ${path} not found`);
+  }
+  const t = text.trim();
+  if (t.startsWith('[') || t.startsWith('{')) {
+    const j = JSON.parse(t) as unknown;
+    if (Array.isArray(j)) return j.map(String);
+    // {"label2ans": [...]} or {"0": "yes", ...} / {"yes": 0, ...}
+    const o = j as Record<string, unknown>;
+    for (const k of ['label2ans', 'labels', 'class_names', 'answers']) if (Array.isArray(o[k])) return (o[k] as unknown[]).map(String);
+    const entries = Object.entries(o);
+    if (entries.every(([, v]) => typeof v === 'number')) return entries.sort((a, b) => (a[1] as number) - (b[1] as number)).map(([k]) => k);
+    if (entries.every(([k]) => /^\d+$/.test(k))) return entries.sort((a, b) => Number(a[0]) - Number(b[0])).map(([, v]) => String(v));
+    throw new TaskConfigError(`${path}: JSON labels must be a list, {label2ans: [...]}, {name: index} or {index: name}`);
+  }
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+}
+
+function num(j: Json, key: string, where: string): number | undefined {
+  const v = j[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TaskConfigError(`${where}: "${key}" must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function str(j: Json, key: string, where: string): string | undefined {
+  const v = j[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new TaskConfigError(`${where}: "${key}" must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export interface LoadConfigOptions {
+  /** Task to pick (required for a multi-task file; checked against a single-task file). */
+  task?: string;
+  /** Weight files given on the command line (replace the config's). */
+  weights?: string[];
+}
+
+/** Reads and resolves a task config file. */
+export function loadTaskConfig(path: string, opts: LoadConfigOptions = {}): TaskConfig {
+  const file = resolve(path);
+  const root = readJson(file);
+  const base = dirname(file);
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  let section: Json = root;
+  let task: ModelTask;
+  let defaultWeights: string[] = [];
+  let tokenizer: string | undefined;
+  if (root.tasks && typeof root.tasks === 'object') {
+    const tasks = root.tasks as Record<string, Json>;
+    if (!opts.task) throw new TaskConfigError(`${file}: holds several tasks (${Object.keys(tasks).join(', ')}); choose one with --task`);
+    task = normalizeTask(opts.task);
+    const key = Object.keys(tasks).find((k) => normalizeTask(k) === task);
+    if (!key) throw new TaskConfigError(`${file}: no section for task ${task} (has ${Object.keys(tasks).join(', ')})`);
+    section = { ...tasks[key] };
+    const tok = root.tokenizer as Json | undefined;
+    tokenizer = tok && typeof tok === 'object' ? str(tok, 'sentencepiece_model', `${file} tokenizer`) : str(root, 'tokenizer', file);
+    const backbone = at('backbone.safetensors');
+    const head = at(`${key}.head.safetensors`);
+    if (existsSync(backbone) && existsSync(head)) defaultWeights = [backbone, head];
+  } else {
+    const t = str(root, 'task', file);
+    if (!t && !opts.task) throw new TaskConfigError(`${file}: missing "task" (one of imageclassification, vqav2, nlvr2, retrieval, captioning, backbone)`);
+    task = normalizeTask(t ?? opts.task!);
+    if (t && opts.task && normalizeTask(opts.task) !== task)
+      throw new TaskConfigError(`${file}: config is for task ${task}, but ${normalizeTask(opts.task)} was asked for`);
+    tokenizer = str(root, 'tokenizer', file);
+  }
+  const where = `${file}${section === root ? '' : ` (tasks.${task})`}`;
+  const w = section.weights ?? root.weights;
+  if (typeof w === 'string') defaultWeights = [at(w)];
+  else if (Array.isArray(w) && w.every((x) => typeof x === 'string')) defaultWeights = (w as string[]).map(at);
+  return resolveSection(section, {
+    task,
+    where,
+    tokenizer: tokenizer ? at(tokenizer) : undefined,
+    weights: opts.weights?.length ? opts.weights.map((p) => resolve(p)) : defaultWeights,
+    at,
+    root,
+  });
+}
+
+/** Builds a TaskConfig from an in-memory object (same keys as the file; paths relative to `baseDir`). */
+export function taskConfigFromObject(obj: Json, opts: { task?: string; baseDir?: string; weights?: string[] } = {}): TaskConfig {
+  const base = resolve(opts.baseDir ?? '.');
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const t = str(obj, 'task', 'config') ?? opts.task;
+  if (!t) throw new TaskConfigError('config: missing "task"');
+  const tok = str(obj, 'tokenizer', 'config');
+  return resolveSection(obj, { task: normalizeTask(t), where: 'config', tokenizer: tok ? at(tok) : undefined, weights: (opts.weights ?? []).map(at), at, root: obj });
+}
+
+function resolveSection(
+  s: Json,
+  ctx: { task: ModelTask; where: string; tokenizer?: string; weights: string[]; at: (p: string) => string; root: Json },
+): TaskConfig {
+  const { task, where } = ctx;
+  // Architecture: official EncoderConfig > registry name (+ overrides).
+  let model: Beit3Config;
+  const modelName = str(s, 'model', where) ?? str(ctx.root, 'model', where);
+  const enc = (s.encoder_config ?? ctx.root.encoder_config) as Json | undefined;
+  try {
+    if (enc && typeof enc === 'object') model = fromEncoderConfig(enc);
+    else if (modelName) {
+      const entry = getEntry(modelName);
+      if (entry.task !== task && entry.task !== 'backbone')
+        throw new TaskConfigError(`${where}: model ${modelName} is a ${entry.task} model, config task is ${task}`);
+      const over: Partial<Beit3Config> = {};
+      const img = num(s, 'img_size', where);
+      if (img) over.imgSize = img;
+      const vocab = num(s, 'vocab_size', where);
+      if (vocab) over.vocabSize = vocab;
+      model = configFor(modelName, over);
+      if (entry.task === 'backbone' && task !== 'backbone') model = { ...model, normalizeOutput: !(task === 'imageclassification' || task === 'vqav2') };
+    } else throw new TaskConfigError(`${where}: needs "model" (a registry name such as beit3_base_patch16_480_vqav2) or "encoder_config"`);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new TaskConfigError(`${where}: ${e.message}`);
+    throw e;
+  }
+  const normalize = s.normalize_output;
+  if (typeof normalize === 'boolean') model = { ...model, normalizeOutput: normalize };
+
+  // Labels / answers.
+  let labels: string[] | undefined;
+  for (const k of ['label2ans', 'class_names', 'labels', 'answers']) {
+    const v = s[k];
+    if (Array.isArray(v)) labels = v.map(String);
+    else if (typeof v === 'string') labels = readLabelsFile(ctx.at(v), where);
+    if (labels) break;
+  }
+  const lf = str(s, 'labels_file', where) ?? str(s, 'answers_file', where);
+  if (!labels && lf) labels = readLabelsFile(ctx.at(lf), where);
+  const numClasses = num(s, 'num_classes', where) ?? (labels ? labels.length : undefined);
+  if (labels && numClasses !== undefined && labels.length !== numClasses)
+    throw new TaskConfigError(`${where}: ${labels.length} labels but num_classes = ${numClasses}`);
+
+  const transform = (str(s, 'transform', where) ?? (task === 'imageclassification' ? 'imagenet' : 'vl')) as EvalTransformName;
+  if (transform !== 'vl' && transform !== 'imagenet') throw new TaskConfigError(`${where}: transform must be "vl" or "imagenet", got "${transform}"`);
+  const textLen = num(s, 'num_max_bpe_tokens', where) ?? num((ctx.root.tiny_config ?? {}) as Json, 'num_max_bpe_tokens', where) ?? 64;
+  if (!Number.isInteger(textLen) || textLen < 3) throw new TaskConfigError(`${where}: num_max_bpe_tokens must be an integer ≥ 3, got ${textLen}`);
+  if (task !== 'imageclassification' && textLen + 2 > model.maxSourcePositions)
+    throw new TaskConfigError(`${where}: num_max_bpe_tokens ${textLen} needs ${textLen + 2} text positions, the model has max_source_positions ${model.maxSourcePositions}`);
+  const generation: GenerationSettings = {
+    numBeams: num(s, 'num_beams', where) ?? 3,
+    maxLen: num(s, 'max_len', where) ?? textLen,
+    lengthPenalty: num(s, 'length_penalty', where) ?? 0.6,
+    topnPerBeam: num(s, 'TOPN_PER_BEAM', where) ?? num(s, 'topn_per_beam', where) ?? 3,
+  };
+  return {
+    task,
+    source: where,
+    model,
+    modelName,
+    numClasses,
+    labels,
+    tokenizer: ctx.tokenizer,
+    transform,
+    cropPct: num(s, 'crop_pct', where) ?? 1,
+    textLen,
+    generation,
+    weights: ctx.weights,
+    topk: num(s, 'topk', where) ?? 5,
+  };
+}
+
+/** A config for a registry name without a file (random or explicitly loaded weights). */
+export function configForModel(name: string, over: Partial<TaskConfig> = {}): TaskConfig {
+  const e = getEntry(name);
+  if (e.task === 'pretraining') throw new TaskConfigError(`${name}: pretraining models have no inference pipeline`);
+  const model = configFor(name);
+  return {
+    task: e.task,
+    model,
+    modelName: name,
+    numClasses: e.numClasses,
+    transform: e.task === 'imageclassification' ? 'imagenet' : 'vl',
+    cropPct: 1,
+    textLen: 64,
+    generation: { numBeams: 3, maxLen: 64, lengthPenalty: 0.6, topnPerBeam: 3 },
+    weights: [],
+    topk: 5,
+    ...over,
+  };
+}

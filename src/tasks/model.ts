@@ -1,0 +1,166 @@
+/**
+ * Loading a task model: config → module tree → checkpoint(s) merged and checked against the
+ * task's head, with typed errors for every mismatch; plus compiling the task's graphs.
+ */
+import { Graph, type Value } from '../graph/ir.js';
+import type { Tensor } from '../graph/tensor.js';
+import { loadCheckpoint } from '../io/checkpoint.js';
+import { interpolatePosEmbed, POS_EXTRA_ROWS, VISION_POS_KEYS } from '../io/interpolate.js';
+import type { Beit3TaskModel } from '../models/beit3/heads/base.js';
+import { createTaskModel } from '../models/beit3/registry.js';
+import { ParamScope } from '../nn/module.js';
+import type { ModelTask, TaskConfig } from './config.js';
+import { SizeMismatchError, TaskConfigError, WrongTaskHeadError } from './errors.js';
+import { type PipelineDType, TaskSession } from './session.js';
+
+/** A key only one task's head has: identifies the task of a checkpoint. */
+const HEAD_MARKERS: [string, string][] = [
+  ['mim_head.weight', 'pretraining'],
+  ['pooler.dense.weight', 'vqav2'],
+  ['head.dense1.weight', 'nlvr2'],
+  ['vision_head.weight', 'retrieval'],
+  ['mlm_head.weight', 'captioning'],
+  ['fc_norm.weight', 'imageclassification'],
+];
+
+/** The task whose head a state dict carries (undefined: backbone only). */
+export function detectHeadTask(keys: Iterable<string>): string | undefined {
+  const set = new Set(keys);
+  for (const [k, t] of HEAD_MARKERS) if (set.has(k)) return t;
+  return undefined;
+}
+
+/** Output classes of a head, read from its last layer's weight. */
+function classesInWeights(task: ModelTask, state: ReadonlyMap<string, Tensor>): number | undefined {
+  const key = task === 'vqav2' ? 'head.3.weight' : task === 'nlvr2' ? 'head.dense2.weight' : task === 'imageclassification' ? 'head.weight' : undefined;
+  return key ? state.get(key)?.shape[0] : undefined;
+}
+
+export interface LoadedModel {
+  config: TaskConfig;
+  model: Beit3TaskModel;
+  /** What loading adapted or ignored (human-readable). */
+  notes: string[];
+}
+
+export interface LoadModelOptions {
+  /** State dict already in memory (instead of config.weights). */
+  state?: Map<string, Tensor>;
+  /** Random weights (official initialisers) with this seed when no weights are given. */
+  randomSeed?: number;
+  /** Interpolate vision position embeddings when the checkpoint's image size differs (default false: error). */
+  interpolatePositions?: boolean;
+}
+
+/** Reads and merges weight files (later files override earlier keys). */
+export async function readWeights(paths: readonly string[]): Promise<Map<string, Tensor>> {
+  const state = new Map<string, Tensor>();
+  for (const p of paths) for (const [k, t] of await loadCheckpoint(p)) state.set(k, t);
+  return state;
+}
+
+export async function loadTaskModel(config: TaskConfig, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  const notes: string[] = [];
+  let state = opts.state;
+  if (!state && config.weights.length) state = await readWeights(config.weights);
+  const where = config.weights.length ? config.weights.join(' + ') : 'weights';
+  let numClasses = config.numClasses;
+  if (state) {
+    const found = detectHeadTask(state.keys());
+    if (config.task !== 'backbone' && found !== config.task)
+      throw new WrongTaskHeadError(
+        config.task,
+        found,
+        found
+          ? `${where}: the checkpoint has a ${found} head, but the config's task is ${config.task} (use a ${config.task} checkpoint or --task ${found})`
+          : `${where}: the checkpoint has no task head (backbone only); task ${config.task} needs its fine-tuned head weights`,
+      );
+    const inWeights = classesInWeights(config.task, state);
+    if (inWeights !== undefined) {
+      if (numClasses !== undefined && numClasses !== inWeights)
+        throw new SizeMismatchError(`${where}: the ${config.task} head has ${inWeights} classes, the config says ${numClasses}${config.labels ? ` (${config.labels.length} labels)` : ''}`);
+      numClasses = inWeights;
+    }
+    const emb = state.get('beit3.text_embed.weight');
+    if (emb && (emb.shape[0] !== config.model.vocabSize || emb.shape[1] !== config.model.embedDim))
+      throw new SizeMismatchError(
+        `${where}: beit3.text_embed.weight is [${emb.shape}], the config's model has vocab_size ${config.model.vocabSize} × embed_dim ${config.model.embedDim}`,
+      );
+  } else if (opts.randomSeed === undefined)
+    throw new TaskConfigError(`${config.source ?? 'config'}: no weights given (pass --weights, list "weights" in the config, or ask for random weights)`);
+  if (numClasses === undefined && (config.task === 'vqav2' || config.task === 'imageclassification' || config.task === 'nlvr2'))
+    throw new TaskConfigError(`${config.source ?? 'config'}: number of classes unknown (give num_classes or labels)`);
+  const model = createTaskModel(config.task, config.model, numClasses);
+  if (!state) {
+    model.initialize(opts.randomSeed);
+    notes.push(`random weights (seed ${opts.randomSeed})`);
+    return { config: { ...config, numClasses }, model, notes };
+  }
+  const own = model.shapes();
+  // Position tables: checkpoints at another resolution.
+  for (const k of VISION_POS_KEYS) {
+    const t = state.get(k);
+    const want = own.get(k);
+    if (!t || !want || t.shape[0] === want[0]) continue;
+    const side = (n: number) => Math.sqrt(n - POS_EXTRA_ROWS - 1) * config.model.patchSize;
+    if (!opts.interpolatePositions)
+      throw new SizeMismatchError(
+        `${where}: ${k} has ${t.shape[0]} rows (image size ${side(t.shape[0])}), the config's image size ${config.model.imgSize} needs ${want[0]}; set img_size to ${side(t.shape[0])} or allow position interpolation`,
+      );
+    state = new Map(state);
+    state.set(k, interpolatePosEmbed(t, want[0] - POS_EXTRA_ROWS));
+    notes.push(`interpolated ${k} from ${t.shape[0]} to ${want[0]} rows`);
+  }
+  // Models without the final LayerNorm (VQA, classification) ignore those backbone keys, as the
+  // official non-strict loading of a pretrained backbone does.
+  const ignorable = (k: string) => !config.model.normalizeOutput && k.startsWith('beit3.encoder.layer_norm.');
+  const unexpected = [...state.keys()].filter((k) => !own.has(k));
+  const ignored = unexpected.filter(ignorable);
+  if (ignored.length) notes.push(`ignored ${ignored.length} final-LayerNorm keys (normalize_output=false)`);
+  const filtered = ignored.length ? new Map([...state].filter(([k]) => !ignorable(k))) : state;
+  const mismatched = [...own].filter(([k, s]) => {
+    const t = filtered.get(k);
+    return t && (t.shape.length !== s.length || t.shape.some((d, i) => d !== s[i]));
+  });
+  if (mismatched.length)
+    throw new SizeMismatchError(
+      `${where}: ${mismatched
+        .slice(0, 5)
+        .map(([k, s]) => `${k} is [${filtered.get(k)!.shape}], model expects [${s}]`)
+        .join('; ')}${mismatched.length > 5 ? ` (+${mismatched.length - 5} more)` : ''} — check the config's model sizes`,
+    );
+  const missing = [...own.keys()].filter((k) => !filtered.has(k));
+  const extra = [...filtered.keys()].filter((k) => !own.has(k));
+  if (missing.length || extra.length)
+    throw new SizeMismatchError(
+      `${where}: keys do not match the ${config.task} model: ${missing.length ? `missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5})` : ''}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unexpected ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ` (+${extra.length - 5})` : ''}` : ''}`,
+    );
+  model.loadStateDict(filtered);
+  return { config: { ...config, numClasses }, model, notes };
+}
+
+/** Builds one inference graph over the model (batch symbolic) and compiles it. */
+export function buildGraph(
+  name: string,
+  model: Beit3TaskModel,
+  inputs: Record<string, { dtype: 'float32' | 'int64'; shape: (number | string)[] }>,
+  body: (s: ParamScope, x: Record<string, Value>) => Record<string, Value>,
+): { graph: Graph; bind: Map<string, Tensor> } {
+  const g = new Graph(name);
+  const s = new ParamScope(g, model);
+  const x: Record<string, Value> = {};
+  for (const [k, spec] of Object.entries(inputs)) x[k] = g.input(k, spec.dtype, spec.shape);
+  for (const [k, v] of Object.entries(body(s, x))) g.output(v, k);
+  return { graph: g, bind: s.bindings() };
+}
+
+export async function compileGraph(
+  name: string,
+  model: Beit3TaskModel,
+  inputs: Record<string, { dtype: 'float32' | 'int64'; shape: (number | string)[] }>,
+  body: (s: ParamScope, x: Record<string, Value>) => Record<string, Value>,
+  opts: { dtype?: PipelineDType; threads?: number } = {},
+): Promise<TaskSession> {
+  const { graph, bind } = buildGraph(name, model, inputs, body);
+  return TaskSession.create(graph, bind, opts);
+}

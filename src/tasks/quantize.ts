@@ -1,0 +1,138 @@
+/**
+ * Dynamic int8 quantization of MatMul weights, as a rewrite of the ONNX message:
+ *
+ *   MatMul(A, W)  or  MatMul(A, Transpose(W_pt))      (W an fp32 initializer)
+ *     →  com.microsoft DynamicQuantizeMatMul(A, W_int8, scale[N], zero_point[N])
+ *
+ * Weights are quantized per output channel (column of W), symmetric int8; activations are
+ * quantized per call by the kernel (uint8, asymmetric), then a u8×s8 GEMM runs on the CPU's
+ * VNNI / AVX-512 integer units. Probed on onnxruntime-node 1.30: DynamicQuantizeMatMul and
+ * MatMulIntegerToFloat are both registered; the former is one node and what ORT's own Python
+ * quantizer emits for dynamic quantization. Activation × activation MatMuls (attention scores)
+ * stay float32. Hand-written because ORT's quantizer is Python-only.
+ */
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+type ModelProto = onnxProto.onnx.IModelProto;
+type TensorProto = onnxProto.onnx.ITensorProto;
+type NodeProto = onnxProto.onnx.INodeProto;
+
+export interface QuantizeStats {
+  /** MatMuls rewritten. */
+  quantized: number;
+  /** MatMuls left in float (activation × activation, or too small). */
+  skipped: number;
+  /** Bytes of float32 weights before and int8 (+ scales) after. */
+  floatBytes: number;
+  int8Bytes: number;
+}
+
+export interface QuantizeOptions {
+  /** Weights with fewer elements stay float32 (default 0: quantize all weight MatMuls). */
+  minElements?: number;
+}
+
+function floatData(t: TensorProto): Float32Array | undefined {
+  if (t.dataType !== onnx.TensorProto.DataType.FLOAT) return undefined;
+  if (t.rawData && t.rawData.byteLength) {
+    const raw = t.rawData;
+    const copy = new Uint8Array(raw.byteLength);
+    copy.set(raw);
+    return new Float32Array(copy.buffer);
+  }
+  if (t.floatData && t.floatData.length) return Float32Array.from(t.floatData);
+  return undefined;
+}
+
+function dims(t: TensorProto): number[] {
+  return (t.dims ?? []).map((d) => Number(d));
+}
+
+/** Per-column symmetric int8 of W (K, N) row-major: q[k,n] = round(W[k,n] / s[n]). */
+export function quantizePerColumn(w: Float32Array, K: number, N: number): { q: Int8Array; scale: Float32Array } {
+  const scale = new Float32Array(N);
+  for (let k = 0; k < K; k++)
+    for (let n = 0; n < N; n++) {
+      const a = Math.abs(w[k * N + n]);
+      if (a > scale[n]) scale[n] = a;
+    }
+  for (let n = 0; n < N; n++) scale[n] = scale[n] > 0 ? scale[n] / 127 : 1;
+  const q = new Int8Array(K * N);
+  for (let k = 0; k < K; k++)
+    for (let n = 0; n < N; n++) q[k * N + n] = Math.max(-127, Math.min(127, Math.round(w[k * N + n] / scale[n])));
+  return { q, scale };
+}
+
+/** Rewrites the model in place; returns what was done. */
+export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): QuantizeStats {
+  const g = m.graph;
+  if (!g) throw new Error('quantize: model has no graph');
+  const inits = new Map<string, TensorProto>();
+  for (const t of g.initializer ?? []) inits.set(t.name!, t);
+  const nodes = g.node ?? [];
+  const producer = new Map<string, NodeProto>();
+  const uses = new Map<string, number>();
+  for (const n of nodes) {
+    for (const o of n.output ?? []) producer.set(o, n);
+    for (const i of n.input ?? []) uses.set(i, (uses.get(i) ?? 0) + 1);
+  }
+  for (const o of g.output ?? []) uses.set(o.name!, (uses.get(o.name!) ?? 0) + 1);
+  const stats: QuantizeStats = { quantized: 0, skipped: 0, floatBytes: 0, int8Bytes: 0 };
+  const dropNodes = new Set<NodeProto>();
+  const dropInits = new Set<string>();
+  const newInits: TensorProto[] = [];
+  for (const n of nodes) {
+    if (n.opType !== 'MatMul' || (n.domain && n.domain !== '')) continue;
+    const b = n.input![1];
+    let W: Float32Array | undefined;
+    let K = 0;
+    let N = 0;
+    const direct = inits.get(b);
+    const tr = producer.get(b);
+    if (direct && dims(direct).length === 2) {
+      W = floatData(direct);
+      [K, N] = dims(direct);
+      if (W && uses.get(b) === 1) dropInits.add(b);
+    } else if (tr && tr.opType === 'Transpose' && inits.has(tr.input![0])) {
+      const src = inits.get(tr.input![0])!;
+      const perm = tr.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
+      const d = dims(src);
+      if (d.length === 2 && (!perm || (perm[0] === 1 && perm[1] === 0))) {
+        const pt = floatData(src);
+        if (pt) {
+          [N, K] = d;
+          W = new Float32Array(K * N);
+          for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) W[k * N + i] = pt[i * K + k];
+          if (uses.get(b) === 1) {
+            dropNodes.add(tr);
+            if (uses.get(src.name!) === 1) dropInits.add(src.name!);
+          }
+        }
+      }
+    }
+    if (!W || K * N < (opts.minElements ?? 0)) {
+      stats.skipped++;
+      continue;
+    }
+    const { q, scale } = quantizePerColumn(W, K, N);
+    const base = `${b}.q8_${stats.quantized}`;
+    newInits.push(
+      { name: `${base}.weight`, dims: [K, N], dataType: onnx.TensorProto.DataType.INT8, rawData: new Uint8Array(q.buffer) },
+      { name: `${base}.scale`, dims: [N], dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(scale.buffer) },
+      { name: `${base}.zero_point`, dims: [N], dataType: onnx.TensorProto.DataType.INT8, rawData: new Uint8Array(N) },
+    );
+    n.opType = 'DynamicQuantizeMatMul';
+    n.domain = 'com.microsoft';
+    n.input = [n.input![0], `${base}.weight`, `${base}.scale`, `${base}.zero_point`];
+    stats.quantized++;
+    stats.floatBytes += 4 * K * N;
+    stats.int8Bytes += K * N + 5 * N;
+  }
+  g.node = nodes.filter((n) => !dropNodes.has(n));
+  g.initializer = [...(g.initializer ?? []).filter((t) => !dropInits.has(t.name!)), ...newInits];
+  const opsets = m.opsetImport ?? [];
+  if (stats.quantized && !opsets.some((o) => o.domain === 'com.microsoft')) opsets.push({ domain: 'com.microsoft', version: 1 });
+  m.opsetImport = opsets;
+  return stats;
+}
