@@ -202,6 +202,9 @@ export class DataLoader<B = Record<string, unknown>> {
     const startEpoch = options.state?.epoch ?? 0;
     const startPosition = options.state?.position ?? 0;
     const epochs = options.epochs ?? 1;
+    for (const [k, v] of [['seed', seed], ['epoch', startEpoch], ['position', startPosition]] as const)
+      if (!Number.isInteger(v) || (k !== 'seed' && v < 0)) throw new DataError(`DataLoader.iterate: state.${k} must be a non-negative integer, got ${v}`);
+    if (!(epochs >= 0)) throw new DataError(`DataLoader.iterate: epochs must be ≥ 0, got ${epochs}`);
     const pools = new Map<MapStage, WorkerPool>();
     const epochBatches = this.epochBatches.bind(this);
     async function* all(): AsyncGenerator<LoaderBatch<B>> {

@@ -375,3 +375,34 @@ describe('mixed pretraining stream', () => {
     await expect(collect(mixedBatches({ a: loader }))).rejects.toThrow(DataError);
   });
 });
+
+describe('loader errors', () => {
+  it('a corrupt shard surfaces as ShardError through the loader, or is skipped with onShardError warn', async () => {
+    const good = await tarBytes([
+      { name: 'a.txt', data: 'one' },
+      { name: 'b.txt', data: 'two' },
+    ]);
+    await writeFile(path.join(dir, 'lg-0.tar'), good);
+    await writeFile(path.join(dir, 'lg-1.tar'), good.subarray(0, 700));
+    const pattern = path.join(dir, 'lg-{0..1}.tar');
+    const strict = new DataLoader({ source: webDatasetSource(pattern, { shuffleShards: false }), batch: { size: 1, collate: (s) => s } });
+    await expect(collect(strict.iterate())).rejects.toThrow(/lg-1\.tar: truncated tar/);
+    const warnings: string[] = [];
+    const lenient = new DataLoader({
+      source: webDatasetSource(pattern, { shuffleShards: false, onShardError: 'warn', warn: (m) => warnings.push(m) }),
+      stages: [mapStage((s: any) => decodeWdsSample(s).text)],
+      batch: { size: 10, collate: (s) => s },
+    });
+    const [b] = await collect(lenient.iterate());
+    // lg-1's only complete member belongs to a sample that may have had more fields: dropped
+    expect(b.batch).toEqual(['one', 'two']);
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('rejects invalid states and configurations', async () => {
+    const loader = new DataLoader({ source: arraySource(ids(3)), batch: { size: 2 } });
+    await expect(collect(loader.iterate({ state: { position: -1 } }))).rejects.toThrow(/state.position must be a non-negative integer/);
+    expect(() => new DataLoader({ source: streamSource(async function* () {}), shuffle: 'full', batch: { size: 2 } })).toThrow(/needs an array source/);
+    expect(() => new DataLoader({ source: arraySource([]), batch: { size: 0 } })).toThrow(/batch.size/);
+  });
+});
