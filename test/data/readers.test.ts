@@ -226,6 +226,16 @@ describe('readWebDataset', () => {
     expect(Buffer.from(d.image!).equals(await pngBytes(3, 2, [4, 0, 0]))).toBe(true);
   });
 
+  it('reads gzipped shards (.tar.gz)', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const f = path.join(dir, 'z-000.tar.gz');
+    await writeFile(f, gzipSync(await tarBytes(await shardEntries(7, 2))));
+    const samples = await collect(readWebDataset(f));
+    expect(samples.map((s) => decodeWdsSample(s).json)).toEqual([{ id: 7 }, { id: 8 }]);
+    await writeFile(f, gzipSync(await tarBytes(await shardEntries(7, 2))).subarray(0, 200));
+    await expect(collect(readWebDataset(f))).rejects.toThrow(ShardError);
+  });
+
   it('uses the webdataset key convention (first dot of the base name, lower-case extension)', () => {
     expect(splitKeyExtension('dir.v1/a.b/img001.seg.PNG')).toEqual({ key: 'dir.v1/a.b/img001', ext: 'seg.png' });
     expect(splitKeyExtension('noext')).toBeUndefined();
