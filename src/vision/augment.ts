@@ -8,10 +8,9 @@ import { IMAGENET_NORM, INCEPTION_NORM, toNormalizedTensor } from './transforms.
  * Training augmentations as the official BEiT-3 fine-tuning uses them:
  *  - timm `RandomResizedCropAndInterpolation` + torchvision `RandomHorizontalFlip`;
  *  - unilm `beit3/randaug.py` `RandomAugment(N, M, augs)` and its image ops.
- * The ops follow randaug.py's formulas (lookup tables, cv2-style affine warps with a gray fill);
- * the random numbers come from our seeded Rng, so results are reproducible but are not the
- * same draws as numpy's. Affine warps use bilinear sampling on a 1/32-pixel grid like OpenCV,
- * but are not guaranteed bit-identical to cv2.warpAffine.
+ * The ops follow randaug.py's formulas (lookup tables; affine warps re-done with OpenCV's
+ * fixed-point bilinear scheme and a gray fill); the random numbers come from our seeded Rng, so
+ * results are reproducible but are not the same draws as numpy's.
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -212,7 +211,7 @@ export const ops = {
 
   /** cv2.getRotationMatrix2D(center=(W/2, H/2), degrees, 1) + warpAffine; positive = counter-clockwise. */
   rotate(img: RgbImage, degrees: number, fill: Fill = [128, 128, 128]): RgbImage {
-    const a = (degrees * Math.PI) / 180;
+    const a = degrees * (Math.PI / 180); // as getRotationMatrix2D: angle *= CV_PI / 180
     const alpha = Math.cos(a);
     const beta = Math.sin(a);
     const cx = img.width / 2;
@@ -222,22 +221,22 @@ export const ops = {
 
   /** Forward map (x, y) -> (x + factor·y, y). */
   shearX(img: RgbImage, factor: number, fill: Fill = [128, 128, 128]): RgbImage {
-    return warpAffine(img, [1, factor, 0, 0, 1, 0], fill);
+    return warpAffine(img, [1, Math.fround(factor), 0, 0, 1, 0], fill);
   },
 
   /** Forward map (x, y) -> (x, y + factor·x). */
   shearY(img: RgbImage, factor: number, fill: Fill = [128, 128, 128]): RgbImage {
-    return warpAffine(img, [1, 0, 0, factor, 1, 0], fill);
+    return warpAffine(img, [1, 0, 0, Math.fround(factor), 1, 0], fill);
   },
 
   /** Content moves left by `offset` pixels (randaug.py's sign convention). */
   translateX(img: RgbImage, offset: number, fill: Fill = [128, 128, 128]): RgbImage {
-    return warpAffine(img, [1, 0, -offset, 0, 1, 0], fill);
+    return warpAffine(img, [1, 0, Math.fround(-offset), 0, 1, 0], fill);
   },
 
   /** Content moves up by `offset` pixels. */
   translateY(img: RgbImage, offset: number, fill: Fill = [128, 128, 128]): RgbImage {
-    return warpAffine(img, [1, 0, 0, 0, 1, -offset], fill);
+    return warpAffine(img, [1, 0, 0, 0, 1, Math.fround(-offset)], fill);
   },
 };
 
@@ -264,40 +263,62 @@ function smooth3x3(img: RgbImage): RgbImage {
   return { width: W, height: H, data: out };
 }
 
+/** OpenCV's cvRound / saturate_cast<int>(double): round half to even. */
+function cvRound(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 /**
  * cv2.warpAffine(img, M, (W, H), INTER_LINEAR, BORDER_CONSTANT, fill) with M the forward 2×3 map
- * [a b c; d e f]: dst(x, y) = src(M⁻¹(x, y)), bilinear on a 1/32-pixel grid like OpenCV.
+ * [a b c; d e f]: dst(x, y) = src(M⁻¹(x, y)). Follows OpenCV's fixed-point scheme: the inverse map
+ * is evaluated in 1/1024 pixel units, reduced to a 1/32 grid, and the bilinear weights
+ * (32 − fx)(32 − fy)·32… are 15-bit fixed point, rounded with +2^14 >> 15. Neighbours outside the
+ * image take the fill value.
  */
 export function warpAffine(img: RgbImage, m: readonly number[], fill: Fill): RgbImage {
-  const [a, b, c, d, e, f] = m;
-  const det = a * e - b * d;
-  if (det === 0) throw new ImageShapeError('warpAffine: singular matrix');
-  // inverse map
-  const ia = e / det;
-  const ib = -b / det;
-  const id = -d / det;
-  const ie = a / det;
-  const ic = -(ia * c + ib * f);
-  const iff = -(id * c + ie * f);
+  // cv::warpAffine inverts the matrix the same way (double precision)
+  let det = m[0] * m[4] - m[1] * m[3];
+  det = det !== 0 ? 1 / det : 0;
+  const a11 = m[4] * det;
+  const a22 = m[0] * det;
+  const a12 = -m[1] * det;
+  const a21 = -m[3] * det;
+  const b1 = -a11 * m[2] - a12 * m[5];
+  const b2 = -a21 * m[2] - a22 * m[5];
+  const AB_SCALE = 1024;
+  const ROUND_DELTA = 16; // AB_SCALE / INTER_TAB_SIZE / 2
   const { width: W, height: H, data } = img;
+  const adelta = new Int32Array(W);
+  const bdelta = new Int32Array(W);
+  for (let x = 0; x < W; x++) {
+    adelta[x] = cvRound(a11 * x * AB_SCALE);
+    bdelta[x] = cvRound(a21 * x * AB_SCALE);
+  }
   const out = new Uint8Array(data.length);
   const px = (x: number, y: number, ch: number) => (x >= 0 && y >= 0 && x < W && y < H ? data[(y * W + x) * 3 + ch] : fill[ch]);
-  for (let y = 0; y < H; y++)
+  for (let y = 0; y < H; y++) {
+    const x0 = cvRound((a12 * y + b1) * AB_SCALE) + ROUND_DELTA;
+    const y0 = cvRound((a22 * y + b2) * AB_SCALE) + ROUND_DELTA;
     for (let x = 0; x < W; x++) {
-      const sx = Math.round((ia * x + ib * y + ic) * 32);
-      const sy = Math.round((id * x + ie * y + iff) * 32);
-      const x0 = sx >> 5;
-      const y0 = sy >> 5;
-      const fx = (sx & 31) / 32;
-      const fy = (sy & 31) / 32;
+      const X = (x0 + adelta[x]) >> 5;
+      const Y = (y0 + bdelta[x]) >> 5;
+      const sx = X >> 5;
+      const sy = Y >> 5;
+      const fx = X & 31;
+      const fy = Y & 31;
+      const w00 = (32 - fx) * (32 - fy) * 32;
+      const w01 = fx * (32 - fy) * 32;
+      const w10 = (32 - fx) * fy * 32;
+      const w11 = fx * fy * 32;
       const o = (y * W + x) * 3;
       for (let ch = 0; ch < 3; ch++) {
-        const v =
-          (1 - fy) * ((1 - fx) * px(x0, y0, ch) + fx * px(x0 + 1, y0, ch)) +
-          fy * ((1 - fx) * px(x0, y0 + 1, ch) + fx * px(x0 + 1, y0 + 1, ch));
-        out[o + ch] = Math.min(255, Math.max(0, Math.round(v)));
+        const v = px(sx, sy, ch) * w00 + px(sx + 1, sy, ch) * w01 + px(sx, sy + 1, ch) * w10 + px(sx + 1, sy + 1, ch) * w11;
+        const r = (v + (1 << 14)) >> 15;
+        out[o + ch] = r < 0 ? 0 : r > 255 ? 255 : r;
       }
     }
+  }
   return { width: W, height: H, data: out };
 }
 

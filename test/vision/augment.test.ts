@@ -124,6 +124,12 @@ describe('randaug.py ops (known answers)', () => {
     expect(at(u, 3, 1)).toEqual(at(img, 3, 0));
     expect(at(u, 3, 0)).toEqual([128, 128, 128]);
   });
+  it('sub-pixel warps use OpenCV fixed-point bilinear weights (half-up rounding, fill outside)', () => {
+    const row = { width: 3, height: 1, data: Uint8Array.from([10, 10, 10, 21, 21, 21, 40, 40, 40]) };
+    const t = ops.translateX(row, -0.5);
+    // x = 0 samples between the fill (128) and 10, x = 1 between 10 and 21, x = 2 between 21 and 40
+    expect(Array.from(t.data)).toEqual([69, 69, 69, 16, 16, 16, 31, 31, 31]);
+  });
   it('rotate by 0 and shear by 0 are the identity; rotate 180 about the center mirrors both axes', () => {
     expect(ops.rotate(img, 0).data).toEqual(img.data);
     expect(ops.shearX(img, 0).data).toEqual(img.data);
