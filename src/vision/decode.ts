@@ -78,13 +78,56 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   const out = new Uint8Array(n * 3);
   if (channels === 3) out.set(data.subarray(0, n * 3));
   else if (channels === 4) {
+    // libvips paints transparent GIF pixels black; Pillow's first frame keeps the transparent
+    // index, whose palette colour convert("RGB") then shows.
+    const gifTransparent = isGif(bytes) ? gifFirstFrameTransparentColour(bytes) : undefined;
     for (let i = 0, s = 0, d = 0; i < n; i++, s += 4, d += 3) {
-      out[d] = data[s];
-      out[d + 1] = data[s + 1];
-      out[d + 2] = data[s + 2];
+      if (gifTransparent && data[s + 3] === 0) out.set(gifTransparent, d);
+      else {
+        out[d] = data[s];
+        out[d + 1] = data[s + 1];
+        out[d + 2] = data[s + 2];
+      }
     }
   } else if (channels === 1 || channels === 2) {
     for (let i = 0, s = 0, d = 0; i < n; i++, s += channels, d += 3) out[d] = out[d + 1] = out[d + 2] = data[s];
   } else throw new ImageDecodeError(source, `unsupported channel count ${channels}`);
   return { width, height, data: out };
+}
+
+function isGif(b: Uint8Array): boolean {
+  return b.length > 13 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38; // "GIF8"
+}
+
+/**
+ * The palette colour of the first frame's transparent index (local colour table if present, else
+ * the global one), or undefined when the frame has none. Walks the GIF block structure only as far
+ * as the first image descriptor; every offset is bounds-checked.
+ */
+export function gifFirstFrameTransparentColour(b: Uint8Array): Uint8Array | undefined {
+  const flags = b[10];
+  const globalSize = flags & 0x80 ? 3 << ((flags & 7) + 1) : 0;
+  const globalTable = 13;
+  let p = 13 + globalSize;
+  let transparent = -1;
+  while (p < b.length) {
+    const tag = b[p];
+    if (tag === 0x21) {
+      // extension: label, then sub-blocks
+      if (p + 1 >= b.length) return undefined;
+      if (b[p + 1] === 0xf9 && p + 6 < b.length && b[p + 2] === 4) transparent = b[p + 3] & 1 ? b[p + 6] : -1;
+      p += 2;
+      while (p < b.length && b[p] !== 0) p += b[p] + 1;
+      p++;
+    } else if (tag === 0x2c) {
+      if (transparent < 0 || p + 9 >= b.length) return undefined;
+      const local = b[p + 9];
+      const table = local & 0x80 ? p + 10 : globalTable;
+      const size = local & 0x80 ? 3 << ((local & 7) + 1) : globalSize;
+      const at = table + transparent * 3;
+      if (transparent * 3 + 3 > size || at + 3 > b.length) return undefined;
+      return b.slice(at, at + 3);
+    } else return undefined;
+  }
+  return undefined;
 }

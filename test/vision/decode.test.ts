@@ -68,3 +68,23 @@ describe('decodeImage formats and errors', () => {
     await expect(decodeImage('/nonexistent/x.png')).rejects.toThrow(/x\.png.*cannot read/);
   });
 });
+
+describe('GIF transparency (Pillow keeps the transparent index, convert("RGB") shows its palette colour)', () => {
+  it('transparent pixels of the first frame get the palette colour of the transparent index', async () => {
+    const px = Buffer.from([255, 0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 255, 50, 60, 70, 0]);
+    const gif = await sharp(px, { raw: { width: 2, height: 2, channels: 4 } }).gif().toBuffer();
+    const { gifFirstFrameTransparentColour } = await import('../../src/vision/decode.js');
+    const colour = gifFirstFrameTransparentColour(gif);
+    expect(colour).toBeDefined();
+    const img = await decodeImage(gif);
+    expect(Array.from(img.data.subarray(0, 3))).toEqual([255, 0, 0]);
+    expect(Array.from(img.data.subarray(6, 9))).toEqual([0, 255, 0]);
+    expect(Array.from(img.data.subarray(3, 6))).toEqual(Array.from(colour!));
+    expect(Array.from(img.data.subarray(9, 12))).toEqual(Array.from(colour!));
+  });
+  it('the parser refuses truncated headers instead of reading past the end', async () => {
+    const { gifFirstFrameTransparentColour } = await import('../../src/vision/decode.js');
+    const gif = await sharp(Buffer.from([1, 2, 3, 0]), { raw: { width: 1, height: 1, channels: 4 } }).gif().toBuffer();
+    for (let cut = 14; cut < gif.length; cut += 3) expect(() => gifFirstFrameTransparentColour(gif.subarray(0, cut))).not.toThrow();
+  });
+});
