@@ -9,6 +9,7 @@ import {
   mapStage,
   unilmIndexSource,
   writeUnilmIndex,
+  makeImageNetIndex,
   scanImageFolder,
   webDatasetSource,
   decodeWdsSample,
@@ -144,8 +145,13 @@ describe('official unilm index → loader → collated batches equal the officia
     expect(folder.classes).toEqual(cases.tasks.imageclassification.class_names);
     const entries = folder.items.map((i) => ({ image_path: `val/${i.relativePath}`, label: i.label }));
     expect(entries).toEqual(items.map((i: any) => i.index_entry));
+    // the official builder (classes from the train folder, prefix-stripped paths) writes the same file
+    for (const c of folder.classes) await mkdir(path.join(dir, 'imagenet', 'train', c), { recursive: true });
+    const built = await makeImageNetIndex(path.join(dir, 'imagenet', 'train'), path.join(dir, 'imagenet', 'val'), path.join(dir, 'imagenet'));
+    expect(built.train).toEqual([]);
+    expect(built.val.map(({ image_path, label }) => ({ image_path, label }))).toEqual(entries);
     const index = path.join(dir, 'imagenet', 'imagenet.val.index.jsonl');
-    await writeUnilmIndex(index, entries);
+    expect(readFileSync(index, 'utf8').split('\n')[0]).toBe(JSON.stringify(entries[0]).replace(/":/g, '": ').replace(/,"/g, ', "'));
     const loader = new DataLoader({
       source: await unilmIndexSource(index, 'imagenet'),
       stages: [

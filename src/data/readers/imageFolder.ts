@@ -91,8 +91,8 @@ export async function* readImageFolder(root: string, options: ImageFolderOptions
   yield* folder.items;
 }
 
-/** Every kept file under dir: directories in sorted path order, files sorted within each. */
-async function walkSorted(dir: string, keep: (name: string) => boolean): Promise<string[]> {
+/** Every kept file under dir: directories in sorted path order (sorted `os.walk`), files sorted within each. */
+export async function walkSorted(dir: string, keep: (name: string) => boolean): Promise<string[]> {
   const groups: { dir: string; files: string[] }[] = [];
   const visiting = new Set<string>();
   const visit = async (d: string): Promise<void> => {

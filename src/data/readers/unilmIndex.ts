@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from '../errors.js';
 import { readJsonl, FieldReader } from './jsonl.js';
+import { scanImageFolder, walkSorted } from './imageFolder.js';
 
 /**
  * The task index files of the official unilm BEiT-3 code (`beit3/datasets.py`): JSON Lines written
@@ -218,4 +219,41 @@ function pythonFloatRepr(x: number): string {
   }
   const s = String(x);
   return s.includes('.') || s.includes('e') ? s : s + '.0';
+}
+
+/**
+ * unilm `ImageNetDataset.make_dataset_index(train_dir, val_dir, index_dir)`: classes = sorted
+ * folder names of the train dir; for each split, every file under each class folder (no
+ * extension filter), class by class, in sorted-walk order; `image_path` = the file path minus the
+ * character-wise common prefix of the two split paths (e.g. `train/n01440764/x.JPEG`). Writes
+ * `imagenet.train.index.jsonl` and `imagenet.val.index.jsonl` into indexDir and returns the items.
+ */
+export async function makeImageNetIndex(
+  trainDir: string,
+  valDir: string,
+  indexDir: string,
+): Promise<{ classes: string[]; train: ImageNetIndexItem[]; val: ImageNetIndexItem[] }> {
+  let common = 0;
+  while (common < trainDir.length && common < valDir.length && trainDir[common] === valDir[common]) common++;
+  const prefix = trainDir.slice(0, common);
+  const { classes } = await scanImageFolder(trainDir, { extensions: 'all', allowEmptyClasses: true });
+  const build = async (dir: string): Promise<ImageNetIndexItem[]> => {
+    const items: ImageNetIndexItem[] = [];
+    for (const [label, name] of classes.entries()) {
+      const classDir = path.join(dir, name);
+      const st = await fs.stat(classDir).catch(() => undefined);
+      if (!st?.isDirectory()) continue;
+      for (const file of await walkSorted(classDir, () => true)) {
+        const rel = file.startsWith(prefix) ? file.slice(prefix.length) : file;
+        items.push({ task: 'imagenet', image_path: rel.split(path.sep).join('/'), label });
+      }
+    }
+    return items;
+  };
+  const train = await build(trainDir);
+  const val = await build(valDir);
+  await fs.mkdir(indexDir, { recursive: true });
+  await writeUnilmIndex(path.join(indexDir, 'imagenet.train.index.jsonl'), train as unknown as Record<string, unknown>[]);
+  await writeUnilmIndex(path.join(indexDir, 'imagenet.val.index.jsonl'), val as unknown as Record<string, unknown>[]);
+  return { classes, train, val };
 }
