@@ -15,10 +15,20 @@ import { readClipart } from './sources/openclipart.js';
 import { readTexts, type TextLine } from './sources/text.js';
 import { buildNlvr2 } from './tasks/nlvr2.js';
 import { answerVocabulary, buildVqa } from './tasks/vqa.js';
-import { FASHION_LABELS, SPLITS, type FashionRecord, type ImageRecord, type PairStream, type RawItem, type Split } from './types.js';
+import {
+  FASHION_LABELS,
+  SPLITS,
+  type FashionRecord,
+  type ImageRecord,
+  type PairStream,
+  type RawItem,
+  type Split,
+} from './types.js';
 import { SourceUnavailableError, jsonl, normalizeText, sha256, unitHash, writeFileAtomic } from './util.js';
 
 export const CORPUS_FORMAT = 'beit3-corpus/1';
+/** Bump when rasterization changes, so cached PNGs from an older renderer are not reused. */
+const RASTER_VERSION = 'r2';
 
 export interface BuildOptions {
   out: string;
@@ -52,7 +62,8 @@ const SMALL_TEXTS = 300;
 
 export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
   const size = opts.size ?? 64;
-  if (!Number.isInteger(size) || size < 8 || size > 1024) throw new RangeError(`--size must be an integer in [8, 1024], got ${opts.size}`);
+  if (!Number.isInteger(size) || size < 8 || size > 1024)
+    throw new RangeError(`--size must be an integer in [8, 1024], got ${opts.size}`);
   const subset = opts.subset ?? 'full';
   const brands = opts.brands ?? false;
   const progress = opts.progress ?? makeProgress();
@@ -73,11 +84,22 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
   const versions = await Promise.all(
     SOURCES.map(async (s) => {
       const stamp = join(from, s.id, '.beit3-source.json');
-      const v = existsSync(stamp) ? (JSON.parse(await readFile(stamp, 'utf8')) as { version: string }).version : s.version;
+      const v = existsSync(stamp)
+        ? (JSON.parse(await readFile(stamp, 'utf8')) as { version: string }).version
+        : s.version;
       return { id: s.id, name: s.name, version: v, license: s.license };
     }),
   );
-  const buildKey = sha256(JSON.stringify({ CORPUS_FORMAT, size, subset, brands, versions, sample: existsSync(join(from, 'SAMPLE.md')) }));
+  const buildKey = sha256(
+    JSON.stringify({
+      CORPUS_FORMAT,
+      size,
+      subset,
+      brands,
+      versions,
+      sample: existsSync(join(from, 'SAMPLE.md')),
+    }),
+  );
   const manifestPath = join(out, 'manifest.json');
   if (!opts.force && existsSync(manifestPath)) {
     const old = JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest;
@@ -89,7 +111,12 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
 
   // 2. read image-text items
   const countries = await readCountries(from);
-  let raw: RawItem[] = [...(await readEmoji(from)), ...(await readIcons(from, { brands })), ...(await readFlags(from)), ...(await readClipart(from, { brands }))];
+  let raw: RawItem[] = [
+    ...(await readEmoji(from)),
+    ...(await readIcons(from, { brands })),
+    ...(await readFlags(from)),
+    ...(await readClipart(from, { brands })),
+  ];
   for (const it of raw) {
     const c = it.meta.countryCode ? countries.get(it.meta.countryCode) : undefined;
     if (c) {
@@ -105,11 +132,13 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
   const skipped: string[] = [];
   const pngs = await mapLimit(raw, 4, async (it) => {
     const svg = await it.svg();
-    const cache = join(cacheDir, `${sha256(svg).slice(0, 32)}.png`);
+    const trim = it.stream === 'clipart';
+    const cache = join(cacheDir, `${sha256(`${RASTER_VERSION}|${trim}|${svg}`).slice(0, 32)}.png`);
     let png: Buffer;
-    if (existsSync(cache)) png = await readFile(cache); // an empty file records a drawing that cannot be used
+    if (existsSync(cache))
+      png = await readFile(cache); // an empty file records a drawing that cannot be used
     else {
-      png = await rasterizeSvg(svg, size, it.key, { trim: it.stream === 'clipart' }).catch((e: Error) => {
+      png = await rasterizeSvg(svg, size, it.key, { trim }).catch((e: Error) => {
         skipped.push(`${it.key}: ${e.message}`);
         return Buffer.alloc(0);
       });
@@ -154,7 +183,8 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
   done = 0;
   for (const im of images) {
     const path = join(out, im.image);
-    if (!existsSync(path)) await writeFileAtomic(path, pngByKey.get(im.key)!);
+    const png = pngByKey.get(im.key)!;
+    if (!existsSync(path) || !png.equals(await readFile(path))) await writeFileAtomic(path, png);
     progress('images', ++done, images.length);
   }
 
@@ -163,20 +193,38 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
   const fashion: FashionRecord[] = [];
   const pixelsPer = fmn.train.images.rows * fmn.train.images.cols;
   const fashionSamples: Record<Split, ShardSample[]> = { train: [], val: [], test: [] };
-  for (const [official, data] of [['train', fmn.train], ['test', fmn.test]] as const) {
+  for (const [official, data] of [
+    ['train', fmn.train],
+    ['test', fmn.test],
+  ] as const) {
     const n = subset === 'small' ? Math.min(SMALL_FASHION[official], data.images.count) : data.images.count;
     const jobs = Array.from({ length: n }, (_, i) => i);
     done = 0;
     const recs = await mapLimit(jobs, 8, async (i) => {
       const key = `fashion_${official}_${String(i).padStart(5, '0')}`;
-      const split: Split = official === 'test' ? 'test' : unitHash('fashion-val', String(i)) < 1 / 12 ? 'val' : 'train';
+      const split: Split =
+        official === 'test' ? 'test' : unitHash('fashion-val', String(i)) < 1 / 12 ? 'val' : 'train';
       const label = data.labels[i]!;
-      const rec: FashionRecord = { key, image: `images/${key}.png`, split, label, labelName: FASHION_LABELS[label]!, index: i };
+      const rec: FashionRecord = {
+        key,
+        image: `images/${key}.png`,
+        split,
+        label,
+        labelName: FASHION_LABELS[label]!,
+        index: i,
+      };
       const path = join(out, rec.image);
       let png: Buffer;
-      if (existsSync(path)) png = await readFile(path);
+      const kept = existsSync(path) ? await readFile(path) : undefined;
+      // a PNG left by an earlier (possibly interrupted) build is reused when it has the right size
+      if (kept && kept.length > 24 && kept.readUInt32BE(16) === size) png = kept;
       else {
-        png = await grayToPng(data.images.pixels.subarray(i * pixelsPer, (i + 1) * pixelsPer), data.images.rows, data.images.cols, size);
+        png = await grayToPng(
+          data.images.pixels.subarray(i * pixelsPer, (i + 1) * pixelsPer),
+          data.images.rows,
+          data.images.cols,
+          size,
+        );
         await writeFileAtomic(path, png);
       }
       progress(`fashion-${official}`, ++done, n);
@@ -184,12 +232,17 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
     });
     for (const { rec, png } of recs) {
       fashion.push(rec);
-      fashionSamples[rec.split].push({ key: rec.key, files: { png, cls: Buffer.from(String(rec.label)), json: Buffer.from(JSON.stringify(rec)) } });
+      fashionSamples[rec.split].push({
+        key: rec.key,
+        files: { png, cls: Buffer.from(String(rec.label)), json: Buffer.from(JSON.stringify(rec)) },
+      });
     }
   }
 
   // 6. texts: held-out (test) names never enter the text stream
-  const testCaptions = new Set(images.filter((im) => im.split === 'test').flatMap((im) => im.captions.map(normalizeText)));
+  const testCaptions = new Set(
+    images.filter((im) => im.split === 'test').flatMap((im) => im.captions.map(normalizeText)),
+  );
   let texts: TextLine[] = (await readTexts(from)).filter(
     (t) => !testCaptions.has(normalizeText(t.text)) && !(t.lemmas ?? []).some((l) => testCaptions.has(l)),
   );
@@ -211,7 +264,17 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
   };
   const bySplit = (s: Split) => images.filter((im) => im.split === s);
   const fashionBySplit = (s: Split) => fashion.filter((f) => f.split === s);
-  const groupOrder = ['smileys-emotion', 'people-body', 'animals-nature', 'food-drink', 'travel-places', 'activities', 'objects', 'symbols', 'flags'];
+  const groupOrder = [
+    'smileys-emotion',
+    'people-body',
+    'animals-nature',
+    'food-drink',
+    'travel-places',
+    'activities',
+    'objects',
+    'symbols',
+    'flags',
+  ];
   const groupLabels = groupOrder; // fixed 9-way label set, whatever a subset happens to contain
   const vqaAll = Object.fromEntries(
     SPLITS.map((s) => [s, buildVqa(bySplit(s), fashionVqaSlice(fashionBySplit(s), subset, s), s)]),
@@ -219,14 +282,41 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
   const vocab = answerVocabulary(vqaAll.train);
   const vocabIndex = new Map(vocab.map((a, i) => [a, i]));
   await writeFileAtomic(join(out, 'tasks', 'vqa', 'answers.json'), JSON.stringify(vocab, null, 0) + '\n');
-  await writeFileAtomic(join(out, 'tasks', 'classification', 'fashion-mnist', 'labels.json'), JSON.stringify(FASHION_LABELS) + '\n');
-  await writeFileAtomic(join(out, 'tasks', 'classification', 'emoji-group', 'labels.json'), JSON.stringify(groupLabels) + '\n');
+  await writeFileAtomic(
+    join(out, 'tasks', 'classification', 'fashion-mnist', 'labels.json'),
+    JSON.stringify(FASHION_LABELS) + '\n',
+  );
+  await writeFileAtomic(
+    join(out, 'tasks', 'classification', 'emoji-group', 'labels.json'),
+    JSON.stringify(groupLabels) + '\n',
+  );
   const nlvrPer = subset === 'small' ? 20 : { train: 2000, val: 300, test: 600 };
   for (const s of SPLITS) {
     const ims = bySplit(s);
-    await put(`tasks/retrieval/${s}.jsonl`, ims.map((im) => ({ key: im.key, image: im.image, identity: im.identity, stream: im.stream, captions: im.captions })), 'retrieval', s);
-    await put(`tasks/caption/${s}.jsonl`, ims.map((im) => ({ key: im.key, image: im.image, references: im.captions })), 'caption', s);
-    await put(`tasks/vqa/${s}.jsonl`, vqaAll[s].map((q) => ({ ...q, answer_id: vocabIndex.get(q.answer) ?? -1 })), 'vqa', s);
+    await put(
+      `tasks/retrieval/${s}.jsonl`,
+      ims.map((im) => ({
+        key: im.key,
+        image: im.image,
+        identity: im.identity,
+        stream: im.stream,
+        captions: im.captions,
+      })),
+      'retrieval',
+      s,
+    );
+    await put(
+      `tasks/caption/${s}.jsonl`,
+      ims.map((im) => ({ key: im.key, image: im.image, references: im.captions })),
+      'caption',
+      s,
+    );
+    await put(
+      `tasks/vqa/${s}.jsonl`,
+      vqaAll[s].map((q) => ({ ...q, answer_id: vocabIndex.get(q.answer) ?? -1 })),
+      'vqa',
+      s,
+    );
     const per = typeof nlvrPer === 'number' ? nlvrPer : nlvrPer[s];
     await put(`tasks/nlvr2/${s}.jsonl`, buildNlvr2(ims, fashionBySplit(s), s, per), 'nlvr2', s);
     await put(
@@ -237,7 +327,14 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
     );
     await put(
       `tasks/classification/emoji-group/${s}.jsonl`,
-      ims.filter((im) => im.meta.group).map((im) => ({ key: im.key, image: im.image, label: groupLabels.indexOf(im.meta.group!), label_name: im.meta.group })),
+      ims
+        .filter((im) => im.meta.group)
+        .map((im) => ({
+          key: im.key,
+          image: im.image,
+          label: groupLabels.indexOf(im.meta.group!),
+          label_name: im.meta.group,
+        })),
       'classification/emoji-group',
       s,
     );
@@ -245,11 +342,17 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
 
   // 8. pretraining mix (train split only) and WebDataset shards
   const train = bySplit('train');
-  const pretrainImages = [...train.map((im) => ({ key: im.key, image: im.image })), ...fashionBySplit('train').map((f) => ({ key: f.key, image: f.image }))];
+  const pretrainImages = [
+    ...train.map((im) => ({ key: im.key, image: im.image })),
+    ...fashionBySplit('train').map((f) => ({ key: f.key, image: f.image })),
+  ];
   const pairs = train.flatMap((im) => im.captions.map((text) => ({ key: im.key, image: im.image, text })));
   await put('pretrain/images.jsonl', pretrainImages, 'pretrain/images', 'train');
   await put('pretrain/pairs.jsonl', pairs, 'pretrain/pairs', 'train');
-  await writeFileAtomic(join(out, 'pretrain', 'texts.txt'), texts.map((t) => t.text.replace(/\s+/g, ' ')).join('\n') + '\n');
+  await writeFileAtomic(
+    join(out, 'pretrain', 'texts.txt'),
+    texts.map((t) => t.text.replace(/\s+/g, ' ')).join('\n') + '\n',
+  );
   (files['pretrain/texts'] ??= []).push('pretrain/texts.txt');
   taskCounts['pretrain/texts'] = { train: texts.length };
   for (const s of SPLITS) {
@@ -301,7 +404,9 @@ function selectSmall(items: RawItem[]): RawItem[] {
   const ids = groupIdentities(items.map((it) => it.identityHints));
   const byId = new Map<string, RawItem[]>();
   items.forEach((it, i) => byId.set(ids[i]!, [...(byId.get(ids[i]!) ?? []), it]));
-  const order = [...byId.keys()].map((id) => ({ id, h: unitHash('subset-small', id) })).sort((a, b) => a.h - b.h);
+  const order = [...byId.keys()]
+    .map((id) => ({ id, h: unitHash('subset-small', id) }))
+    .sort((a, b) => a.h - b.h);
   const used: Record<string, number> = {};
   const out: RawItem[] = [];
   for (const { id } of order) {
@@ -318,17 +423,29 @@ function selectSmall(items: RawItem[]): RawItem[] {
 /** The printed table: one row per stream or task, one column per split. */
 export function countsTable(m: Manifest): string {
   const rows: [string, string, Record<string, number>][] = [
-    ...Object.entries(m.counts.streams).map(([k, v]) => ['stream', k, v] as [string, string, Record<string, number>]),
-    ...Object.entries(m.counts.tasks).map(([k, v]) => ['task', k, v] as [string, string, Record<string, number>]),
+    ...Object.entries(m.counts.streams).map(
+      ([k, v]) => ['stream', k, v] as [string, string, Record<string, number>],
+    ),
+    ...Object.entries(m.counts.tasks).map(
+      ([k, v]) => ['task', k, v] as [string, string, Record<string, number>],
+    ),
   ];
   const head = ['kind', 'name', 'train', 'val', 'test', 'total'];
   const body = rows.map(([kind, name, v]) => {
     const t = v.train ?? 0;
     const va = v.val ?? 0;
     const te = v.test ?? 0;
-    return [kind, name, String(t), v.val === undefined ? '-' : String(va), v.test === undefined ? '-' : String(te), String(t + va + te)];
+    return [
+      kind,
+      name,
+      String(t),
+      v.val === undefined ? '-' : String(va),
+      v.test === undefined ? '-' : String(te),
+      String(t + va + te),
+    ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const fmt = (r: string[]) =>
+    r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(fmt)].join('\n');
 }

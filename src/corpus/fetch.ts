@@ -35,7 +35,10 @@ export async function fetchSources(
       else await fetchDeb(spec, tmp, root);
       const staged = join(tmp, 'kept');
       await keepOnly(root, staged, spec.keep);
-      await writeFile(join(staged, '.beit3-source.json'), JSON.stringify({ name: spec.name, version: spec.version }) + '\n');
+      await writeFile(
+        join(staged, '.beit3-source.json'),
+        JSON.stringify({ name: spec.name, version: spec.version }) + '\n',
+      );
       await rm(join(dir, spec.id), { recursive: true, force: true });
       await rename(staged, join(dir, spec.id));
     } finally {
@@ -47,9 +50,13 @@ export async function fetchSources(
 async function fetchNpm(spec: SourceSpec, tmp: string, root: string): Promise<void> {
   let file: string;
   try {
-    const { stdout } = await run('npm', ['pack', '--silent', `${spec.name}@${spec.version}`, '--pack-destination', tmp], {
-      maxBuffer: 1 << 20,
-    });
+    const { stdout } = await run(
+      'npm',
+      ['pack', '--silent', `${spec.name}@${spec.version}`, '--pack-destination', tmp],
+      {
+        maxBuffer: 1 << 20,
+      },
+    );
     file = stdout.trim().split('\n').pop()!;
   } catch (e) {
     throw new SourceUnavailableError(

@@ -9,7 +9,9 @@ export function makeProgress(stream: NodeJS.WriteStream | null = process.stderr)
     if (stream.isTTY) {
       const width = 30;
       const fill = Math.round((width * pct) / 100);
-      stream.write(`\r${stage.padEnd(12)} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${done >= total ? '\n' : ''}`);
+      stream.write(
+        `\r${stage.padEnd(12)} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${done >= total ? '\n' : ''}`,
+      );
       return;
     }
     const prev = lastPct.get(stage) ?? -100;

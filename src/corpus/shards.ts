@@ -16,7 +16,11 @@ export interface ShardSample {
  * (`<prefix>-000000.tar`, ...). Members carry a fixed mtime so that shards are byte-reproducible.
  * Returns the shard paths.
  */
-export async function writeShards(prefix: string, samples: readonly ShardSample[], perShard = 2000): Promise<string[]> {
+export async function writeShards(
+  prefix: string,
+  samples: readonly ShardSample[],
+  perShard = 2000,
+): Promise<string[]> {
   const paths: string[] = [];
   await mkdir(dirname(prefix), { recursive: true });
   for (let s = 0; s * perShard < samples.length || (s === 0 && samples.length === 0); s++) {
@@ -25,12 +29,22 @@ export async function writeShards(prefix: string, samples: readonly ShardSample[
     const pack = tar.pack();
     const done = pipeline(pack, createWriteStream(tmp));
     for (const sample of samples.slice(s * perShard, (s + 1) * perShard)) {
-      if (sample.key.includes('.')) throw new RangeError(`WebDataset key '${sample.key}' must not contain a dot`);
+      if (sample.key.includes('.'))
+        throw new RangeError(`WebDataset key '${sample.key}' must not contain a dot`);
       for (const ext of Object.keys(sample.files).sort()) {
         const data = sample.files[ext]!;
         await new Promise<void>((resolve, reject) =>
-          pack.entry({ name: `${sample.key}.${ext}`, size: data.length, mtime: new Date(0), mode: 0o644, uid: 0, gid: 0 }, Buffer.from(data), (err) =>
-            err ? reject(err) : resolve(),
+          pack.entry(
+            {
+              name: `${sample.key}.${ext}`,
+              size: data.length,
+              mtime: new Date(0),
+              mode: 0o644,
+              uid: 0,
+              gid: 0,
+            },
+            Buffer.from(data),
+            (err) => (err ? reject(err) : resolve()),
           ),
         );
       }

@@ -67,5 +67,14 @@ export interface FashionRecord {
 }
 
 export const FASHION_LABELS = [
-  'T-shirt/top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot',
+  'T-shirt/top',
+  'trouser',
+  'pullover',
+  'dress',
+  'coat',
+  'sandal',
+  'shirt',
+  'sneaker',
+  'bag',
+  'ankle boot',
 ] as const;

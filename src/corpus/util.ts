@@ -43,10 +43,12 @@ export function normalizeText(s: string): string {
   return s.toLowerCase().replace(/\s+/g, ' ').trim();
 }
 
+let tmpCounter = 0;
+
 /** Write via a temp file and rename, so an interrupted build never leaves a half-written file. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`; // unique: two writers may race on one path
   await writeFile(tmp, data);
   await rename(tmp, path);
 }
@@ -80,6 +82,8 @@ export class UnionFind {
     const ra = this.find(a);
     const rb = this.find(b);
     // Smaller key becomes the root so that the result does not depend on union order.
-    if (ra !== rb) ra < rb ? this.parent.set(rb, ra) : this.parent.set(ra, rb);
+    if (ra === rb) return;
+    if (ra < rb) this.parent.set(rb, ra);
+    else this.parent.set(ra, rb);
   }
 }

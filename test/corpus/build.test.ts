@@ -34,7 +34,13 @@ async function hashTree(dir: string): Promise<Map<string, string>> {
       const p = join(d, e.name);
       if (e.isDirectory()) {
         if (e.name !== '.work') await walk(p);
-      } else out.set(relative(dir, p), createHash('sha256').update(await readFile(p)).digest('hex'));
+      } else
+        out.set(
+          relative(dir, p),
+          createHash('sha256')
+            .update(await readFile(p))
+            .digest('hex'),
+        );
     }
   };
   await walk(dir);
@@ -53,17 +59,36 @@ afterAll(async () => {
 
 describe('corpus build (--subset small, offline sample)', () => {
   it('produces every stream and task with train/val/test files and a counts table', () => {
-    for (const s of ['pairs/emoji', 'pairs/icon', 'pairs/flag', 'pairs/clipart', 'images/fashion-mnist', 'texts/wordnet']) {
+    for (const s of [
+      'pairs/emoji',
+      'pairs/icon',
+      'pairs/flag',
+      'pairs/clipart',
+      'images/fashion-mnist',
+      'texts/wordnet',
+    ]) {
       expect(manifest.counts.streams[s], s).toBeDefined();
     }
-    for (const t of ['retrieval', 'caption', 'vqa', 'nlvr2', 'classification/fashion-mnist', 'classification/emoji-group']) {
-      for (const split of ['train', 'val', 'test']) expect(manifest.counts.tasks[t]![split], `${t}/${split}`).toBeTypeOf('number');
+    for (const t of [
+      'retrieval',
+      'caption',
+      'vqa',
+      'nlvr2',
+      'classification/fashion-mnist',
+      'classification/emoji-group',
+    ]) {
+      for (const split of ['train', 'val', 'test'])
+        expect(manifest.counts.tasks[t]![split], `${t}/${split}`).toBeTypeOf('number');
       expect(manifest.counts.tasks[t]!.train, t).toBeGreaterThan(0);
       expect(manifest.counts.tasks[t]!.test, t).toBeGreaterThan(0);
     }
     const table = countsTable(manifest);
     expect(table).toMatch(/task\s+retrieval\s+\d+\s+\d+\s+\d+\s+\d+/);
-    expect(manifest.counts.tasks.retrieval!.train + manifest.counts.tasks.retrieval!.val + manifest.counts.tasks.retrieval!.test).toBe(images.length);
+    expect(
+      manifest.counts.tasks.retrieval!.train +
+        manifest.counts.tasks.retrieval!.val +
+        manifest.counts.tasks.retrieval!.test,
+    ).toBe(images.length);
   });
 
   it('is deterministic: a second build elsewhere is byte-identical', async () => {
@@ -77,7 +102,14 @@ describe('corpus build (--subset small, offline sample)', () => {
   it('is idempotent: rebuilding an up-to-date output does nothing', async () => {
     const before = (await stat(join(outA, 'manifest.json'))).mtimeMs;
     const logs: string[] = [];
-    const again = await buildCorpus({ out: outA, from: SAMPLE, subset: 'small', size: 64, progress: () => {}, log: (m) => logs.push(m) });
+    const again = await buildCorpus({
+      out: outA,
+      from: SAMPLE,
+      subset: 'small',
+      size: 64,
+      progress: () => {},
+      log: (m) => logs.push(m),
+    });
     expect(again.buildKey).toBe(manifest.buildKey);
     expect((await stat(join(outA, 'manifest.json'))).mtimeMs).toBe(before);
     expect(logs.join('\n')).toMatch(/up to date/);
@@ -115,7 +147,9 @@ describe('corpus build (--subset small, offline sample)', () => {
   });
 
   it('keeps test captions out of the text stream and the pretraining pairs', async () => {
-    const testCaptions = new Set(images.filter((im) => im.split === 'test').flatMap((im) => im.captions.map(normalizeText)));
+    const testCaptions = new Set(
+      images.filter((im) => im.split === 'test').flatMap((im) => im.captions.map(normalizeText)),
+    );
     expect(testCaptions.size).toBeGreaterThan(10);
     const texts = (await readFile(join(outA, 'pretrain', 'texts.txt'), 'utf8')).split('\n').filter(Boolean);
     expect(texts.length).toBeGreaterThan(100);
@@ -132,12 +166,16 @@ describe('corpus build (--subset small, offline sample)', () => {
   it('deduplicates byte-identical images and merges their captions', async () => {
     const hashes = new Map<string, string>();
     for (const im of images) {
-      const h = createHash('sha256').update(await readFile(join(outA, im.image))).digest('hex');
+      const h = createHash('sha256')
+        .update(await readFile(join(outA, im.image)))
+        .digest('hex');
       expect(hashes.get(h), `${im.key} duplicates ${hashes.get(h)}`).toBeUndefined();
       hashes.set(h, im.key);
     }
     // the sample holds the same airplane drawing in two clip-art folders
-    const plane = images.find((im) => im.merged?.some((k) => k.includes('airplane')) || (im.key.includes('airplane') && im.merged));
+    const plane = images.find(
+      (im) => im.merged?.some((k) => k.includes('airplane')) || (im.key.includes('airplane') && im.merged),
+    );
     expect(plane).toBeDefined();
   });
 
@@ -159,10 +197,16 @@ describe('corpus build (--subset small, offline sample)', () => {
 
   it('builds balanced NLVR2 pairs within one split, and VQA over a fixed train vocabulary', async () => {
     const splitOfKey = new Map(images.map((im) => [im.key, im.split as string]));
-    const fashion = await Promise.all(['train', 'val', 'test'].map((s) => readJsonl<{ key: string }>(join(outA, 'tasks/classification/fashion-mnist', `${s}.jsonl`))));
+    const fashion = await Promise.all(
+      ['train', 'val', 'test'].map((s) =>
+        readJsonl<{ key: string }>(join(outA, 'tasks/classification/fashion-mnist', `${s}.jsonl`)),
+      ),
+    );
     ['train', 'val', 'test'].forEach((s, i) => fashion[i]!.forEach((f) => splitOfKey.set(f.key, s)));
     for (const split of ['train', 'val', 'test']) {
-      const rows = await readJsonl<{ left_key: string; right_key: string; label: boolean; template: string }>(join(outA, 'tasks/nlvr2', `${split}.jsonl`));
+      const rows = await readJsonl<{ left_key: string; right_key: string; label: boolean; template: string }>(
+        join(outA, 'tasks/nlvr2', `${split}.jsonl`),
+      );
       const byTemplate = new Map<string, [number, number]>();
       for (const r of rows) {
         expect(splitOfKey.get(r.left_key), r.left_key).toBe(split);
@@ -174,7 +218,12 @@ describe('corpus build (--subset small, offline sample)', () => {
       for (const [t, [yes, no]] of byTemplate) expect(yes, `${split} ${t}`).toBe(no);
     }
     const vocab = JSON.parse(await readFile(join(outA, 'tasks/vqa/answers.json'), 'utf8')) as string[];
-    const train = await readJsonl<{ answer: string; answers: string[]; answer_id: number; answer_type: string }>(join(outA, 'tasks/vqa/train.jsonl'));
+    const train = await readJsonl<{
+      answer: string;
+      answers: string[];
+      answer_id: number;
+      answer_type: string;
+    }>(join(outA, 'tasks/vqa/train.jsonl'));
     for (const q of train) {
       expect(vocab[q.answer_id]).toBe(q.answer);
       expect(q.answers).toHaveLength(10);
@@ -205,8 +254,12 @@ describe('corpus build (--subset small, offline sample)', () => {
 
   it('says which sources are missing from --from', async () => {
     const empty = join(root, 'empty-sources');
-    await expect(buildCorpus({ out: join(root, 'x'), from: empty, ...quiet })).rejects.toThrow(SourceUnavailableError);
-    await expect(buildCorpus({ out: join(root, 'x'), from: empty, ...quiet })).rejects.toThrow(/lacks emojibase-data/);
+    await expect(buildCorpus({ out: join(root, 'x'), from: empty, ...quiet })).rejects.toThrow(
+      SourceUnavailableError,
+    );
+    await expect(buildCorpus({ out: join(root, 'x'), from: empty, ...quiet })).rejects.toThrow(
+      /lacks emojibase-data/,
+    );
     expect(existsSync(join(root, 'x', 'manifest.json'))).toBe(false);
   });
 });

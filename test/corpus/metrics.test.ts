@@ -94,7 +94,12 @@ describe('CIDEr-D (coco-caption cider_scorer, CIDEr-D variant)', () => {
   it('tokenizes like the PTB tokenizer for plain captions (lowercase, punctuation dropped)', () => {
     expect(captionTokenize('Flag: Côte d’Ivoire!')).toEqual(['flag', 'côte', 'd', 'ivoire']);
     expect(captionTokenize("man's   hat-trick.")).toEqual(["man's", 'hat-trick']);
-    expect(exactMatch([{ hypothesis: 'Red Heart', references: ['red heart', 'love'] }, { hypothesis: 'x', references: ['y'] }])).toBe(0.5);
+    expect(
+      exactMatch([
+        { hypothesis: 'Red Heart', references: ['red heart', 'love'] },
+        { hypothesis: 'x', references: ['y'] },
+      ]),
+    ).toBe(0.5);
   });
 });
 

@@ -10,7 +10,11 @@ export function accuracy<T>(predictions: readonly T[], labels: readonly T[]): nu
 }
 
 /** Top-1 accuracy from a row-major [n, classes] score matrix. */
-export function top1FromScores(scores: ArrayLike<number>, nClasses: number, labels: readonly number[]): number {
+export function top1FromScores(
+  scores: ArrayLike<number>,
+  nClasses: number,
+  labels: readonly number[],
+): number {
   if (scores.length !== labels.length * nClasses) {
     throw new RangeError(`top1FromScores: ${scores.length} scores for ${labels.length}x${nClasses}`);
   }

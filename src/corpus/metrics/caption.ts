@@ -90,7 +90,10 @@ export interface CiderResult {
   perExample: number[];
 }
 
-export function ciderD(examples: readonly CaptionExample[], opts: { n?: number; sigma?: number } = {}): CiderResult {
+export function ciderD(
+  examples: readonly CaptionExample[],
+  opts: { n?: number; sigma?: number } = {},
+): CiderResult {
   const N = opts.n ?? 4;
   const sigma = opts.sigma ?? 6;
   if (examples.length === 0) return { score: 0, perExample: [] };

@@ -13,7 +13,11 @@ export interface RecallResult {
  * positives[q]: indices of the candidates that match query q (at least one).
  * Ties are broken against the query (a positive tied with a negative ranks below it).
  */
-export function recallAtK(scores: ArrayLike<number>[], positives: readonly (readonly number[])[], ks = [1, 5, 10]): number[] {
+export function recallAtK(
+  scores: ArrayLike<number>[],
+  positives: readonly (readonly number[])[],
+  ks = [1, 5, 10],
+): number[] {
   if (scores.length !== positives.length) {
     throw new RangeError(`recallAtK: ${scores.length} score rows but ${positives.length} positive lists`);
   }
@@ -37,7 +41,10 @@ export function recallAtK(scores: ArrayLike<number>[], positives: readonly (read
  * Both directions from one image-by-text similarity matrix.
  * textsOfImage[i]: the indices of the texts that describe image i.
  */
-export function retrievalRecall(sim: ArrayLike<number>[], textsOfImage: readonly (readonly number[])[]): {
+export function retrievalRecall(
+  sim: ArrayLike<number>[],
+  textsOfImage: readonly (readonly number[])[],
+): {
   imageToText: RecallResult;
   textToImage: RecallResult;
 } {
@@ -45,7 +52,9 @@ export function retrievalRecall(sim: ArrayLike<number>[], textsOfImage: readonly
   const nTexts = nImages ? sim[0]!.length : 0;
   const imagesOfText: number[][] = Array.from({ length: nTexts }, () => []);
   textsOfImage.forEach((ts, i) => ts.forEach((t) => imagesOfText[t]!.push(i)));
-  const transposed = Array.from({ length: nTexts }, (_, t) => Float64Array.from({ length: nImages }, (_, i) => sim[i]![t]!));
+  const transposed = Array.from({ length: nTexts }, (_, t) =>
+    Float64Array.from({ length: nImages }, (_, i) => sim[i]![t]!),
+  );
   const [a1, a5, a10] = recallAtK(sim, textsOfImage);
   const [b1, b5, b10] = recallAtK(transposed, imagesOfText);
   return { imageToText: { r1: a1!, r5: a5!, r10: a10! }, textToImage: { r1: b1!, r5: b5!, r10: b10! } };

@@ -6,12 +6,27 @@
  * number words, a few contractions); it is a faithful subset, not the full table.
  */
 const NUMBER_WORDS: Record<string, string> = {
-  none: '0', zero: '0', one: '1', two: '2', three: '3', four: '4', five: '5',
-  six: '6', seven: '7', eight: '8', nine: '9', ten: '10',
+  none: '0',
+  zero: '0',
+  one: '1',
+  two: '2',
+  three: '3',
+  four: '4',
+  five: '5',
+  six: '6',
+  seven: '7',
+  eight: '8',
+  nine: '9',
+  ten: '10',
 };
 const ARTICLES = new Set(['a', 'an', 'the']);
 const CONTRACTIONS: Record<string, string> = {
-  dont: "don't", doesnt: "doesn't", isnt: "isn't", arent: "aren't", cant: "can't", wont: "won't",
+  dont: "don't",
+  doesnt: "doesn't",
+  isnt: "isn't",
+  arent: "aren't",
+  cant: "can't",
+  wont: "won't",
 };
 
 export function normalizeAnswer(ans: string): string {

@@ -76,10 +76,13 @@ export async function readEmoji(from: string): Promise<RawItem[]> {
     groups: Record<string, string>;
     subgroups: Record<string, string>;
   };
-  const ds = JSON.parse(await readFile(join(from, 'emoji-datasource', 'emoji.json'), 'utf8')) as DatasourceEntry[];
+  const ds = JSON.parse(
+    await readFile(join(from, 'emoji-datasource', 'emoji.json'), 'utf8'),
+  ) as DatasourceEntry[];
   const dsByHex = new Map(ds.map((d) => [normalizeHex(d.unified), d]));
   const sets: { style: string; source: string; set: IconifySet }[] = [];
-  for (const s of EMOJI_STYLES) sets.push({ style: s.style, source: s.id, set: await loadIconifySet(join(from, s.id)) });
+  for (const s of EMOJI_STYLES)
+    sets.push({ style: s.style, source: s.id, set: await loadIconifySet(join(from, s.id)) });
 
   const items: RawItem[] = [];
   const flat: { e: EmojibaseEntry; base?: EmojibaseEntry }[] = [];
@@ -95,7 +98,8 @@ export async function readEmoji(from: string): Promise<RawItem[]> {
     if (d?.name) captions.push(d.name.toLowerCase());
     for (const sn of d?.short_names ?? []) captions.push(sn.replace(/_/g, ' '));
     const uniqueCaptions = [...new Set(captions.map((c) => c.trim()).filter(Boolean))];
-    const tone = typeof e.tone === 'number' ? e.tone : Array.isArray(e.tone) ? undefined : e.skins ? 0 : undefined;
+    const tone =
+      typeof e.tone === 'number' ? e.tone : Array.isArray(e.tone) ? undefined : e.skins ? 0 : undefined;
     const identity = emojiIdentity(e.hexcode);
     for (const { style, source, set } of sets) {
       const name = set.chars.get(hex);

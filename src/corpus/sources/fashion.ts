@@ -15,21 +15,26 @@ export interface IdxImages {
 /** IDX format (LeCun): big-endian magic 0x00000803 for images, 0x00000801 for labels. Sizes checked. */
 export function parseIdxImages(buf: Uint8Array, name: string): IdxImages {
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (buf.length < 16 || v.getUint32(0) !== 0x803) throw new SourceFormatError(`${name}: not an IDX image file (magic)`);
+  if (buf.length < 16 || v.getUint32(0) !== 0x803)
+    throw new SourceFormatError(`${name}: not an IDX image file (magic)`);
   const count = v.getUint32(4);
   const rows = v.getUint32(8);
   const cols = v.getUint32(12);
   if (16 + count * rows * cols !== buf.length) {
-    throw new SourceFormatError(`${name}: header says ${count}x${rows}x${cols} but file has ${buf.length - 16} pixel bytes`);
+    throw new SourceFormatError(
+      `${name}: header says ${count}x${rows}x${cols} but file has ${buf.length - 16} pixel bytes`,
+    );
   }
   return { count, rows, cols, pixels: buf.subarray(16) };
 }
 
 export function parseIdxLabels(buf: Uint8Array, name: string): Uint8Array {
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (buf.length < 8 || v.getUint32(0) !== 0x801) throw new SourceFormatError(`${name}: not an IDX label file (magic)`);
+  if (buf.length < 8 || v.getUint32(0) !== 0x801)
+    throw new SourceFormatError(`${name}: not an IDX label file (magic)`);
   const count = v.getUint32(4);
-  if (8 + count !== buf.length) throw new SourceFormatError(`${name}: header says ${count} labels, file has ${buf.length - 8}`);
+  if (8 + count !== buf.length)
+    throw new SourceFormatError(`${name}: header says ${count} labels, file has ${buf.length - 8}`);
   return buf.subarray(8);
 }
 
@@ -45,7 +50,8 @@ export async function readFashion(from: string): Promise<{ train: FashionSplit; 
     const lblName = join(dir, `${prefix}-labels-idx1-ubyte.gz`);
     const images = parseIdxImages(gunzipSync(await readFile(imgName)), imgName);
     const labels = parseIdxLabels(gunzipSync(await readFile(lblName)), lblName);
-    if (labels.length !== images.count) throw new SourceFormatError(`${prefix}: ${images.count} images but ${labels.length} labels`);
+    if (labels.length !== images.count)
+      throw new SourceFormatError(`${prefix}: ${images.count} images but ${labels.length} labels`);
     return { images, labels };
   };
   return { train: await load('train'), test: await load('t10k') };

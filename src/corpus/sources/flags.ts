@@ -12,9 +12,16 @@ export interface Country {
 
 export async function readCountries(from: string): Promise<Map<string, Country>> {
   const path = join(from, 'flag-icons', 'country.json');
-  const raw = JSON.parse(await readFile(path, 'utf8')) as { code: string; name: string; continent?: string; iso?: boolean }[];
+  const raw = JSON.parse(await readFile(path, 'utf8')) as {
+    code: string;
+    name: string;
+    continent?: string;
+    iso?: boolean;
+  }[];
   if (!Array.isArray(raw)) throw new SourceFormatError(`${path}: expected an array of countries`);
-  return new Map(raw.filter((c) => c.iso).map((c) => [c.code, { code: c.code, name: c.name, continent: c.continent }]));
+  return new Map(
+    raw.filter((c) => c.iso).map((c) => [c.code, { code: c.code, name: c.name, continent: c.continent }]),
+  );
 }
 
 /** Flags of ISO countries in both aspect ratios; one flag in several sources is one identity. */

@@ -25,11 +25,16 @@ export interface IconifySet {
 export async function loadIconifySet(dir: string): Promise<IconifySet> {
   const path = join(dir, 'icons.json');
   const json = JSON.parse(await readFile(path, 'utf8')) as IconifyJson;
-  if (!json || typeof json.icons !== 'object') throw new SourceFormatError(`${path}: not an Iconify JSON icon set`);
+  if (!json || typeof json.icons !== 'object')
+    throw new SourceFormatError(`${path}: not an Iconify JSON icon set`);
   const rawChars = JSON.parse(await readFile(join(dir, 'chars.json'), 'utf8')) as Record<string, string>;
   const chars = new Map<string, string>();
   for (const [hex, name] of Object.entries(rawChars)) {
-    const k = hex.toLowerCase().split('-').filter((c) => c !== 'fe0f').join('-');
+    const k = hex
+      .toLowerCase()
+      .split('-')
+      .filter((c) => c !== 'fe0f')
+      .join('-');
     if (!chars.has(k)) chars.set(k, name);
   }
   return { json, chars };

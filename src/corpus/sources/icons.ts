@@ -6,8 +6,24 @@ import { SourceFormatError } from '../util.js';
 
 /** Brand logos are trademarks: left out unless the build is asked for them. */
 const LUCIDE_BRANDS = new Set([
-  'chrome', 'codepen', 'codesandbox', 'dribbble', 'facebook', 'figma', 'framer', 'github', 'gitlab',
-  'instagram', 'linkedin', 'pocket', 'slack', 'trello', 'twitch', 'twitter', 'youtube', 'rail-symbol',
+  'chrome',
+  'codepen',
+  'codesandbox',
+  'dribbble',
+  'facebook',
+  'figma',
+  'framer',
+  'github',
+  'gitlab',
+  'instagram',
+  'linkedin',
+  'pocket',
+  'slack',
+  'trello',
+  'twitch',
+  'twitter',
+  'youtube',
+  'rail-symbol',
 ]);
 
 const spaced = (name: string) => name.replace(/[-_]+/g, ' ').trim();
@@ -39,7 +55,10 @@ export async function readIcons(from: string, opts: IconReadOptions): Promise<Ra
         style: `tabler-${style}`,
         identityHints: [`name:${spaced(icon.name)}`],
         captions: [spaced(icon.name)],
-        meta: { category: icon.category?.toLowerCase() || undefined, tags: (icon.tags ?? []).map(String).filter((t) => t.length > 1) },
+        meta: {
+          category: icon.category?.toLowerCase() || undefined,
+          tags: (icon.tags ?? []).map(String).filter((t) => t.length > 1),
+        },
         svg: () => readFile(file, 'utf8'),
       });
     }
@@ -66,7 +85,11 @@ export async function readIcons(from: string, opts: IconReadOptions): Promise<Ra
       stream: 'icon',
       source: 'mdi-svg',
       style: 'mdi',
-      identityHints: [`mdi:${icon.baseIconId ?? icon.id}`, `name:${spaced(icon.name)}`, `name:${spaced(baseName)}`],
+      identityHints: [
+        `mdi:${icon.baseIconId ?? icon.id}`,
+        `name:${spaced(icon.name)}`,
+        `name:${spaced(baseName)}`,
+      ],
       captions: [...new Set([spaced(icon.name), ...(icon.aliases ?? []).map(spaced)])],
       meta: { category: icon.tags?.[0]?.toLowerCase(), tags: [] },
       svg: () => readFile(file, 'utf8'),

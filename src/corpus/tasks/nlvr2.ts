@@ -19,15 +19,34 @@ const FOOTWEAR = new Set([5, 7, 9]); // sandal, sneaker, ankle boot
  * Two images from one split and a statement about them, half true and half false per template.
  * Every pair is drawn from images of the same split, so no identity leaks across splits.
  */
-export function buildNlvr2(images: readonly ImageRecord[], fashion: readonly FashionRecord[], split: Split, perTemplate: number): Nlvr2Example[] {
+export function buildNlvr2(
+  images: readonly ImageRecord[],
+  fashion: readonly FashionRecord[],
+  split: Split,
+  perTemplate: number,
+): Nlvr2Example[] {
   const rand = rng(`nlvr2:${split}`);
   const pickOne = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const out: Nlvr2Example[] = [];
   const emit = (template: string, statement: string, a: Img, b: Img, label: boolean) =>
-    out.push({ id: `${split}-${template}-${out.length}`, left: a.image, right: b.image, left_key: a.key, right_key: b.key, statement, label, template });
+    out.push({
+      id: `${split}-${template}-${out.length}`,
+      left: a.image,
+      right: b.image,
+      left_key: a.key,
+      right_key: b.key,
+      statement,
+      label,
+      template,
+    });
 
   /** Balanced same/different pairs over a grouping of images. */
-  const sameDifferent = (template: string, statement: string, groups: Map<string, ImageRecord[]>, sameNeedsTwo: boolean) => {
+  const sameDifferent = (
+    template: string,
+    statement: string,
+    groups: Map<string, ImageRecord[]>,
+    sameNeedsTwo: boolean,
+  ) => {
     const keys = [...groups.keys()].sort();
     const withTwo = keys.filter((k) => groups.get(k)!.length >= 2);
     if ((sameNeedsTwo ? withTwo.length : keys.length) < 1 || keys.length < 2 || withTwo.length < 1) return;
@@ -60,26 +79,43 @@ export function buildNlvr2(images: readonly ImageRecord[], fashion: readonly Fas
   };
 
   const emoji = images.filter((x) => x.stream === 'emoji');
-  sameDifferent('same-emoji', 'both images show the same emoji.', groupBy(emoji, (x) => x.identity), true);
+  sameDifferent(
+    'same-emoji',
+    'both images show the same emoji.',
+    groupBy(emoji, (x) => x.identity),
+    true,
+  );
   const flags = images.filter((x) => x.stream === 'flag' && x.meta.continent);
   // continents: "same" pairs must be two different countries
-  sameDifferent('same-continent', 'both flags are from the same continent.', groupBy(flags, (x) => x.meta.continent), true);
+  sameDifferent(
+    'same-continent',
+    'both flags are from the same continent.',
+    groupBy(flags, (x) => x.meta.continent),
+    true,
+  );
   const icons = images.filter((x) => x.stream === 'icon' && x.meta.category);
-  sameDifferent('same-icon-category', 'both icons are from the same category.', groupBy(icons, (x) => x.meta.category), true);
+  sameDifferent(
+    'same-icon-category',
+    'both icons are from the same category.',
+    groupBy(icons, (x) => x.meta.category),
+    true,
+  );
 
   // darker skin tone on the left: two tones of one emoji in one style
   const toned = groupBy(
     emoji.filter((x) => x.meta.skinTone !== undefined),
     (x) => `${x.identity}|${x.styles[0]}`,
   );
-  const tonedKeys = [...toned.keys()].sort().filter((k) => new Set(toned.get(k)!.map((x) => x.meta.skinTone)).size >= 2);
+  const tonedKeys = [...toned.keys()]
+    .sort()
+    .filter((k) => new Set(toned.get(k)!.map((x) => x.meta.skinTone)).size >= 2);
   for (let i = 0; tonedKeys.length && i < Math.min(perTemplate, tonedKeys.length * 4); i++) {
     const g = toned.get(pickOne(tonedKeys))!;
     const a = pickOne(g);
     const others = g.filter((x) => x.meta.skinTone !== a.meta.skinTone);
     const b = pickOne(others);
     const wantTrue = i % 2 === 0;
-    const [l, r] = (a.meta.skinTone! > b.meta.skinTone!) === wantTrue ? [a, b] : [b, a];
+    const [l, r] = a.meta.skinTone! > b.meta.skinTone! === wantTrue ? [a, b] : [b, a];
     emit('darker-skin-left', 'the left image shows a darker skin tone than the right image.', l, r, wantTrue);
   }
 
@@ -91,7 +127,8 @@ export function buildNlvr2(images: readonly ImageRecord[], fashion: readonly Fas
       emit('both-footwear', 'both items are footwear.', pickOne(shoes), pickOne(shoes), true);
       const s = pickOne(shoes);
       const c = pickOne(clothes);
-      rand() < 0.5 ? emit('both-footwear', 'both items are footwear.', s, c, false) : emit('both-footwear', 'both items are footwear.', c, s, false);
+      const [l, r] = rand() < 0.5 ? [s, c] : [c, s];
+      emit('both-footwear', 'both items are footwear.', l, r, false);
     }
   }
   return out;

@@ -22,7 +22,11 @@ function tenAnswers(valid: string[]): string[] {
 }
 
 /** Questions whose answers come from source metadata; yes/no tag questions get a balanced negative. */
-export function buildVqa(images: readonly ImageRecord[], fashion: readonly FashionRecord[], split: Split): VqaQuestion[] {
+export function buildVqa(
+  images: readonly ImageRecord[],
+  fashion: readonly FashionRecord[],
+  split: Split,
+): VqaQuestion[] {
   const rand = rng(`vqa:${split}`);
   const out: VqaQuestion[] = [];
   const tagsByStream = new Map<string, string[]>();
@@ -32,7 +36,13 @@ export function buildVqa(images: readonly ImageRecord[], fashion: readonly Fashi
     tagsByStream.set(im.stream, all);
   }
   for (const [s, tags] of tagsByStream) tagsByStream.set(s, [...new Set(tags)].sort());
-  const add = (im: { key: string; image: string }, type: string, question: string, valid: string[], answerType: VqaQuestion['answer_type'] = 'other') => {
+  const add = (
+    im: { key: string; image: string },
+    type: string,
+    question: string,
+    valid: string[],
+    answerType: VqaQuestion['answer_type'] = 'other',
+  ) => {
     out.push({
       question_id: `${im.key}__${type}`,
       key: im.key,
@@ -49,13 +59,21 @@ export function buildVqa(images: readonly ImageRecord[], fashion: readonly Fashi
     const isEmoji = im.stream === 'emoji' || (im.stream === 'flag' && m.group !== undefined);
     if (m.group) add(im, 'group', 'which group does this emoji belong to?', [spaced(m.group)]);
     if (m.subgroup) add(im, 'subgroup', 'which subgroup does this emoji belong to?', [spaced(m.subgroup)]);
-    if (m.skinTone !== undefined) add(im, 'skin-tone', 'which skin tone does this emoji show?', [TONE_NAMES[m.skinTone]!]);
+    if (m.skinTone !== undefined)
+      add(im, 'skin-tone', 'which skin tone does this emoji show?', [TONE_NAMES[m.skinTone]!]);
     if (m.gender) add(im, 'gender', 'is this a man, a woman or a person?', [m.gender]);
     if (m.country) add(im, 'country', 'which country does this flag belong to?', [m.country.toLowerCase()]);
     if (m.continent) add(im, 'continent', 'on which continent is this country?', [m.continent.toLowerCase()]);
     if (isEmoji) add(im, 'style', 'which emoji style is this?', im.styles.map(spaced));
     if (m.category && im.stream !== 'emoji') {
-      add(im, 'category', im.stream === 'clipart' ? 'which category is this clip art in?' : 'which category does this icon belong to?', [spaced(m.category)]);
+      add(
+        im,
+        'category',
+        im.stream === 'clipart'
+          ? 'which category is this clip art in?'
+          : 'which category does this icon belong to?',
+        [spaced(m.category)],
+      );
     }
     const pool = tagsByStream.get(im.stream) ?? [];
     if (m.tags.length > 0 && pool.length > m.tags.length) {
@@ -72,8 +90,17 @@ export function buildVqa(images: readonly ImageRecord[], fashion: readonly Fashi
   return out;
 }
 
-function base(im: { key: string; image: string }, type: string): Omit<VqaQuestion, 'question' | 'answer' | 'answers'> {
-  return { question_id: `${im.key}__${type}`, key: im.key, image: im.image, question_type: type, answer_type: 'yes/no' };
+function base(
+  im: { key: string; image: string },
+  type: string,
+): Omit<VqaQuestion, 'question' | 'answer' | 'answers'> {
+  return {
+    question_id: `${im.key}__${type}`,
+    key: im.key,
+    image: im.image,
+    question_type: type,
+    answer_type: 'yes/no',
+  };
 }
 
 /** The fixed answer vocabulary: every answer seen in training, most frequent first (ties alphabetical). */
