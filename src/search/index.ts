@@ -1,0 +1,276 @@
+/**
+ * A persistent image search index: BEiT-3 retrieval embeddings of a folder of images in an HNSW
+ * graph (hnswlib-node, inner-product space on L2-normalized vectors = cosine similarity).
+ *
+ * Why hnswlib-node over usearch (both maintained, both load here), measured on this machine with
+ * 10k random 768-d unit vectors (M = 16): build 48 s vs 60 s, query 1.5 ms vs 4.0 ms, recall@10
+ * 0.97 vs 0.95 at default search settings, same file size (see docs/tasks.md). LanceDB is a
+ * columnar database (a much larger native dependency) for what is here one vector per file.
+ *
+ * Layout of an index folder: `vectors.hnsw` (the graph), `meta.json` (model identity, one entry
+ * per file: label, path, size, mtime; failures with their reason). Both are rewritten atomically
+ * after every chunk, so an interrupted `beit3 index` resumes where it stopped: files whose path,
+ * size and mtime are already in the index are skipped, changed files are re-embedded.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { extname, join, relative, resolve } from 'node:path';
+import type { Tensor } from '../graph/tensor.js';
+import type { RetrievalPipeline } from '../tasks/retrieval.js';
+
+const require = createRequire(import.meta.url);
+// hnswlib-node is CommonJS
+const { HierarchicalNSW } = require('hnswlib-node') as typeof import('hnswlib-node');
+type Hnsw = InstanceType<typeof HierarchicalNSW>;
+
+export class SearchIndexError extends Error {
+  override name = 'SearchIndexError';
+}
+
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.gif', '.webp', '.tif', '.tiff', '.bmp', '.avif'];
+
+export interface IndexedFile {
+  label: number;
+  /** Path relative to `root`. */
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface IndexMeta {
+  version: 1;
+  /** Identity of the embedding model: vectors from another model are not comparable. */
+  model: { config?: string; weights: string[]; embedDim: number; imgSize: number; modelName?: string };
+  root: string;
+  dim: number;
+  nextLabel: number;
+  files: IndexedFile[];
+  failed: { path: string; reason: string }[];
+}
+
+export interface IndexProgress {
+  done: number;
+  total: number;
+  added: number;
+  failed: number;
+  /** File being reported (failures). */
+  file?: string;
+  reason?: string;
+}
+
+export interface AddResult {
+  added: number;
+  unchanged: number;
+  updated: number;
+  removed: number;
+  failed: { path: string; reason: string }[];
+}
+
+export interface SearchHit {
+  path: string;
+  /** Absolute path. */
+  file: string;
+  score: number;
+  label: number;
+}
+
+/** Image files under a folder (recursive, sorted, by extension). */
+export function listImages(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch (e) {
+      throw new SearchIndexError(`${d}: cannot read folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+export class ImageIndex {
+  private constructor(
+    readonly dir: string,
+    readonly meta: IndexMeta,
+    private hnsw: Hnsw,
+  ) {}
+
+  get size(): number {
+    return this.meta.files.length;
+  }
+
+  /** Opens an existing index folder. */
+  static open(dir: string): ImageIndex {
+    const metaPath = join(dir, 'meta.json');
+    if (!existsSync(metaPath)) throw new SearchIndexError(`${dir}: not an image index (no meta.json); build one with \`beit3 index DIR --out ${dir}\``);
+    let meta: IndexMeta;
+    try {
+      meta = JSON.parse(readFileSync(metaPath, 'utf8')) as IndexMeta;
+    } catch (e) {
+      throw new SearchIndexError(`${metaPath}: unreadable (${(e as Error).message})`);
+    }
+    if (meta.version !== 1 || !Array.isArray(meta.files)) throw new SearchIndexError(`${metaPath}: unsupported index version ${String(meta.version)}`);
+    const h = new HierarchicalNSW('ip', meta.dim);
+    const vec = join(dir, 'vectors.hnsw');
+    if (meta.files.length || existsSync(vec)) {
+      if (!existsSync(vec)) throw new SearchIndexError(`${dir}: vectors.hnsw is missing`);
+      h.readIndexSync(vec, true);
+    } else h.initIndex({ maxElements: 1024, m: 16, efConstruction: 200, randomSeed: 100, allowReplaceDeleted: true });
+    return new ImageIndex(dir, meta, h);
+  }
+
+  /** Opens the index in `dir`, or creates an empty one for `root` embedded with `model`. */
+  static openOrCreate(dir: string, root: string, model: IndexMeta['model']): ImageIndex {
+    if (existsSync(join(dir, 'meta.json'))) {
+      const idx = ImageIndex.open(dir);
+      if (idx.meta.model.embedDim !== model.embedDim || idx.meta.model.imgSize !== model.imgSize)
+        throw new SearchIndexError(
+          `${dir}: index was built with a ${idx.meta.model.embedDim}-d / ${idx.meta.model.imgSize}px model, this one is ${model.embedDim}-d / ${model.imgSize}px (use a new --out folder)`,
+        );
+      if (resolve(idx.meta.root) !== resolve(root)) throw new SearchIndexError(`${dir}: index is for folder ${idx.meta.root}, not ${resolve(root)}`);
+      return idx;
+    }
+    mkdirSync(dir, { recursive: true });
+    const meta: IndexMeta = { version: 1, model, root: resolve(root), dim: model.embedDim, nextLabel: 0, files: [], failed: [] };
+    const h = new HierarchicalNSW('ip', model.embedDim);
+    h.initIndex({ maxElements: 1024, m: 16, efConstruction: 200, randomSeed: 100, allowReplaceDeleted: true });
+    const idx = new ImageIndex(dir, meta, h);
+    idx.save();
+    return idx;
+  }
+
+  /** Writes vectors then meta (each atomically); meta is the commit point. */
+  save(): void {
+    if (this.hnsw.getCurrentCount() > 0) {
+      const tmp = join(this.dir, `vectors.hnsw.${process.pid}.tmp`);
+      this.hnsw.writeIndexSync(tmp);
+      renameSync(tmp, join(this.dir, 'vectors.hnsw'));
+    }
+    writeAtomic(join(this.dir, 'meta.json'), JSON.stringify(this.meta));
+  }
+
+  private ensureCapacity(extra: number): void {
+    const need = this.hnsw.getCurrentCount() + extra;
+    if (need > this.hnsw.getMaxElements()) this.hnsw.resizeIndex(Math.max(need, 2 * this.hnsw.getMaxElements()));
+  }
+
+  /** Adds one vector (already L2-normalized) for a file. */
+  addVector(file: Omit<IndexedFile, 'label'>, vector: Float32Array): void {
+    if (vector.length !== this.meta.dim) throw new SearchIndexError(`vector has ${vector.length} dims, index has ${this.meta.dim}`);
+    this.ensureCapacity(1);
+    const label = this.meta.nextLabel++;
+    this.hnsw.addPoint(Array.from(vector), label, true);
+    this.meta.files.push({ ...file, label });
+  }
+
+  private remove(path: string): void {
+    const i = this.meta.files.findIndex((f) => f.path === path);
+    if (i < 0) return;
+    this.hnsw.markDelete(this.meta.files[i].label);
+    this.meta.files.splice(i, 1);
+  }
+
+  /**
+   * Embeds every image of `root` not yet in the index (new or changed files), in chunks of
+   * `chunk` images, saving after each chunk. Files that cannot be decoded are skipped and reported;
+   * files gone from the folder are removed.
+   */
+  async sync(pipeline: RetrievalPipeline, opts: { chunk?: number; onProgress?: (p: IndexProgress) => void; signal?: AbortSignal } = {}): Promise<AddResult> {
+    const root = this.meta.root;
+    const files = listImages(root);
+    const known = new Map(this.meta.files.map((f) => [f.path, f]));
+    const res: AddResult = { added: 0, unchanged: 0, updated: 0, removed: 0, failed: [] };
+    const present = new Set<string>();
+    const todo: { path: string; abs: string; size: number; mtimeMs: number; update: boolean }[] = [];
+    for (const abs of files) {
+      const path = relative(root, abs);
+      present.add(path);
+      const st = statSync(abs);
+      const k = known.get(path);
+      if (k && k.size === st.size && k.mtimeMs === st.mtimeMs) res.unchanged++;
+      else todo.push({ path, abs, size: st.size, mtimeMs: st.mtimeMs, update: !!k });
+    }
+    for (const f of [...this.meta.files]) if (!present.has(f.path)) (this.remove(f.path), res.removed++);
+    this.meta.failed = this.meta.failed.filter((f) => present.has(f.path) && !todo.some((t) => t.path === f.path));
+    const chunk = opts.chunk ?? 32;
+    let done = 0;
+    for (let i = 0; i < todo.length; i += chunk) {
+      if (opts.signal?.aborted) break;
+      const part = todo.slice(i, i + chunk);
+      // decode one by one so one bad file does not sink the chunk
+      const pre = await Promise.all(
+        part.map(async (f) => {
+          try {
+            return await pipeline.preprocessOne(f.abs);
+          } catch (e) {
+            return e as Error;
+          }
+        }),
+      );
+      const ok = part.filter((_, j) => !(pre[j] instanceof Error));
+      part.forEach((f, j) => {
+        const e = pre[j];
+        if (e instanceof Error) {
+          const reason = e.message.replace(`${f.abs}: `, '');
+          res.failed.push({ path: f.path, reason });
+          this.meta.failed.push({ path: f.path, reason });
+          opts.onProgress?.({ done, total: todo.length, added: res.added, failed: res.failed.length, file: f.path, reason });
+        }
+      });
+      if (ok.length) {
+        const feats = await pipeline.embedImages(pre.filter((t): t is Tensor => !(t instanceof Error)));
+        const d = feats.shape[1];
+        ok.forEach((f, j) => {
+          if (f.update) (this.remove(f.path), res.updated++);
+          else res.added++;
+          this.addVector({ path: f.path, size: f.size, mtimeMs: f.mtimeMs }, (feats.data as Float32Array).slice(j * d, (j + 1) * d));
+        });
+      }
+      done += part.length;
+      this.save();
+      opts.onProgress?.({ done, total: todo.length, added: res.added, failed: res.failed.length });
+    }
+    if (!todo.length) this.save();
+    return res;
+  }
+
+  /** Nearest images to a query vector (L2-normalized), best first; score = cosine similarity. */
+  searchVector(vector: Float32Array, k: number): SearchHit[] {
+    if (vector.length !== this.meta.dim) throw new SearchIndexError(`query has ${vector.length} dims, index has ${this.meta.dim}`);
+    const live = this.meta.files.length;
+    if (!live) return [];
+    const n = Math.min(k, live);
+    this.hnsw.setEf(Math.max(64, n));
+    const r = this.hnsw.searchKnn(Array.from(vector), n);
+    const byLabel = new Map(this.meta.files.map((f) => [f.label, f]));
+    return r.neighbors
+      .map((label, i) => ({ label, f: byLabel.get(label), score: 1 - r.distances[i] }))
+      .filter((x) => x.f)
+      .map((x) => ({ path: x.f!.path, file: join(this.meta.root, x.f!.path), score: x.score, label: x.label }))
+      .sort((a, b) => b.score - a.score);
+  }
+
+  /** Text query → top-k images. */
+  async searchText(pipeline: RetrievalPipeline, text: string, k = 5): Promise<SearchHit[]> {
+    const q = await pipeline.embedTexts([text]);
+    if (q.shape[1] !== this.meta.dim) throw new SearchIndexError(`the model embeds ${q.shape[1]}-d vectors, the index holds ${this.meta.dim}-d`);
+    return this.searchVector(q.data as Float32Array, k);
+  }
+
+  /** Deletes the index folder's files. */
+  static destroy(dir: string): void {
+    for (const f of ['meta.json', 'vectors.hnsw']) rmSync(join(dir, f), { force: true });
+  }
+}
