@@ -1,6 +1,8 @@
 import type { Suite } from '../report.js';
+import { engineSuite } from './engine.js';
 import { visionSuite } from './vision.js';
 import { ioSuite } from './io.js';
+import { beit3Suite } from './beit3.js';
 
 /** Benchmark suites in run order; each area adds its own file here. */
-export const suites: Suite[] = [visionSuite, ioSuite];
+export const suites: Suite[] = [engineSuite, visionSuite, ioSuite, beit3Suite];

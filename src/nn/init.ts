@@ -21,11 +21,29 @@ export const Inits = {
   uniform: (bound: number): Init => ({ kind: 'uniform', bound }),
 };
 
-function gaussian(rng: Rng): number {
-  // Box–Muller; 1 - u keeps the log argument in (0, 1].
-  const u = 1 - rng.next();
-  const v = rng.next();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+/**
+ * Standard normal samples into `out` (Box–Muller, both outputs used). The mulberry32 step is
+ * inlined because random init of a base model draws ~2·10^8 numbers.
+ */
+function fillGaussian(out: Float32Array, seed: number, std: number, lo = -Infinity, hi = Infinity): void {
+  let state = seed >>> 0;
+  const uniform = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  let i = 0;
+  while (i < out.length) {
+    const r = Math.sqrt(-2 * Math.log(1 - uniform()));
+    const a = 2 * Math.PI * uniform();
+    const z0 = std * r * Math.cos(a);
+    const z1 = std * r * Math.sin(a);
+    // Truncation by rejection (timm trunc_normal_ resamples outside [a, b]).
+    if (z0 >= lo && z0 <= hi) out[i++] = z0;
+    if (i < out.length && z1 >= lo && z1 <= hi) out[i++] = z1;
+  }
 }
 
 /**
@@ -33,7 +51,7 @@ function gaussian(rng: Rng): number {
  * a parameter's initial value does not depend on which other parameters exist.
  */
 export function fillInit(out: Float32Array, init: Init, seed: number, name: string, scale = 1): void {
-  const rng = new Rng(deriveSeed(seed, 'init', name));
+  const streamSeed = deriveSeed(seed, 'init', name);
   switch (init.kind) {
     case 'zeros':
       out.fill(0);
@@ -45,17 +63,17 @@ export function fillInit(out: Float32Array, init: Init, seed: number, name: stri
       out.fill(init.value * scale);
       return;
     case 'normal':
-      for (let i = 0; i < out.length; i++) out[i] = ((init.mean ?? 0) + init.std * gaussian(rng)) * scale;
+      fillGaussian(out, streamSeed, init.std);
+      if ((init.mean ?? 0) !== 0 || scale !== 1) for (let i = 0; i < out.length; i++) out[i] = ((init.mean ?? 0) + out[i]) * scale;
       return;
     case 'truncNormal':
-      for (let i = 0; i < out.length; i++) {
-        let x = init.std * gaussian(rng);
-        for (let k = 0; (x < init.a || x > init.b) && k < 1000; k++) x = init.std * gaussian(rng);
-        out[i] = Math.min(Math.max(x, init.a), init.b) * scale;
-      }
+      fillGaussian(out, streamSeed, init.std, init.a, init.b);
+      if (scale !== 1) for (let i = 0; i < out.length; i++) out[i] *= scale;
       return;
-    case 'uniform':
+    case 'uniform': {
+      const rng = new Rng(streamSeed);
       for (let i = 0; i < out.length; i++) out[i] = (2 * rng.next() - 1) * init.bound * scale;
       return;
+    }
   }
 }

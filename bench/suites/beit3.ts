@@ -1,0 +1,115 @@
+/**
+ * BEiT-3 base (random weights) forward throughput on ONNX Runtime: image encoder 224² at batch
+ * 1 and 8, text encoder (64 tokens), vision-language fusion (224² + 64 tokens); images/s and the
+ * fraction of the roofline measured in the same run. Also cold start (init + build + compile)
+ * and peak RSS.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Graph } from '../../src/graph/ir.js';
+import { saveSafetensors } from '../../src/io/safetensors.js';
+import { Tensor } from '../../src/graph/tensor.js';
+import { joinStreams } from '../../src/models/beit3/backbone.js';
+import { type Beit3Config, numVisionTokens } from '../../src/models/beit3/config.js';
+import type { Beit3Backbone } from '../../src/models/beit3/heads/pretrained.js';
+import { createModel } from '../../src/models/beit3/registry.js';
+import { ParamScope } from '../../src/nn/module.js';
+import { Program } from '../../src/runtime/index.js';
+import { type BenchContext, type Suite, timeIt } from '../report.js';
+
+/** Forward FLOPs (multiply-add = 2) of the backbone for Nv vision and T text tokens. */
+export function forwardFlops(c: Beit3Config, nv: number, t: number): number {
+  const L = nv + t;
+  const perToken = 2 * (4 * c.embedDim ** 2 + 2 * c.embedDim * c.ffnDim);
+  const attention = 2 * 2 * L * L * c.embedDim;
+  const patch = nv > 0 ? 2 * (nv - 1) * c.inChans * c.patchSize ** 2 * c.embedDim : 0;
+  return c.layers * (L * perToken + attention) + patch;
+}
+
+function randomTensor(shape: number[], seed: number): Tensor {
+  const t = Tensor.zeros('float32', shape);
+  const a = t.data as Float32Array;
+  for (let i = 0; i < a.length; i++) a[i] = (((i * 2654435761 + seed) >>> 0) / 2 ** 32) * 2 - 1;
+  return t;
+}
+
+type Kind = 'image' | 'text' | 'vl';
+
+async function compileFor(model: Beit3Backbone, kind: Kind, batch: number, textLen: number) {
+  const cfg = model.cfg;
+  const g = new Graph(`beit3_base_${kind}`);
+  const s = new ParamScope(g, model);
+  const feeds: Record<string, Tensor> = {};
+  const inp: { image?: ReturnType<Graph['input']>; textIds?: ReturnType<Graph['input']>; textPadding?: ReturnType<Graph['input']> } = {};
+  if (kind !== 'text') {
+    inp.image = g.input('image', 'float32', [batch, 3, cfg.imgSize, cfg.imgSize]);
+    feeds.image = randomTensor([batch, 3, cfg.imgSize, cfg.imgSize], 1);
+  }
+  if (kind !== 'image') {
+    inp.textIds = g.input('text_ids', 'int64', [batch, textLen]);
+    inp.textPadding = g.input('padding_mask', 'int64', [batch, textLen]);
+    feeds.text_ids = Tensor.i64([batch, textLen], Array.from({ length: batch * textLen }, (_, i) => 4 + ((i * 7919) % 60000)));
+    feeds.padding_mask = Tensor.i64([batch, textLen], Array(batch * textLen).fill(0));
+  }
+  const r = model.beit3.forward(s, inp);
+  g.output(joinStreams(r.out), 'encoder_out');
+  const prog = await Program.compile(g, { bind: s.bindings() });
+  return { prog, feeds };
+}
+
+/** Saves the weights, then loads + compiles them in a fresh process (cold start, peak RSS). */
+async function coldStart(ctx: BenchContext, model: Beit3Backbone): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'beit3-bench-'));
+  try {
+    const file = join(dir, 'beit3_base_patch16_224.safetensors');
+    await saveSafetensors(file, model.stateDict());
+    const script = join(dirname(fileURLToPath(import.meta.url)), 'beit3-coldstart.ts');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, file], { maxBuffer: 1 << 20 });
+    const r = JSON.parse(stdout.trim().split('\n').pop()!) as { loadMs: number; totalMs: number; maxRssMiB: number };
+    const weightsMiB = (model.numParams() * 4) / 2 ** 20;
+    ctx.report({ name: 'beit3_base.cold_start_ms', value: r.totalMs, unit: 'ms', note: `load safetensors ${r.loadMs.toFixed(0)} ms + build/compile image encoder` });
+    ctx.report({ name: 'beit3_base.cold_start_peak_rss', value: r.maxRssMiB, unit: 'MiB', note: `fresh process; checkpoint ${weightsMiB.toFixed(0)} MiB float32 (${(r.maxRssMiB / weightsMiB).toFixed(2)}×)` });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const beit3Suite: Suite = {
+  name: 'beit3',
+  async run(ctx: BenchContext) {
+    const t0 = performance.now();
+    const model = createModel('beit3_base_patch16_224') as Beit3Backbone;
+    model.initialize(0);
+    const tInit = performance.now() - t0;
+    const cfg = model.cfg;
+    const nv = numVisionTokens(cfg);
+    const T = 64;
+    const cases: { name: string; kind: Kind; batch: number; flops: number; unit: string }[] = [
+      { name: 'beit3_base.image.b1', kind: 'image', batch: 1, flops: forwardFlops(cfg, nv, 0), unit: 'images/s' },
+      { name: 'beit3_base.image.b8', kind: 'image', batch: 8, flops: forwardFlops(cfg, nv, 0), unit: 'images/s' },
+      { name: 'beit3_base.text64.b8', kind: 'text', batch: 8, flops: forwardFlops(cfg, 0, T), unit: 'texts/s' },
+      { name: 'beit3_base.vl224_64.b8', kind: 'vl', batch: 8, flops: forwardFlops(cfg, nv, T), unit: 'pairs/s' },
+    ];
+    ctx.report({ name: 'beit3_base.random_init_ms', value: tInit, unit: 'ms', note: 'seeded official init of 221M parameters in JS' });
+    await coldStart(ctx, model);
+    for (const c of cases) {
+      if (ctx.filter && !c.name.includes(ctx.filter) && !'beit3'.includes(ctx.filter)) continue;
+      const { prog, feeds } = await compileFor(model, c.kind, c.batch, T);
+      const ms = await timeIt(() => prog.run(feeds), c.batch === 1 ? 5 : 3, 1);
+      const perSec = (c.batch * 1000) / ms;
+      const gflops = (perSec * c.flops) / 1e9;
+      ctx.report({
+        name: c.name,
+        value: perSec,
+        unit: c.unit,
+        roofline_fraction: Number.isFinite(ctx.rooflineGflops) ? gflops / ctx.rooflineGflops : undefined,
+        note: `${(c.flops / 1e9).toFixed(1)} GFLOPs each, ${gflops.toFixed(0)} GFLOP/s`,
+      });
+      await prog.release();
+    }
+  },
+};
