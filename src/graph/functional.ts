@@ -3,7 +3,7 @@
  * inference compiler may still map some of them to ORT fused kernels (ORT's own graph fusions
  * recognise the erf-GELU and LayerNormalization patterns at optimization level 'all').
  */
-import { GraphError, type Value } from './ir.js';
+import { type FusedForm, GraphError, type Value } from './ir.js';
 import * as ops from './ops/index.js';
 import { type Dim, normAxis, ShapeError, shapeToString } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -29,7 +29,9 @@ export function linear(x: Value, weight: Value, bias?: Value | null): Value {
 
 /** GELU, exact erf form (PyTorch's default): 0.5·x·(1 + erf(x/√2)). */
 export function gelu(x: Value): Value {
-  return ops.mul(ops.mul(x, 0.5), ops.add(ops.erf(ops.mul(x, Math.SQRT1_2)), 1));
+  const y = ops.mul(ops.mul(x, 0.5), ops.add(ops.erf(ops.mul(x, Math.SQRT1_2)), 1));
+  if (x.dtype === 'float32') x.graph.fusions.set(y, { op: 'Gelu', domain: 'com.microsoft', inputs: [x] });
+  return y;
 }
 
 /** Layer normalization over the last axis (ONNX LayerNormalization; PyTorch eps default 1e-5). */
@@ -191,8 +193,50 @@ export function multiHeadAttention(
   numHeads: number,
   masks: AttentionMasks = {},
 ): Value {
-  const q = splitHeads(linear(query, p.qWeight, p.qBias), numHeads);
-  const k = splitHeads(linear(key, p.kWeight, p.kBias), numHeads);
-  const v = splitHeads(linear(value, p.vWeight, p.vBias), numHeads);
-  return linear(mergeHeads(scaledDotProductAttention(q, k, v, masks)), p.outWeight, p.outBias);
+  const [qp, kp, vp] = [
+    linear(query, p.qWeight, p.qBias),
+    linear(key, p.kWeight, p.kBias),
+    linear(value, p.vWeight, p.vBias),
+  ];
+  const fused = attentionFusion(qp, kp, vp, numHeads, masks); // its mask nodes must precede the core
+  const merged = mergeHeads(
+    scaledDotProductAttention(
+      splitHeads(qp, numHeads),
+      splitHeads(kp, numHeads),
+      splitHeads(vp, numHeads),
+      masks,
+    ),
+  );
+  if (fused) merged.graph.fusions.set(merged, fused);
+  return linear(merged, p.outWeight, p.outBias);
+}
+
+/**
+ * Registers ORT's contrib MultiHeadAttention (float32, CPU) as the fused form of the attention
+ * core [B, L, D] → [B, L, D]; its mask inputs are built here and become dead code otherwise.
+ */
+function attentionFusion(
+  q: Value,
+  k: Value,
+  v: Value,
+  numHeads: number,
+  masks: AttentionMasks,
+): FusedForm | null {
+  if (q.dtype !== 'float32') return null;
+  const am = masks.attnMask;
+  if (am && (am.rank < 2 || am.rank > 4)) return null;
+  const bias = am
+    ? am.rank === 2
+      ? ops.unsqueeze(am, [0, 1])
+      : am.rank === 3
+        ? ops.unsqueeze(am, [1])
+        : am
+    : null;
+  const kpm = masks.keyPaddingMask ? ops.cast(ops.not(masks.keyPaddingMask), 'int32') : null;
+  return {
+    op: 'MultiHeadAttention',
+    domain: 'com.microsoft',
+    inputs: [q, k, v, null, kpm, bias],
+    attrs: { num_heads: { i: numHeads }, mask_filter_value: { f: -1e30 } },
+  };
 }

@@ -45,6 +45,18 @@ export class Node {
   ) {}
 }
 
+/**
+ * An alternative single-node computation of a value (an ORT fused/contrib kernel). Composites
+ * register one; serialization with `fuse` emits it instead of the primitive chain, and the
+ * chain is then dropped as dead code. Autodiff only ever sees the primitive nodes.
+ */
+export interface FusedForm {
+  op: string;
+  domain: string;
+  inputs: readonly (Value | null)[];
+  attrs?: Readonly<Record<string, Attr>>;
+}
+
 export interface OutputSpec {
   dtype: DType;
   shape: Shape;
@@ -59,6 +71,8 @@ export class Graph {
   readonly inputs: Value[] = [];
   readonly outputs: Value[] = [];
   readonly constants = new Map<Value, Tensor>();
+  /** Fused alternatives for values, used by inference serialization (see FusedForm). */
+  readonly fusions = new Map<Value, FusedForm>();
   private nextId = 0;
   private readonly names = new Set<string>();
 

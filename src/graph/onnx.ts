@@ -17,6 +17,8 @@ export interface SerializeOptions {
    * (the bytes live in a side file) so models above protobuf's 2 GB limit can be written.
    */
   externalize?: (name: string, t: Tensor) => ExternalLocation | null;
+  /** Emit registered fused forms (ORT contrib kernels) in place of primitive chains, and drop dead nodes. */
+  fuse?: boolean;
 }
 
 export interface ExternalLocation {
@@ -77,7 +79,35 @@ export function toModelProto(g: Graph, opts: SerializeOptions = {}): onnxProto.o
     if (t) initializer.push(tensorProto(v.name, t, opts));
     else inputs.push(valueInfo(v));
   }
-  const usesMs = g.nodes.some((n) => n.domain === 'com.microsoft');
+  let nodes: onnxProto.onnx.INodeProto[] = g.nodes.map((n, k) => {
+    const fused = opts.fuse && n.outputs.length === 1 ? g.fusions.get(n.outputs[0]) : undefined;
+    const [op, domain, ins, attrs] = fused
+      ? [fused.op, fused.domain, fused.inputs, fused.attrs ?? {}]
+      : [n.op, n.domain, n.inputs, n.attrs];
+    return {
+      name: `${op}_${k}`,
+      opType: op,
+      domain,
+      input: ins.map((x) => (x ? x.name : '')),
+      output: n.outputs.map((x) => x.name),
+      attribute: Object.entries(attrs).map(([k2, a]) => attrProto(k2, a)),
+    };
+  });
+  if (opts.fuse) {
+    // Drop nodes (and initializers) that no graph output depends on any more.
+    const live = new Set(g.outputs.map((v) => v.name));
+    const kept: onnxProto.onnx.INodeProto[] = [];
+    for (let k = nodes.length - 1; k >= 0; k--) {
+      if (!nodes[k].output!.some((o) => live.has(o))) continue;
+      kept.push(nodes[k]);
+      for (const i of nodes[k].input!) if (i) live.add(i);
+    }
+    nodes = kept.reverse();
+    const used = initializer.filter((t) => live.has(t.name!));
+    initializer.length = 0;
+    initializer.push(...used);
+  }
+  const usesMs = nodes.some((n) => n.domain === 'com.microsoft');
   return {
     irVersion: 8,
     producerName: opts.producer ?? 'beit3',
@@ -87,14 +117,7 @@ export function toModelProto(g: Graph, opts: SerializeOptions = {}): onnxProto.o
     ],
     graph: {
       name: g.name,
-      node: g.nodes.map((n, k) => ({
-        name: `${n.op}_${k}`,
-        opType: n.op,
-        domain: n.domain,
-        input: n.inputs.map((x) => (x ? x.name : '')),
-        output: n.outputs.map((x) => x.name),
-        attribute: Object.entries(n.attrs).map(([k2, a]) => attrProto(k2, a)),
-      })),
+      node: nodes,
       input: inputs,
       output: g.outputs.map((v) => valueInfo(v)),
       initializer,

@@ -17,6 +17,11 @@ export interface CompileOptions {
    * limit). 'auto' (default) does so when constants + bound inputs exceed 1.5 GiB.
    */
   externalData?: boolean | 'auto';
+  /**
+   * Use ORT fused kernels (contrib Gelu, MultiHeadAttention) registered by composites, for
+   * inference (default true). Training steps compile with false: standard ONNX ops only.
+   */
+  fuse?: boolean;
   /** Fix symbolic dims to sizes (ORT free-dimension overrides) so ORT can plan static shapes. */
   specialize?: Readonly<Record<string, number>>;
 }
@@ -113,14 +118,17 @@ export class Program {
       ((opts.externalData ?? 'auto') === 'auto' && initializerBytes(graph, opts.bind) > EXTERNAL_AUTO_BYTES);
     let session: ort.InferenceSession;
     if (external) {
-      const model = writeExternalModel(graph, { bind: opts.bind });
+      const model = writeExternalModel(graph, { bind: opts.bind, fuse: opts.fuse ?? true });
       try {
         session = await ort.InferenceSession.create(model.modelPath, sessionOpts);
       } finally {
         model.dispose(); // ORT has read (or mapped) the weights; the folder is no longer needed
       }
     } else {
-      session = await ort.InferenceSession.create(serialize(graph, { bind: opts.bind }), sessionOpts);
+      session = await ort.InferenceSession.create(
+        serialize(graph, { bind: opts.bind, fuse: opts.fuse ?? true }),
+        sessionOpts,
+      );
     }
     const bound = opts.bind ?? new Map();
     return new Program(

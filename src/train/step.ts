@@ -127,7 +127,8 @@ export class TrainStep {
     });
     const extraNames = Object.keys(opts.outputs ?? {});
     for (const name of extraNames) g.output(opts.outputs![name], name);
-    const program = await Program.compile(g, opts.compile);
+    // Standard ONNX ops only in training programs (no contrib fused kernels).
+    const program = await Program.compile(g, { ...opts.compile, fuse: false });
     return new TrainStep(
       program,
       params.map((p) => p.name),

@@ -107,3 +107,52 @@ describe('external data', () => {
     expect(Array.from(a.y.data as Float32Array)).toEqual(Array.from(b.y.data as Float32Array));
   });
 });
+
+describe('inference fusion (ORT contrib kernels)', () => {
+  it('emits Gelu and MultiHeadAttention with the same results as the primitive graph', async () => {
+    const g = new Graph('fuse');
+    const x = g.input('x', 'float32', ['b', 5, 8]);
+    const pad = g.input('pad', 'bool', ['b', 5]);
+    const causal = g.constant(
+      Tensor.f32(
+        [5, 5],
+        Array.from({ length: 25 }, (_, i) => (i % 5 > Math.floor(i / 5) ? -1e4 : 0)),
+      ),
+    );
+    const w = (n: number, s: number) =>
+      g.constant(
+        Tensor.f32(
+          [n, 8],
+          Array.from({ length: n * 8 }, (_, i) => Math.sin(i * s) * 0.4),
+        ),
+      );
+    const att = F.multiHeadAttention(
+      x,
+      x,
+      x,
+      { qWeight: w(8, 1), kWeight: w(8, 2), vWeight: w(8, 3), outWeight: w(8, 4) },
+      2,
+      { keyPaddingMask: pad, attnMask: causal },
+    );
+    g.output(F.gelu(ops.add(x, att)), 'y');
+    const ops1 = (await import('../../src/graph/onnx.js'))
+      .toModelProto(g, { fuse: true })
+      .graph!.node!.map((n) => n.opType);
+    expect(ops1).toContain('Gelu');
+    expect(ops1).toContain('MultiHeadAttention');
+    expect(ops1).not.toContain('Erf');
+    expect(ops1).not.toContain('Softmax');
+    const feeds = {
+      x: Tensor.f32(
+        [2, 5, 8],
+        Array.from({ length: 80 }, (_, i) => Math.cos(i)),
+      ),
+      pad: new Tensor('bool', [2, 5], Uint8Array.from([0, 0, 0, 1, 1, 0, 0, 0, 0, 0])),
+    };
+    const [a, b] = [
+      await (await Program.compile(g, { fuse: true })).run(feeds),
+      await (await Program.compile(g, { fuse: false })).run(feeds),
+    ];
+    (a.y.data as Float32Array).forEach((v, i) => expect(v).toBeCloseTo(b.y.data[i] as number, 5));
+  });
+});
