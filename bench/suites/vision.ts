@@ -23,7 +23,7 @@ export const visionSuite: Suite = {
     for (let i = 0; i < 10; i++) resize(img, 224, 224);
     ctx.report({ name: 'vision.resize_bicubic_512_to_224', value: 10000 / (performance.now() - t0), unit: 'images/s' });
 
-    for (const j of jobs.slice(0, 3)) await preprocessImage(j); // warm up
+    for (const j of jobs.slice(0, 12)) await preprocessImage(j); // warm up
     const t1 = performance.now();
     for (const j of jobs) await preprocessImage(j);
     const single = (n * 1000) / (performance.now() - t1);
@@ -32,7 +32,7 @@ export const visionSuite: Suite = {
     const threads = availableParallelism();
     const pool = new PreprocessPool({ threads });
     try {
-      await pool.runBatch(jobs.slice(0, threads * 2)); // start workers
+      await pool.runBatch(jobs); // start the workers and let their JIT warm up
       const t2 = performance.now();
       for (let i = 0; i < n; i += 16) await pool.runBatch(jobs.slice(i, i + 16));
       const pooled = (n * 1000) / (performance.now() - t2);
