@@ -39,6 +39,11 @@ export class SampleError extends DataError {
   }
 }
 
+/** A map worker thread died or the pool was closed: fatal whatever the stage's error policy. */
+export class WorkerPoolError extends DataError {
+  override name = 'WorkerPoolError';
+}
+
 /** Short description of an unknown thrown value. */
 export function describeError(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

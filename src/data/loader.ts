@@ -1,4 +1,4 @@
-import { DataError, SampleError, describeError } from './errors.js';
+import { DataError, SampleError, WorkerPoolError, describeError } from './errors.js';
 import { Rng, deriveSeed, permutation } from './random.js';
 import { orderedMap, prefetch } from './queue.js';
 import { WorkerPool, type WorkerPoolOptions } from './workerPool.js';
@@ -281,7 +281,7 @@ export class DataLoader<B = Record<string, unknown>> {
         return value === undefined ? DROP : { index: s.index, value };
       } catch (e) {
         const err = new SampleError(describeSample(s, epoch), `stage "${stage.name}" failed: ${describeError(e)}`, { cause: e });
-        if (stage.onError === 'throw') throw err;
+        if (stage.onError === 'throw' || e instanceof WorkerPoolError) throw err;
         warn(`data: skipping ${err.message}`);
         return DROP;
       }

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import * as path from 'node:path';
-import { DataError } from './errors.js';
+import { DataError, WorkerPoolError } from './errors.js';
 
 export interface WorkerPoolOptions {
   /** Module exporting the map function: a path (relative to cwd) or a file: URL. */
@@ -79,7 +79,7 @@ export class WorkerPool {
         else t.reject(new DataError(m.error ?? 'worker task failed'));
       });
       const fail = (e: Error): void => {
-        this.broken = new DataError(`map worker ${i} died: ${e.message}`);
+        this.broken = new WorkerPoolError(`map worker ${i} died: ${e.message}`);
         for (const t of slot.tasks.values()) t.reject(this.broken);
         slot.tasks.clear();
       };
@@ -97,7 +97,7 @@ export class WorkerPool {
   }
 
   run(value: unknown, ctx: Record<string, unknown>): Promise<unknown> {
-    if (this.closed) return Promise.reject(new DataError('WorkerPool: closed'));
+    if (this.closed) return Promise.reject(new WorkerPoolError('WorkerPool: closed'));
     if (this.broken) return Promise.reject(this.broken);
     let slot = this.slots[0];
     for (const s of this.slots) if (s.tasks.size < slot.tasks.size) slot = s;
@@ -114,7 +114,7 @@ export class WorkerPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.slots) for (const t of s.tasks.values()) t.reject(new DataError('WorkerPool: closed'));
+    for (const s of this.slots) for (const t of s.tasks.values()) t.reject(new WorkerPoolError('WorkerPool: closed'));
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

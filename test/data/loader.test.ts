@@ -296,6 +296,16 @@ describe('worker map stages', () => {
     expect(warnings).toHaveLength(1);
   });
 
+  it('a dying worker is fatal even with onError skip', async () => {
+    const loader = new DataLoader({
+      source: arraySource(ids(4)),
+      stages: [workerMapStage({ module, exportName: 'crash', workers: 1, onError: 'skip' })],
+      batch: { size: 2 },
+      warn: () => undefined,
+    });
+    await expect(collect(loader.iterate())).rejects.toThrow(/map worker 0 died/);
+  });
+
   it('reports a missing export clearly', async () => {
     const loader = new DataLoader({ source: arraySource(ids(2)), stages: [workerMapStage({ module, exportName: 'nope', workers: 1 })], batch: { size: 2 } });
     await expect(collect(loader.iterate())).rejects.toThrow(/has no exported function "nope"/);

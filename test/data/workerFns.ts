@@ -19,3 +19,8 @@ export function slowSquare(value: { id: number }): unknown {
   while (Date.now() < end);
   return { id: value.id, sq: value.id * value.id };
 }
+
+/** Kills its worker thread (a crash, not an exception). */
+export function crash(): unknown {
+  process.exit(3);
+}
