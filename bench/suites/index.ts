@@ -3,6 +3,7 @@ import { engineSuite } from './engine.js';
 import { visionSuite } from './vision.js';
 import { ioSuite } from './io.js';
 import { beit3Suite } from './beit3.js';
+import { dataSuite } from './data.js';
 
 /** Benchmark suites in run order; each area adds its own file here. */
-export const suites: Suite[] = [engineSuite, visionSuite, ioSuite, beit3Suite];
+export const suites: Suite[] = [engineSuite, visionSuite, ioSuite, beit3Suite, dataSuite];
