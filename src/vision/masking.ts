@@ -1,3 +1,4 @@
+import { Tensor } from '../graph/tensor.js';
 import { Rng, toRng } from './random.js';
 
 /**
@@ -78,6 +79,25 @@ export class BlockMaskingGenerator {
     if (!(minAspect > 0 && maxAspect >= minAspect))
       throw new MaskingError(`BlockMaskingGenerator: bad aspect range [${minAspect}, ${maxAspect}]`);
     this.logAspect = [Math.log(minAspect), Math.log(maxAspect)];
+  }
+
+  /** A generator masking `round(ratio × patches)` patches (BEiT-3 pretraining: ratio 0.4). */
+  static forRatio(height: number, ratio: number, opts: Partial<BlockMaskingOptions> = {}): BlockMaskingGenerator {
+    const width = opts.width ?? height;
+    if (!(ratio >= 0 && ratio <= 1)) throw new MaskingError(`BlockMaskingGenerator.forRatio: ratio must be in [0, 1], got ${ratio}`);
+    return new BlockMaskingGenerator({ ...opts, height, width, numMaskingPatches: Math.round(ratio * height * width) });
+  }
+
+  /**
+   * Masks for a batch as the backbone's `vision_masked_position`: bool (batch, height·width),
+   * true = masked. Sample i uses its own stream derived from the seed, so a sample's mask does not
+   * depend on the batch size.
+   */
+  generateBatch(batch: number, seed: number | string): Tensor {
+    const n = this.height * this.width;
+    const out = new Uint8Array(batch * n);
+    for (let i = 0; i < batch; i++) out.set(this.generate(new Rng(`${seed}/${i}`)).mask, i * n);
+    return new Tensor('bool', [batch, n], out);
   }
 
   /** One mask; `seed` is a number/string seed or a shared Rng (advanced by the call). */

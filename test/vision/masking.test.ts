@@ -197,3 +197,18 @@ describe('captioningMask (official CaptioningDataset._masking_on_text_tokens rul
     expect(() => captioningMask([0], 1, opts, 1)).toThrow(/numTokens/);
   });
 });
+
+describe('BlockMaskingGenerator batches', () => {
+  it('forRatio(14, 0.4) masks 78 patches; generateBatch gives bool (B, P) with per-sample streams', () => {
+    const g = BlockMaskingGenerator.forRatio(14, 0.4);
+    expect(g.numMaskingPatches).toBe(78);
+    const b = g.generateBatch(4, 'seed');
+    expect(b.dtype).toBe('bool');
+    expect(b.shape).toEqual([4, 196]);
+    const bits = b.data as Uint8Array;
+    for (let i = 0; i < 4; i++) expect(bits.subarray(i * 196, (i + 1) * 196).reduce((a, v) => a + v, 0)).toBe(78);
+    // sample 1 does not depend on the batch size
+    expect((g.generateBatch(2, 'seed').data as Uint8Array).subarray(196)).toEqual(bits.subarray(196, 392));
+    expect(bits.subarray(0, 196)).not.toEqual(bits.subarray(196, 392));
+  });
+});
