@@ -7,7 +7,7 @@
  * split/concat copies of the hidden states; the streams meet only where attention mixes them
  * (keys/values are concatenated, each stream's queries attend to all keys).
  */
-import type { Value } from '../../graph/ir.js';
+import type { FusedForm, Value } from '../../graph/ir.js';
 import { ops } from '../../graph/index.js';
 import { Tensor } from '../../graph/tensor.js';
 import * as F from '../../nn/functional.js';
@@ -143,6 +143,8 @@ export interface AttentionInputs {
   keyBias?: Value;
   /** Additive per-query-stream bias, broadcasting to (B, H, Lq_stream, Lk) (attn_mask rows). */
   rowBias?: Streams;
+  /** int32 (B, Lk), 1 = attend, 0 = padded key: the fused kernel's form of keyBias. */
+  keyKeep?: Value;
 }
 
 export class EncoderLayer extends Module {
@@ -182,9 +184,13 @@ export class EncoderLayer extends Module {
     }
     const K = keys.length === 1 ? keys[0] : ops.concat(keys, 2);
     const V = values.length === 1 ? values[0] : ops.concat(values, 2);
+    const fusedKV = past ? undefined : { k: kvFlat(keys), v: kvFlat(values) };
     const out: Streams = {};
     for (const n of present) {
+      // The fused kernel's inputs must precede the chain it replaces in node order.
+      const fusion = fusedKV ? attentionFusion(F.mergeHeads(q[n]!), fusedKV.k, fusedKV.v, heads, att.keyKeep, att.rowBias?.[n]) : undefined;
       let o = F.mergeHeads(F.attention(q[n]!, K, V, [att.rowBias?.[n], att.keyBias]));
+      if (fusion) o.graph.fusions.set(o, fusion);
       o = route(a.innerAttnLn, n).forward(s, o);
       const y = ops.add(x[n]!, route(a.outProj, n).forward(s, o));
       const f = route(this.ffn, n, fused).forward(s, route(this.finalLayerNorm, n, fused).forward(s, y));
@@ -192,6 +198,28 @@ export class EncoderLayer extends Module {
     }
     return { out, cache: { key: K, value: V } };
   }
+}
+
+/** (B, H, L, d) head-split parts → one (B, ΣL, D) tensor (input layout of the fused kernel). */
+function kvFlat(parts: Value[]): Value {
+  const flat = parts.map((p) => F.mergeHeads(p));
+  return flat.length === 1 ? flat[0] : ops.concat(flat, 1);
+}
+
+/**
+ * ORT's contrib MultiHeadAttention as the fused form of one attention core (used by
+ * inference serialization; training graphs keep the primitive chain). q is already scaled, so
+ * the kernel's scale is 1. Its extra input nodes are dead code when the fusion is not used.
+ */
+function attentionFusion(q: Value, k: Value, v: Value, heads: number, keep?: Value, rowBias?: Value): FusedForm | undefined {
+  if (q.dtype !== 'float32') return undefined;
+  const bias = rowBias ? (rowBias.rank === 2 ? ops.unsqueeze(rowBias, [0, 1]) : rowBias) : null;
+  return {
+    op: 'MultiHeadAttention',
+    domain: 'com.microsoft',
+    inputs: [q, k, v, null, keep ?? null, bias],
+    attrs: { num_heads: { i: heads }, scale: { f: 1 }, mask_filter_value: { f: -1e30 } },
+  };
 }
 
 export class Encoder extends Module {
@@ -297,6 +325,8 @@ export class BEiT3 extends Module {
     if (inp.textPadding && inp.textIds && !inp.past) {
       const bias = F.keyPaddingBias(inp.textPadding); // (B,1,1,T)
       att.keyBias = x.v ? F.padLastLeft(bias, nv) : bias;
+      const padded = ops.cast(ops.not(ops.equal(ops.cast(inp.textPadding, 'int32'), ops.lift(0, ops.cast(inp.textPadding, 'int32')))), 'int32');
+      att.keyKeep = ops.sub(1, x.v ? F.padLastLeft(padded, nv) : padded);
     }
     att.rowBias = inp.attnBias ?? (inp.attnMask ? maskToRowBias(inp.attnMask, x) : undefined);
 
