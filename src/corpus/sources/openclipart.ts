@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import type { RawItem } from '../types.js';
 
 const ROOT = join('usr', 'share', 'openclipart', 'svg');
@@ -56,24 +56,61 @@ async function walk(dir: string, out: string[]): Promise<void> {
   }
 }
 
+/** Titles and descriptions that name a collection or a tool, not the picture. */
+const JUNK =
+  /sodipodi|inkscape|created with|made with|clipart by|clip art by|part of|collection|icon ?set|theme|submission|various|https?:|^untitled|^drawing|\.svg$/;
+/** At most this many drawings share one caption (1,375 near-identical stars would drown the rest). */
+const MAX_PER_CAPTION = 20;
+
+/**
+ * A name from the file name when the title is a collection name: Debian's files are named
+ * "<title>_<author>_01.svg", so tokens with digits and tokens of the author's name are dropped.
+ */
+export function nameFromFile(file: string, creator: string | undefined): string {
+  const stem = basename(file, '.svg').toLowerCase();
+  const author = (creator ?? '')
+    .toLowerCase()
+    .split(/[^a-z]+/)
+    .filter((t) => t.length >= 2);
+  return stem
+    .split(/[_\s-]+/)
+    .filter((t) => t.length >= 2 && !/\d/.test(t) && !author.some((a) => a.startsWith(t) || t.startsWith(a)))
+    .join(' ');
+}
+
 export async function readClipart(from: string, opts: { brands: boolean }): Promise<RawItem[]> {
   const root = join(from, 'openclipart-svg', ROOT);
   const files: string[] = [];
   await walk(root, files);
-  const items: RawItem[] = [];
+  const found: { file: string; rel: string; category: string; md: ReturnType<typeof clipartMetadata> }[] = [];
   for (const file of files) {
     const rel = relative(root, file);
     const category = rel.split('/')[0]!;
     if (category === 'logos' && !opts.brands) continue;
     if ((await stat(file)).size > MAX_BYTES) continue;
-    const svg = await readFile(file, 'utf8');
-    const md = clipartMetadata(svg);
-    const title = md.title?.toLowerCase().replace(/[_]+/g, ' ').trim();
-    if (!title || title.length < 2 || /\.svg$|^untitled|^drawing/.test(title)) continue;
+    found.push({ file, rel, category, md: clipartMetadata(await readFile(file, 'utf8')) });
+  }
+  const norm = (t: string | undefined) =>
+    (t ?? '')
+      .toLowerCase()
+      .replace(/[_\s]+/g, ' ')
+      .trim();
+  const titleCount = new Map<string, number>();
+  for (const f of found) titleCount.set(norm(f.md.title), (titleCount.get(norm(f.md.title)) ?? 0) + 1);
+  const perCaption = new Map<string, number>();
+  const items: RawItem[] = [];
+  for (const { file, rel, category, md } of found) {
+    let title = norm(md.title);
+    // a title shared by many files, or a junk one, names a collection: use the file name
+    if (!title || JUNK.test(title) || (titleCount.get(title) ?? 0) > 3)
+      title = nameFromFile(file, md.creator);
+    if (title.length < 2) continue;
+    const used = perCaption.get(title) ?? 0;
+    if (used >= MAX_PER_CAPTION) continue;
+    perCaption.set(title, used + 1);
     const captions = [title];
-    if (md.description && md.description.length <= 100 && md.description.toLowerCase() !== title) {
-      captions.push(md.description.toLowerCase());
-    }
+    const desc = norm(md.description);
+    if (desc && desc.length <= 100 && desc !== title && !JUNK.test(desc)) captions.push(desc);
     items.push({
       key: `clipart_${rel
         .replace(/\.svg$/, '')
