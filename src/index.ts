@@ -4,3 +4,4 @@ export * from './autodiff/index.js';
 export * from './io/index.js';
 export * from './data/index.js';
 export * from './vision/index.js';
+export * from './models/beit3/index.js';

@@ -11,3 +11,10 @@ export * from './heads/nlvr2.js';
 export * from './heads/retrieval.js';
 export * from './heads/captioning.js';
 export * from './heads/pretraining.js';
+export * from './decoder.js';
+export * from './beam.js';
+export * from './parity.js';
+// The nn building blocks (nn's functional helpers stay under `nn/functional`; the package's `F` is the engine's).
+export { Module, Parameter, ParamScope, StateDictError, type LoadStateDictOptions, type LoadStateDictResult } from '../../nn/module.js';
+export { Linear, LayerNorm, Embedding, Multiway } from '../../nn/layers.js';
+export { Inits, type Init } from '../../nn/init.js';
