@@ -13,6 +13,7 @@ import { evalTransform, imagenetEvalTransform, stackImages } from '../vision/tra
 import type { TaskConfig } from './config.js';
 import { MissingVocabularyError, SizeMismatchError, TaskConfigError, TaskInputError } from './errors.js';
 import type { LoadedModel } from './model.js';
+import type { QuantizeOptions } from './quantize.js';
 import type { PipelineDType, TaskSession } from './session.js';
 
 /** An image: file path, encoded bytes, decoded 8-bit RGB, or a preprocessed (3, S, S) float32 tensor. */
@@ -27,6 +28,8 @@ export interface ProgressEvent {
 
 export interface PipelineOptions {
   dtype?: PipelineDType;
+  /** int8 rewrite options (dtype 'q8'): e.g. which weights stay float32. */
+  quantize?: QuantizeOptions;
   /** ORT intra-op threads (default: ORT's choice). */
   threads?: number;
   /** Items per model call (default 8). Bounds memory: only two batches of images live at once. */

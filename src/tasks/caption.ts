@@ -13,15 +13,14 @@
  * runs each image once (not once per beam): beams other than 0 start at −1e9, so step 0's top-k
  * only ever picks from beam 0 and the official result is unchanged.
  */
-import { ops } from '../graph/index.js';
 import { Tensor } from '../graph/tensor.js';
-import { headDim } from '../models/beit3/config.js';
 import type { Beit3ForCaptioning } from '../models/beit3/heads/captioning.js';
 import { EOS_ID, PAD_ID } from '../text/beit3-tokenizer.js';
 import { type ImageInput, Pipeline, type PipelineOptions } from './base.js';
 import type { GenerationSettings } from './config.js';
 import { TaskInputError } from './errors.js';
-import { compileGraph, type LoadedModel } from './model.js';
+import { captionFirstSpec, captionStepSpec } from './graphs.js';
+import { compileSpec, type LoadedModel } from './model.js';
 import type { TaskSession } from './session.js';
 
 export interface CaptionResult {
@@ -68,7 +67,7 @@ export class BeamHypotheses {
 
 export class CaptioningPipeline extends Pipeline {
   private firstSess?: Promise<TaskSession>;
-  private readonly stepSess = new Map<number, Promise<TaskSession>>();
+  private readonly stepSess = new Map<string, Promise<TaskSession>>();
 
   static async create(loaded: LoadedModel, options: PipelineOptions = {}): Promise<CaptioningPipeline> {
     return new CaptioningPipeline(loaded, options);
@@ -83,61 +82,16 @@ export class CaptioningPipeline extends Pipeline {
   }
 
   private first(): Promise<TaskSession> {
-    const S = this.config.model.imgSize;
-    this.firstSess ??= this.track(
-      compileGraph(
-        'caption_first',
-        this.m,
-        { image: { dtype: 'float32', shape: ['batch', 3, S, S] }, text_ids: { dtype: 'int64', shape: ['batch', 2] } },
-        (s, x) => {
-          const r = this.m.decodeFirst(s, x.image, x.text_ids);
-          const out: Record<string, ReturnType<typeof ops.add>> = { logits: ops.squeeze(ops.slice(r.logits, [1], [2], [1]), [1]) };
-          out.logprobs = ops.logSoftmax(out.logits, -1);
-          r.caches.forEach((c, l) => ((out[`cache.layer${l}.key`] = c.key), (out[`cache.layer${l}.value`] = c.value)));
-          return out;
-        },
-        this.options,
-      ),
-    );
+    this.firstSess ??= this.track(compileSpec(this.m, captionFirstSpec(this.m, this.config), this.options));
     return this.firstSess;
   }
 
   /** The step graph for `numBeams` beams and k = topn·numBeams candidates per image. */
   private step(numBeams: number, k: number): Promise<TaskSession> {
-    const key = numBeams * 1000 + k;
+    const key = `${numBeams}/${k}`;
     let p = this.stepSess.get(key);
     if (!p) {
-      const cfg = this.config.model;
-      const V = cfg.vocabSize;
-      const inputs: Record<string, { dtype: 'float32' | 'int64'; shape: (number | string)[] }> = {
-        text_ids: { dtype: 'int64', shape: ['rows', 2] },
-        text_len: { dtype: 'int64', shape: [] },
-        src: { dtype: 'int64', shape: ['rows'] },
-        beam_scores: { dtype: 'float32', shape: ['rows'] },
-      };
-      for (let l = 0; l < cfg.layers; l++)
-        for (const kv of ['key', 'value']) inputs[`past.layer${l}.${kv}`] = { dtype: 'float32', shape: ['prev_rows', cfg.heads, 'past', headDim(cfg)] };
-      p = this.track(
-        compileGraph(
-          `caption_step_b${numBeams}`,
-          this.m,
-          inputs,
-          (s, x) => {
-            const past = Array.from({ length: cfg.layers }, (_, l) => ({
-              key: ops.slice(ops.gather(x[`past.layer${l}.key`], x.src, 0), [0], [-1], [2]),
-              value: ops.slice(ops.gather(x[`past.layer${l}.value`], x.src, 0), [0], [-1], [2]),
-            }));
-            const r = this.m.decodeStep(s, x.text_ids, x.text_len, past);
-            const lp = ops.logSoftmax(ops.squeeze(ops.slice(r.logits, [1], [2], [1]), [1]), -1);
-            const scores = ops.reshape(ops.add(lp, ops.unsqueeze(x.beam_scores, [1])), [-1, numBeams * V]);
-            const [vals, idx] = ops.topK(scores, k, -1);
-            const out: Record<string, ReturnType<typeof ops.add>> = { next_scores: vals, next_words: idx };
-            r.caches.forEach((c, l) => ((out[`cache.layer${l}.key`] = c.key), (out[`cache.layer${l}.value`] = c.value)));
-            return out;
-          },
-          this.options,
-        ),
-      );
+      p = this.track(compileSpec(this.m, captionStepSpec(this.m, this.config, numBeams, k), this.options));
       this.stepSess.set(key, p);
     }
     return p;

@@ -1,9 +1,9 @@
 /** Image classification (BEiT3ForImageClassification): ImageNet eval transform, logits → top-k labels. */
 import type { Tensor } from '../graph/tensor.js';
-import type { Beit3ForImageClassification } from '../models/beit3/heads/classification.js';
 import { type ImageInput, Pipeline, type PipelineOptions, row, softmax, topkIndices } from './base.js';
 import type { LoadedModel } from './model.js';
-import { compileGraph } from './model.js';
+import { compileSpec } from './model.js';
+import { classifySpec } from './graphs.js';
 
 export interface ClassLabel {
   index: number;
@@ -28,9 +28,7 @@ export class ImageClassificationPipeline extends Pipeline {
   }
 
   private session() {
-    const m = this.loaded.model as Beit3ForImageClassification;
-    const S = this.config.model.imgSize;
-    this.forward ??= compileGraph('classify', m, { image: { dtype: 'float32', shape: ['batch', 3, S, S] } }, (s, x) => m.forward(s, x), this.options).then((s) => {
+    this.forward ??= compileSpec(this.loaded.model, classifySpec(this.loaded.model, this.config), this.options).then((s) => {
       this.sessions.push(s);
       return s;
     });

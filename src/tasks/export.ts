@@ -6,7 +6,10 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
-import { encodeModel, initializerBytes, type ModelProto, writeAtomic } from './session.js';
+import { taskGraphSpecs } from './graphs.js';
+import { buildGraph, type LoadedModel } from './model.js';
+import type { QuantizeOptions, QuantizeStats } from './quantize.js';
+import { encodeModel, initializerBytes, type ModelProto, type PipelineDType, TaskSession, writeAtomic } from './session.js';
 
 const { onnx } = onnxProto;
 
@@ -59,4 +62,64 @@ export function writeOnnx(model: ModelProto, path: string, opts: WriteOnnxOption
     throw e;
   }
   return [path, dataPath];
+}
+
+export interface ExportedGraph {
+  role: string;
+  path: string;
+  inputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  outputs: string[];
+}
+
+export interface ExportResult {
+  files: string[];
+  graphs: ExportedGraph[];
+  quantized?: QuantizeStats;
+  /** `<out>.meta.json`: task settings a runtime needs beside the graphs (labels, text length, generation). */
+  metaPath: string;
+}
+
+/**
+ * Writes every graph of a task's pipeline as ONNX: `out` itself for single-graph tasks, else
+ * `<stem>.<role>.onnx` (retrieval: image, text; captioning: first, step), plus `<out>.meta.json`.
+ */
+export function exportTaskModel(loaded: LoadedModel, out: string, opts: WriteOnnxOptions & { dtype?: PipelineDType; quantize?: QuantizeOptions } = {}): ExportResult {
+  const specs = taskGraphSpecs(loaded.model, loaded.config);
+  const roles = Object.keys(specs);
+  const stem = out.replace(/\.onnx$/i, '');
+  const files: string[] = [];
+  const graphs: ExportedGraph[] = [];
+  let quantized: QuantizeStats | undefined;
+  for (const role of roles) {
+    const spec = specs[role];
+    const { graph, bind } = buildGraph(spec.name, loaded.model, spec.inputs, spec.body);
+    const { proto, stats } = TaskSession.modelProto(graph, bind, opts.dtype, opts.quantize);
+    if (stats)
+      quantized = quantized
+        ? { quantized: quantized.quantized + stats.quantized, skipped: quantized.skipped + stats.skipped, floatBytes: quantized.floatBytes + stats.floatBytes, int8Bytes: quantized.int8Bytes + stats.int8Bytes }
+        : stats;
+    const path = roles.length === 1 ? out : `${stem}.${role}.onnx`;
+    files.push(...writeOnnx(proto, path, opts));
+    graphs.push({
+      role,
+      path,
+      inputs: Object.entries(spec.inputs).map(([name, d]) => ({ name, dtype: d.dtype, shape: d.shape })),
+      outputs: graph.outputs.map((v) => v.name),
+    });
+  }
+  const c = loaded.config;
+  const meta = {
+    task: c.task,
+    model: c.modelName,
+    dtype: opts.dtype ?? 'fp32',
+    image: { size: c.model.imgSize, transform: c.transform, crop_pct: c.cropPct },
+    text: { num_max_bpe_tokens: c.textLen, tokenizer: c.tokenizer },
+    labels: c.labels,
+    generation: c.task === 'captioning' ? c.generation : undefined,
+    graphs: graphs.map((g) => ({ ...g, path: basename(g.path) })),
+  };
+  const metaPath = `${out}.meta.json`;
+  writeAtomic(metaPath, JSON.stringify(meta, null, 1));
+  files.push(metaPath);
+  return { files, graphs, quantized, metaPath };
 }

@@ -5,13 +5,12 @@
  * (bilinear up-sampling, 2×2 max-pooling down). Detection / segmentation heads put their own
  * learned layers on top of these maps.
  */
-import type { Value } from '../graph/ir.js';
 import { Tensor } from '../graph/tensor.js';
 import { numVisionTokens } from '../models/beit3/config.js';
-import { joinStreams } from '../models/beit3/backbone.js';
 import { type ImageInput, Pipeline, type PipelineOptions } from './base.js';
 import { TaskInputError } from './errors.js';
-import { compileGraph, type LoadedModel } from './model.js';
+import { featuresSpec } from './graphs.js';
+import { compileSpec, type LoadedModel } from './model.js';
 import type { TaskSession } from './session.js';
 
 export interface FeatureResult {
@@ -36,21 +35,7 @@ export class FeaturesPipeline extends Pipeline {
     const key = `${withImage}/${withText}`;
     let p = this.sess.get(key);
     if (!p) {
-      const m = this.loaded.model;
-      const S = this.config.model.imgSize;
-      const L = this.config.textLen;
-      const inputs: Record<string, { dtype: 'float32' | 'int64'; shape: (number | string)[] }> = {};
-      if (withImage) inputs.image = { dtype: 'float32', shape: ['batch', 3, S, S] };
-      if (withText) {
-        inputs.text_ids = { dtype: 'int64', shape: ['batch', L] };
-        inputs.padding_mask = { dtype: 'int64', shape: ['batch', L] };
-      }
-      p = compileGraph(`features_${withImage ? 'v' : ''}${withText ? 't' : ''}`, m, inputs, (s, x) => {
-        const r = m.beit3.forward(s, { image: x.image, textIds: x.text_ids, textPadding: x.padding_mask });
-        const out: Record<string, Value> = { last_hidden_state: joinStreams(r.out) };
-        r.layerOutputs.forEach((st, i) => (out[`hidden_state.${i}`] = joinStreams(st)));
-        return out;
-      }, this.options).then((s) => (this.sessions.push(s), s));
+      p = compileSpec(this.loaded.model, featuresSpec(this.loaded.model, this.config, withImage, withText), this.options).then((s) => (this.sessions.push(s), s));
       this.sess.set(key, p);
     }
     return p;

@@ -11,4 +11,5 @@ export * from './vqa.js';
 export * from './nlvr2.js';
 export * from './caption.js';
 export * from './features.js';
+export * from './graphs.js';
 export * from './table.js';

@@ -11,7 +11,8 @@ import { createTaskModel } from '../models/beit3/registry.js';
 import { ParamScope } from '../nn/module.js';
 import type { ModelTask, TaskConfig } from './config.js';
 import { SizeMismatchError, TaskConfigError, WrongTaskHeadError } from './errors.js';
-import { type PipelineDType, TaskSession } from './session.js';
+import type { GraphSpec } from './graphs.js';
+import { type SessionOptions, TaskSession } from './session.js';
 
 /** A key only one task's head has: identifies the task of a checkpoint. */
 const HEAD_MARKERS: [string, string][] = [
@@ -102,7 +103,7 @@ export async function loadTaskModel(config: TaskConfig, opts: LoadModelOptions =
     const t = state.get(k);
     const want = own.get(k);
     if (!t || !want || t.shape[0] === want[0]) continue;
-    const side = (n: number) => Math.sqrt(n - POS_EXTRA_ROWS - 1) * config.model.patchSize;
+    const side = (n: number) => Math.sqrt(n - POS_EXTRA_ROWS) * config.model.patchSize;
     if (!opts.interpolatePositions)
       throw new SizeMismatchError(
         `${where}: ${k} has ${t.shape[0]} rows (image size ${side(t.shape[0])}), the config's image size ${config.model.imgSize} needs ${want[0]}; set img_size to ${side(t.shape[0])} or allow position interpolation`,
@@ -159,8 +160,13 @@ export async function compileGraph(
   model: Beit3TaskModel,
   inputs: Record<string, { dtype: 'float32' | 'int64'; shape: (number | string)[] }>,
   body: (s: ParamScope, x: Record<string, Value>) => Record<string, Value>,
-  opts: { dtype?: PipelineDType; threads?: number } = {},
+  opts: SessionOptions = {},
 ): Promise<TaskSession> {
   const { graph, bind } = buildGraph(name, model, inputs, body);
   return TaskSession.create(graph, bind, opts);
+}
+
+/** Compiles a graph spec (src/tasks/graphs.ts). */
+export function compileSpec(model: Beit3TaskModel, spec: GraphSpec, opts: SessionOptions = {}): Promise<TaskSession> {
+  return compileGraph(spec.name, model, spec.inputs, spec.body, opts);
 }

@@ -1,9 +1,9 @@
 /** NLVR2 (BEiT3ForVisualReasoning): two images + a statement → true / false with probability. */
 import type { Tensor } from '../graph/tensor.js';
-import type { Beit3ForNLVR2 } from '../models/beit3/heads/nlvr2.js';
 import { type ImageInput, Pipeline, type PipelineOptions, row, softmax } from './base.js';
 import { TaskInputError } from './errors.js';
-import { compileGraph, type LoadedModel } from './model.js';
+import { nlvr2Spec } from './graphs.js';
+import { compileSpec, type LoadedModel } from './model.js';
 import type { TaskSession } from './session.js';
 
 export interface Nlvr2Input {
@@ -31,21 +31,7 @@ export class Nlvr2Pipeline extends Pipeline {
   }
 
   private session() {
-    const m = this.loaded.model as Beit3ForNLVR2;
-    const S = this.config.model.imgSize;
-    const L = this.config.textLen;
-    this.sess ??= compileGraph(
-      'nlvr2',
-      m,
-      {
-        image_a: { dtype: 'float32', shape: ['batch', 3, S, S] },
-        image_b: { dtype: 'float32', shape: ['batch', 3, S, S] },
-        text_description: { dtype: 'int64', shape: ['batch', L] },
-        padding_mask: { dtype: 'int64', shape: ['batch', L] },
-      },
-      (s, x) => m.forward(s, x),
-      this.options,
-    ).then((s) => (this.sessions.push(s), s));
+    this.sess ??= compileSpec(this.loaded.model, nlvr2Spec(this.loaded.model, this.config), this.options).then((s) => (this.sessions.push(s), s));
     return this.sess;
   }
 

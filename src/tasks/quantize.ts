@@ -31,7 +31,19 @@ export interface QuantizeStats {
 export interface QuantizeOptions {
   /** Weights with fewer elements stay float32 (default 0: quantize all weight MatMuls). */
   minElements?: number;
+  /**
+   * Which weight MatMuls become int8: 'ffn' (default) = the FFN experts (fc1/fc2, 80% of a
+   * layer's weight FLOPs); 'all' = every weight MatMul incl. attention projections and heads.
+   * Measured on the e2e fixture models (docs/tasks.md): 'all' flips 2/8 VQA answers and 2/12
+   * retrieval top-1s, 'ffn' none — the kernel quantizes each activation matrix per tensor, and
+   * the attention/head inputs carry the largest outliers.
+   */
+  scope?: 'ffn' | 'all';
+  /** Weights (by initializer name = official parameter key) to keep in float32 (on top of `scope`). */
+  exclude?: (name: string) => boolean;
 }
+
+const FFN_WEIGHT = /\.ffn\.(?:[ABC]\.)?fc[12]\.weight$/;
 
 function floatData(t: TensorProto): Float32Array | undefined {
   if (t.dataType !== onnx.TensorProto.DataType.FLOAT) return undefined;
@@ -86,16 +98,19 @@ export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): Q
     if (n.opType !== 'MatMul' || (n.domain && n.domain !== '')) continue;
     const b = n.input![1];
     let W: Float32Array | undefined;
+    let weightName = b;
     let K = 0;
     let N = 0;
     const direct = inits.get(b);
     const tr = producer.get(b);
+    const drop: { node?: NodeProto; inits: string[] } = { inits: [] };
     if (direct && dims(direct).length === 2) {
       W = floatData(direct);
       [K, N] = dims(direct);
-      if (W && uses.get(b) === 1) dropInits.add(b);
+      if (uses.get(b) === 1) drop.inits.push(b);
     } else if (tr && tr.opType === 'Transpose' && inits.has(tr.input![0])) {
       const src = inits.get(tr.input![0])!;
+      weightName = src.name!;
       const perm = tr.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
       const d = dims(src);
       if (d.length === 2 && (!perm || (perm[0] === 1 && perm[1] === 0))) {
@@ -105,16 +120,19 @@ export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): Q
           W = new Float32Array(K * N);
           for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) W[k * N + i] = pt[i * K + k];
           if (uses.get(b) === 1) {
-            dropNodes.add(tr);
-            if (uses.get(src.name!) === 1) dropInits.add(src.name!);
+            drop.node = tr;
+            if (uses.get(src.name!) === 1) drop.inits.push(src.name!);
           }
         }
       }
     }
-    if (!W || K * N < (opts.minElements ?? 0)) {
+    const inScope = (opts.scope ?? 'ffn') === 'all' || FFN_WEIGHT.test(weightName);
+    if (!W || !inScope || K * N < (opts.minElements ?? 0) || opts.exclude?.(weightName)) {
       stats.skipped++;
       continue;
     }
+    if (drop.node) dropNodes.add(drop.node);
+    for (const n2 of drop.inits) dropInits.add(n2);
     const { q, scale } = quantizePerColumn(W, K, N);
     const base = `${b}.q8_${stats.quantized}`;
     newInits.push(

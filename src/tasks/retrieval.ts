@@ -7,7 +7,8 @@ import { Tensor } from '../graph/tensor.js';
 import type { Beit3ForRetrieval } from '../models/beit3/heads/retrieval.js';
 import { type ImageInput, Pipeline, type PipelineOptions, topkIndices } from './base.js';
 import { TaskInputError } from './errors.js';
-import { compileGraph, type LoadedModel } from './model.js';
+import { retrievalImageSpec, retrievalTextSpec } from './graphs.js';
+import { compileSpec, type LoadedModel } from './model.js';
 import type { TaskSession } from './session.js';
 
 export interface Ranked {
@@ -51,24 +52,12 @@ export class RetrievalPipeline extends Pipeline {
   }
 
   private images() {
-    const S = this.config.model.imgSize;
-    this.imageSession ??= this.track(
-      compileGraph('retrieval_image', this.m, { image: { dtype: 'float32', shape: ['batch', 3, S, S] } }, (s, x) => ({ vision_cls: this.m.encodeImage(s, x.image) }), this.options),
-    );
+    this.imageSession ??= this.track(compileSpec(this.m, retrievalImageSpec(this.m, this.config), this.options));
     return this.imageSession;
   }
 
   private texts() {
-    const L = this.config.textLen;
-    this.textSession ??= this.track(
-      compileGraph(
-        'retrieval_text',
-        this.m,
-        { text_description: { dtype: 'int64', shape: ['batch', L] }, padding_mask: { dtype: 'int64', shape: ['batch', L] } },
-        (s, x) => ({ language_cls: this.m.encodeText(s, x.text_description, x.padding_mask) }),
-        this.options,
-      ),
-    );
+    this.textSession ??= this.track(compileSpec(this.m, retrievalTextSpec(this.m, this.config), this.options));
     return this.textSession;
   }
 

@@ -13,7 +13,7 @@ import type { DType, TypedArray } from '../graph/dtype.js';
 import type { Graph } from '../graph/ir.js';
 import { toModelProto } from '../graph/onnx.js';
 import { Tensor } from '../graph/tensor.js';
-import { quantizeModelProto, type QuantizeStats } from './quantize.js';
+import { type QuantizeOptions, quantizeModelProto, type QuantizeStats } from './quantize.js';
 
 const { onnx } = onnxProto;
 export type ModelProto = onnxProto.onnx.IModelProto;
@@ -23,6 +23,8 @@ export type PipelineDType = 'fp32' | 'q8';
 
 export interface SessionOptions {
   dtype?: PipelineDType;
+  /** Options of the int8 rewrite (dtype 'q8'). */
+  quantize?: QuantizeOptions;
   threads?: number;
 }
 
@@ -68,17 +70,17 @@ export class TaskSession {
   ) {}
 
   /** ModelProto of a graph with parameters bound as initializers (optionally int8-quantized). */
-  static modelProto(graph: Graph, bind: ReadonlyMap<string, Tensor>, dtype: PipelineDType = 'fp32'): { proto: ModelProto; stats?: QuantizeStats } {
+  static modelProto(graph: Graph, bind: ReadonlyMap<string, Tensor>, dtype: PipelineDType = 'fp32', quantize?: QuantizeOptions): { proto: ModelProto; stats?: QuantizeStats } {
     const proto = toModelProto(graph, { bind, producer: 'beit3 tasks' });
     if (dtype === 'q8') {
-      const stats = quantizeModelProto(proto);
+      const stats = quantizeModelProto(proto, quantize);
       return { proto, stats };
     }
     return { proto };
   }
 
   static async create(graph: Graph, bind: ReadonlyMap<string, Tensor>, opts: SessionOptions = {}): Promise<TaskSession> {
-    const { proto, stats } = TaskSession.modelProto(graph, bind, opts.dtype);
+    const { proto, stats } = TaskSession.modelProto(graph, bind, opts.dtype, opts.quantize);
     return TaskSession.fromProto(graph.name, proto, opts, stats);
   }
 

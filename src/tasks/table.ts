@@ -67,8 +67,10 @@ export async function pipeline<T extends string>(
 const ALIAS_TYPES = {
   imageclassification: 'imageclassification',
   classification: 'imageclassification',
+  classify: 'imageclassification',
   'image-classification': 'imageclassification',
   retrieval: 'retrieval',
+  retrieve: 'retrieval',
   'image-text-retrieval': 'retrieval',
   vqav2: 'vqav2',
   vqa: 'vqav2',

@@ -1,9 +1,9 @@
 /** Visual question answering (BEiT3ForVisualQuestionAnswering): image + question → answer from the vocabulary. */
 import type { Tensor } from '../graph/tensor.js';
-import type { Beit3ForVQA } from '../models/beit3/heads/vqa.js';
 import { type ImageInput, Pipeline, type PipelineOptions, row, topkIndices } from './base.js';
 import { TaskInputError } from './errors.js';
-import { compileGraph, type LoadedModel } from './model.js';
+import { vqaSpec } from './graphs.js';
+import { compileSpec, type LoadedModel } from './model.js';
 import type { TaskSession } from './session.js';
 
 export interface VqaInput {
@@ -33,20 +33,7 @@ export class VqaPipeline extends Pipeline {
   }
 
   private session() {
-    const m = this.loaded.model as Beit3ForVQA;
-    const S = this.config.model.imgSize;
-    const L = this.config.textLen;
-    this.sess ??= compileGraph(
-      'vqa',
-      m,
-      {
-        image: { dtype: 'float32', shape: ['batch', 3, S, S] },
-        question: { dtype: 'int64', shape: ['batch', L] },
-        padding_mask: { dtype: 'int64', shape: ['batch', L] },
-      },
-      (s, x) => m.forward(s, x),
-      this.options,
-    ).then((s) => (this.sessions.push(s), s));
+    this.sess ??= compileSpec(this.loaded.model, vqaSpec(this.loaded.model, this.config), this.options).then((s) => (this.sessions.push(s), s));
     return this.sess;
   }
 
