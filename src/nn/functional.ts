@@ -3,7 +3,7 @@
  * the engine's composite library; each is a few primitive ops whose VJPs the autodiff knows.
  */
 import { type Value, GraphError } from '../graph/ir.js';
-import { ops } from '../graph/index.js';
+import { F as G, ops } from '../graph/index.js';
 import type { Dim } from '../graph/shape.js';
 import { Tensor } from '../graph/tensor.js';
 
@@ -13,9 +13,9 @@ export function linear(x: Value, weight: Value, bias?: Value | null): Value {
   return bias ? ops.add(y, bias) : y;
 }
 
-/** Exact (erf) GELU: 0.5·x·(1 + erf(x/√2)) — the pattern ORT fuses into its Gelu kernel. */
+/** Exact (erf) GELU; the engine's composite also registers ORT's contrib Gelu as its fused form. */
 export function gelu(x: Value): Value {
-  return ops.mul(ops.mul(x, 0.5), ops.add(ops.erf(ops.mul(x, Math.SQRT1_2)), 1));
+  return G.gelu(x);
 }
 
 export function layerNorm(x: Value, weight: Value, bias: Value, eps = 1e-5): Value {
