@@ -239,8 +239,11 @@ export class UnigramTrainer {
         this.progress({ stage: 'em', pieces: pieces.length, objective });
       }
       if (pieces.length <= desired) break;
+      const before = pieces.length;
       pieces = this.prune(model, table, lattice, desired);
       model = new TrainerModel(pieces);
+      // Nothing left to prune (e.g. the alphabet alone exceeds the vocabulary): stop, finalize reports it.
+      if (pieces.length >= before) break;
       this.progress({ stage: 'prune', pieces: pieces.length });
     }
     const result = this.finalize(model);
