@@ -19,6 +19,7 @@ import {
   FASHION_LABELS,
   SPLITS,
   type FashionRecord,
+  type ItemMeta,
   type ImageRecord,
   type PairStream,
   type RawItem,
@@ -172,7 +173,7 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
       identity: identities[g]!,
       split: splitOf(identities[g]!),
       captions: [...new Set(members.flatMap((m) => m.captions))],
-      meta: first.meta,
+      meta: mergeMeta(members.map((m) => m.meta)),
       ...(credits.length ? { credits } : {}),
       ...(idx.length > 1 ? { merged: members.slice(1).map((m) => m.key) } : {}),
     };
@@ -387,6 +388,28 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
   };
   await writeFileAtomic(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
+}
+
+/**
+ * Metadata of byte-identical images merged into one: a field the members disagree on (say two
+ * emoji drawn identically in one style) is dropped, so no question gets a wrong answer; tags are pooled.
+ */
+export function mergeMeta(metas: readonly ItemMeta[]): ItemMeta {
+  const out: ItemMeta = { ...metas[0]!, tags: [...new Set(metas.flatMap((m) => m.tags))] };
+  for (const k of [
+    'group',
+    'subgroup',
+    'skinTone',
+    'gender',
+    'countryCode',
+    'country',
+    'continent',
+    'category',
+    'emoji',
+  ] as const) {
+    if (metas.some((m) => m[k] !== metas[0]![k])) delete out[k];
+  }
+  return out;
 }
 
 /** VQA uses a slice of Fashion-MNIST so that it does not drown the metadata questions. */
