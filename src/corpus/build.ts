@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fetchSources, sourcePresent } from './fetch.js';
 import { groupIdentities, splitOf } from './identity.js';
 import { makeProgress, type ProgressFn } from './progress.js';
@@ -94,6 +95,7 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
   const buildKey = sha256(
     JSON.stringify({
       CORPUS_FORMAT,
+      builder: await builderFingerprint(),
       size,
       subset,
       brands,
@@ -410,6 +412,24 @@ export function mergeMeta(metas: readonly ItemMeta[]): ItemMeta {
     if (metas.some((m) => m[k] !== metas[0]![k])) delete out[k];
   }
   return out;
+}
+
+let fingerprint: string | undefined;
+/** A hash of the corpus code itself, so that an output built by older code is not taken as up to date. */
+async function builderFingerprint(): Promise<string> {
+  if (fingerprint) return fingerprint;
+  const dir = dirname(fileURLToPath(import.meta.url));
+  const files: string[] = [];
+  const walk = async (d: string) => {
+    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.isDirectory()) await walk(join(d, e.name));
+      else if (/\.(ts|js)$/.test(e.name) && !e.name.endsWith('.d.ts')) files.push(join(d, e.name));
+    }
+  };
+  await walk(dir);
+  const parts = await Promise.all(files.map(async (f) => `${relative(dir, f)}:${sha256(await readFile(f))}`));
+  fingerprint = sha256(parts.join('\n'));
+  return fingerprint;
 }
 
 /** VQA uses a slice of Fashion-MNIST so that it does not drown the metadata questions. */
