@@ -18,3 +18,4 @@ export * from './parity.js';
 export { Module, Parameter, ParamScope, StateDictError, type LoadStateDictOptions, type LoadStateDictResult } from '../../nn/module.js';
 export { Linear, LayerNorm, Embedding, Multiway } from '../../nn/layers.js';
 export { Inits, type Init } from '../../nn/init.js';
+export * from './load.js';
