@@ -49,5 +49,6 @@ export {
   type CaptioningMaskOptions,
   captioningMask,
 } from './masking.js';
-export { type TransformName, type PreprocessJob, preprocessImage } from './preprocess.js';
+export { type TransformName, type TransformSpec, transformImage } from './transformImage.js';
+export { type PreprocessJob, preprocessImage } from './preprocess.js';
 export { PreprocessPool, type PoolOptions } from './pool.js';
