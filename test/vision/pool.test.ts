@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ImageDecodeError } from '../../src/vision/decode.js';
+import { decodeImage, ImageDecodeError } from '../../src/vision/decode.js';
 import { PreprocessPool } from '../../src/vision/pool.js';
 import { preprocessImage } from '../../src/vision/preprocess.js';
+import { transformImage } from '../../src/vision/transformImage.js';
 import { IMAGES } from './helpers.js';
 
 const files = ['astronaut.png', 'chelsea.png', 'rocket.jpg', 'camera.png', 'no_time_for_that_tiny.gif'].map((f) => join(IMAGES, 'source', f));
@@ -21,6 +22,21 @@ describe('PreprocessPool (worker threads)', () => {
     }
     const im = await pool.run({ source: files[1], transform: 'imagenet', size: 40 });
     expect(im.data).toEqual((await preprocessImage({ source: files[1], transform: 'imagenet', size: 40 })).data);
+  }, 30000);
+
+  it('transform() of a decoded image matches transformImage on the main thread; a tiny maxDecodes still completes', async () => {
+    const img = await decodeImage(files[3]);
+    const spec = { transform: 'imagenet' as const, size: 40 };
+    const expected = transformImage(img, spec);
+    const got = await pool.transform({ ...img, data: img.data.slice() }, spec);
+    expect(got.data).toEqual(expected.data);
+    const narrow = new PreprocessPool({ threads: 1, maxDecodes: 1 });
+    try {
+      const b = await narrow.runBatch(files.map((source) => ({ source, transform: 'vl' as const, size: 8 })));
+      expect(b.shape).toEqual([files.length, 3, 8, 8]);
+    } finally {
+      await narrow.close();
+    }
   }, 30000);
 
   it('seeded training transforms are reproducible across threads', async () => {
