@@ -27,13 +27,13 @@ describe('Program cache', () => {
       ['w', W],
       ['b', B],
     ]);
-    const p1 = await Program.cached(g, { bind });
-    expect(await Program.cached(g, { bind })).toBe(p1);
-    expect(await Program.cached(g, { bind: new Map(bind) })).not.toBe(p1);
-    expect(await Program.cached(g, { bind, threads: 1 })).not.toBe(p1);
-    expect(await Program.cached(mlp(), { bind })).not.toBe(p1);
+    const p1 = await Program.cached(g, { bind, threads: 1 });
+    expect(await Program.cached(g, { bind, threads: 1 })).toBe(p1);
+    expect(await Program.cached(g, { bind: new Map(bind), threads: 1 })).not.toBe(p1);
+    expect(await Program.cached(g, { bind, threads: 2 })).not.toBe(p1);
+    expect(await Program.cached(mlp(), { bind, threads: 1 })).not.toBe(p1);
     g.output(ops.mul(g.inputs[0], 2), 'z');
-    const p2 = await Program.cached(g, { bind });
+    const p2 = await Program.cached(g, { bind, threads: 1 });
     expect(p2).not.toBe(p1);
     expect(p2.outputNames).toContain('z');
   });
