@@ -45,7 +45,8 @@ export interface IndexMeta {
   dim: number;
   nextLabel: number;
   files: IndexedFile[];
-  failed: { path: string; reason: string }[];
+  /** Unreadable files (retried only when their size or mtime changes). */
+  failed: { path: string; reason: string; size?: number; mtimeMs?: number }[];
 }
 
 export interface IndexProgress {
@@ -191,6 +192,7 @@ export class ImageIndex {
     const root = this.meta.root;
     const files = listImages(root);
     const known = new Map(this.meta.files.map((f) => [f.path, f]));
+    const knownBad = new Map(this.meta.failed.map((f) => [f.path, f]));
     const res: AddResult = { added: 0, unchanged: 0, updated: 0, removed: 0, failed: [] };
     const present = new Set<string>();
     const todo: { path: string; abs: string; size: number; mtimeMs: number; update: boolean }[] = [];
@@ -199,7 +201,9 @@ export class ImageIndex {
       present.add(path);
       const st = statSync(abs);
       const k = known.get(path);
+      const bad = knownBad.get(path);
       if (k && k.size === st.size && k.mtimeMs === st.mtimeMs) res.unchanged++;
+      else if (bad && bad.size === st.size && bad.mtimeMs === st.mtimeMs) res.failed.push({ path, reason: bad.reason });
       else todo.push({ path, abs, size: st.size, mtimeMs: st.mtimeMs, update: !!k });
     }
     for (const f of [...this.meta.files]) if (!present.has(f.path)) (this.remove(f.path), res.removed++);
@@ -225,7 +229,7 @@ export class ImageIndex {
         if (e instanceof Error) {
           const reason = e.message.replace(`${f.abs}: `, '');
           res.failed.push({ path: f.path, reason });
-          this.meta.failed.push({ path: f.path, reason });
+          this.meta.failed.push({ path: f.path, reason, size: f.size, mtimeMs: f.mtimeMs });
           opts.onProgress?.({ done, total: todo.length, added: res.added, failed: res.failed.length, file: f.path, reason });
         }
       });

@@ -98,6 +98,14 @@ export async function loadTaskModel(config: TaskConfig, opts: LoadModelOptions =
     return { config: { ...config, numClasses }, model, notes };
   }
   const own = model.shapes();
+  if (config.task === 'backbone') {
+    // features from any task checkpoint: keep the backbone, ignore the head
+    const heads = [...state.keys()].filter((k) => !own.has(k) && !k.startsWith('beit3.'));
+    if (heads.length) {
+      state = new Map([...state].filter(([k]) => !heads.includes(k)));
+      notes.push(`ignored ${heads.length} head keys (features use the backbone only)`);
+    }
+  }
   // Position tables: checkpoints at another resolution.
   for (const k of VISION_POS_KEYS) {
     const t = state.get(k);

@@ -90,6 +90,7 @@ export class TaskSession {
       intraOpNumThreads: opts.threads ?? 0,
       interOpNumThreads: 1,
       executionMode: 'sequential',
+      logSeverityLevel: 3, // graph-optimizer notices are not the user's business
     };
     let session: ort.InferenceSession;
     if (initializerBytes(proto) > EXTERNAL_BYTES) {

@@ -1,0 +1,57 @@
+// (`beit3 index`; the file is not called index.ts because that name is the command registry)
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { makeProgress } from '../../corpus/progress.js';
+import { ImageIndex } from '../../search/index.js';
+import { cliConfig, type ModelCliOptions, openPipeline, print, withModelOptions } from '../../tasks/cli.js';
+import type { RetrievalPipeline } from '../../tasks/retrieval.js';
+import { CliError } from '../errors.js';
+
+/** `beit3 index DIR --out INDEX --config C`: embed a folder of images into a search index. */
+export function register(program: Command): void {
+  withModelOptions(
+    program
+      .command('index')
+      .description('embed a folder of images (recursive) into a persistent search index; re-run to resume or to add new/changed files')
+      .argument('<dir>', 'folder of images')
+      .requiredOption('-o, --out <index>', 'index folder (created if missing)')
+      .option('--chunk <n>', 'images per saved checkpoint', '32'),
+    { task: true },
+  )
+    .addHelpText('after', '\nExamples:\n  beit3 index ~/photos --out photos.idx --config retrieval/config.json\n  beit3 index ~/photos --out photos.idx -c config.json      # later: embeds only new or changed files\n  beit3 search photos.idx "a dog on a beach"\n')
+    .action(async (dir: string, o: ModelCliOptions & { out: string; chunk?: string }) => {
+      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`index: ${dir} is not a folder`);
+      const chunk = Number(o.chunk ?? 32);
+      if (!Number.isInteger(chunk) || chunk < 1) throw new CliError(`--chunk must be a positive integer, got '${o.chunk}'`);
+      const config = cliConfig('retrieval', o);
+      const idx = ImageIndex.openOrCreate(o.out, dir, {
+        config: o.config ? resolve(o.config) : undefined,
+        modelName: config.modelName ?? o.model,
+        weights: config.weights,
+        embedDim: config.model.embedDim,
+        imgSize: config.model.imgSize,
+      });
+      const p = (await openPipeline('retrieval', { ...o, progress: false })) as RetrievalPipeline;
+      const bar = o.progress === false ? undefined : makeProgress(process.stderr);
+      const ac = new AbortController();
+      const stop = () => ac.abort();
+      process.once('SIGINT', stop); // finish the current chunk, save, exit: a re-run resumes
+      try {
+        const r = await idx.sync(p, {
+          chunk,
+          signal: ac.signal,
+          onProgress: (e) => {
+            if (e.file) process.stderr.write(`skipped ${e.file}: ${e.reason}\n`);
+            else bar?.('index', e.done, e.total);
+          },
+        });
+        print(o, { index: o.out, size: idx.size, ...r, interrupted: ac.signal.aborted }, () => [
+          `${o.out}: ${idx.size} images (${r.added} added, ${r.updated} updated, ${r.removed} removed, ${r.unchanged} unchanged, ${r.failed.length} unreadable)${ac.signal.aborted ? ' — interrupted, re-run to resume' : ''}`,
+        ]);
+      } finally {
+        process.off('SIGINT', stop);
+        await p.dispose();
+      }
+    });
+}
