@@ -5,3 +5,4 @@ export * from './io/index.js';
 export * from './data/index.js';
 export * from './vision/index.js';
 export * from './models/beit3/index.js';
+export * from './text/index.js';

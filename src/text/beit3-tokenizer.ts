@@ -38,7 +38,7 @@ export interface TextBatch {
   numTokens: number[];
 }
 
-export interface DecodeOptions {
+export interface TokenDecodeOptions {
   /** Drop <s>, <pad>, </s>, <unk>, <mask> (HF skip_special_tokens). Default false. */
   skipSpecialTokens?: boolean;
   /** HF clean_up_tokenization_spaces (" ." → ".", " n't" → "n't", …). Default true, as in HF. */
@@ -69,7 +69,7 @@ export class Beit3Tokenizer {
     ]);
   }
 
-  static async load(path: string): Promise<Beit3Tokenizer> {
+  static async load(path: string | URL): Promise<Beit3Tokenizer> {
     return new Beit3Tokenizer(await SentencePieceProcessor.load(path));
   }
 
@@ -132,7 +132,7 @@ export class Beit3Tokenizer {
   }
 
   /** HF `decode` / `batch_decode` for one sequence (XLMRobertaTokenizer slow tokenizer). */
-  decode(ids: readonly number[], options: DecodeOptions = {}): string {
+  decode(ids: readonly number[], options: TokenDecodeOptions = {}): string {
     const skip = options.skipSpecialTokens ?? false;
     const tokens: string[] = [];
     for (const id of ids) {
@@ -143,7 +143,7 @@ export class Beit3Tokenizer {
     return (options.cleanUpTokenizationSpaces ?? true) ? cleanUpTokenization(text) : text;
   }
 
-  batchDecode(batch: readonly (readonly number[])[], options: DecodeOptions = {}): string[] {
+  batchDecode(batch: readonly (readonly number[])[], options: TokenDecodeOptions = {}): string[] {
     return batch.map((ids) => this.decode(ids, options));
   }
 }

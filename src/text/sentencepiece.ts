@@ -70,16 +70,27 @@ export class SentencePieceProcessor {
     else throw new SentencePieceModelError(`${source}: model type ${ModelType[this.modelType] ?? this.modelType} is not supported (UNIGRAM and BPE are)`);
   }
 
-  /** Loads a `.model` file from disk (Node only; the rest of the class has no Node dependency). */
-  static async load(path: string): Promise<SentencePieceProcessor> {
-    const { readFile } = await import('node:fs/promises');
+  /**
+   * Loads a `.model` file: a path or file: URL in Node; an http(s)/blob/data URL (fetched) anywhere.
+   * Node's fs is imported only here, on demand, so the class also runs in browsers.
+   */
+  static async load(pathOrUrl: string | URL): Promise<SentencePieceProcessor> {
+    const source = String(pathOrUrl);
+    const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(path);
+      if (/^(https?|blob|data):/i.test(source) || !isNode) {
+        const res = await fetch(source);
+        if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+        bytes = new Uint8Array(await res.arrayBuffer());
+      } else {
+        const { readFile } = await import('node:fs/promises');
+        bytes = await readFile(pathOrUrl);
+      }
     } catch (e) {
-      throw new SentencePieceModelError(`cannot read SentencePiece model ${path}: ${(e as Error).message}`);
+      throw new SentencePieceModelError(`cannot read SentencePiece model ${source}: ${(e as Error).message}`);
     }
-    return SentencePieceProcessor.fromBytes(bytes, path);
+    return SentencePieceProcessor.fromBytes(bytes, source);
   }
 
   static fromBytes(bytes: Uint8Array, source = '<bytes>'): SentencePieceProcessor {
