@@ -50,7 +50,9 @@ export function buildNlvr2(
     const keys = [...groups.keys()].sort();
     const withTwo = keys.filter((k) => groups.get(k)!.length >= 2);
     if ((sameNeedsTwo ? withTwo.length : keys.length) < 1 || keys.length < 2 || withTwo.length < 1) return;
-    const n = Math.min(perTemplate, withTwo.length * 4);
+    // about one true and one false pair per image in the pool, up to the cap
+    const poolSize = keys.reduce((a, k) => a + groups.get(k)!.length, 0);
+    const n = Math.min(perTemplate, Math.floor(poolSize / 2));
     for (let i = 0; i < n; i++) {
       const g = groups.get(pickOne(withTwo))!;
       const a = pickOne(g);
@@ -109,7 +111,8 @@ export function buildNlvr2(
   const tonedKeys = [...toned.keys()]
     .sort()
     .filter((k) => new Set(toned.get(k)!.map((x) => x.meta.skinTone)).size >= 2);
-  for (let i = 0; tonedKeys.length && i < Math.min(perTemplate, tonedKeys.length * 4); i++) {
+  const tonedPool = tonedKeys.reduce((a, k) => a + toned.get(k)!.length, 0);
+  for (let i = 0; tonedKeys.length && i < Math.min(perTemplate, tonedPool); i++) {
     const g = toned.get(pickOne(tonedKeys))!;
     const a = pickOne(g);
     const others = g.filter((x) => x.meta.skinTone !== a.meta.skinTone);

@@ -15,7 +15,7 @@ export interface VqaQuestion {
 }
 
 const TONE_NAMES = ['none', 'light', 'medium-light', 'medium', 'medium-dark', 'dark'];
-const spaced = (s: string) => s.replace(/-/g, ' ');
+const spaced = (s: string) => s.replace(/[-_]+/g, ' ');
 
 function tenAnswers(valid: string[]): string[] {
   return Array.from({ length: 10 }, (_, i) => valid[i % valid.length]!);
