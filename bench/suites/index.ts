@@ -4,6 +4,8 @@ import { visionSuite } from './vision.js';
 import { ioSuite } from './io.js';
 import { beit3Suite } from './beit3.js';
 import { dataSuite } from './data.js';
+import { textSuite } from './text.js';
+import { tasksSuite } from './tasks.js';
 
 /** Benchmark suites in run order; each area adds its own file here. */
-export const suites: Suite[] = [engineSuite, visionSuite, ioSuite, beit3Suite, dataSuite];
+export const suites: Suite[] = [engineSuite, visionSuite, ioSuite, beit3Suite, dataSuite, textSuite, tasksSuite];
