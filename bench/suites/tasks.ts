@@ -1,0 +1,167 @@
+/**
+ * End-to-end task throughput, from image files on disk and raw strings to answers, for base-size
+ * random-weight models (224×224, batch 8): images/s for classification and indexing, questions/s
+ * for VQA, captions/s for greedy captioning; each with the fraction of wall time spent outside
+ * ORT `run` calls (decode, resize, tokenization, beam bookkeeping not hidden behind compute).
+ * Then int8: base-size image-encoder throughput fp32 vs q8, and answer agreement q8 vs fp32 on
+ * the e2e fixture models (VQA answers, retrieval top-1 both ways).
+ */
+import { readFileSync } from 'node:fs';
+import { Tensor } from '../../src/graph/tensor.js';
+import { join } from 'node:path';
+import { configFor } from '../../src/models/beit3/registry.js';
+import { ImageIndex } from '../../src/search/index.js';
+import {
+  type CaptioningPipeline,
+  type ImageClassificationPipeline,
+  loadTaskModel,
+  type ModelTask,
+  ortClock,
+  pipeline,
+  type PipelineOptions,
+  RetrievalPipeline,
+  type TaskConfig,
+  TASKS,
+  type VqaPipeline,
+} from '../../src/tasks/index.js';
+import type { BenchContext, Suite } from '../report.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const SRC = join(ROOT, 'fixtures/images/source');
+const IMAGES = ['astronaut.png', 'camera.png', 'chelsea.png', 'logo.png', 'palette_color.png', 'rocket.jpg', 'no_time_for_that_tiny.gif'].map((f) => join(SRC, f));
+const TOKENIZER = join(ROOT, 'fixtures/sentencepiece/unigram_8k.model');
+const E2E = join(ROOT, 'fixtures/beit3-ref/e2e');
+const N = 16;
+const BATCH = 8;
+const files = Array.from({ length: N }, (_, i) => IMAGES[i % IMAGES.length]);
+
+function baseConfig(task: ModelTask, name: string, over: Partial<TaskConfig> = {}): TaskConfig {
+  const model = configFor(name, { imgSize: 224 });
+  return {
+    task,
+    model,
+    modelName: name,
+    numClasses: task === 'vqav2' ? 3129 : task === 'imageclassification' ? 1000 : undefined,
+    labels: task === 'vqav2' ? Array.from({ length: 3129 }, (_, i) => `answer${i}`) : undefined,
+    tokenizer: TOKENIZER,
+    transform: task === 'imageclassification' ? 'imagenet' : 'vl',
+    cropPct: 1,
+    textLen: 64,
+    generation: { numBeams: 1, maxLen: 32, lengthPenalty: 0.6, topnPerBeam: 3 },
+    weights: [],
+    topk: 5,
+    ...over,
+  };
+}
+
+async function open<T>(c: TaskConfig, opts: PipelineOptions = {}): Promise<T> {
+  const loaded = await loadTaskModel(c, { randomSeed: 0 });
+  return (await TASKS[c.task].create(loaded, { batchSize: BATCH, ...opts })) as T;
+}
+
+/** Runs `fn` once to warm up, then once timed; returns wall ms and the fraction outside ORT. */
+async function measure(fn: () => Promise<unknown>): Promise<{ ms: number; outside: number }> {
+  await fn();
+  const ort0 = ortClock.ms;
+  const t0 = performance.now();
+  await fn();
+  const ms = performance.now() - t0;
+  return { ms, outside: Math.max(0, 1 - (ortClock.ms - ort0) / ms) };
+}
+
+function report(ctx: BenchContext, name: string, items: number, m: { ms: number; outside: number }, unit: string): void {
+  ctx.report({ name, value: (1000 * items) / m.ms, unit, note: `${(100 * m.outside).toFixed(1)}% of wall time outside ORT` });
+  ctx.report({ name: `${name} outside-ORT fraction`, value: m.outside, unit: 'fraction' });
+}
+
+async function agreement(ctx: BenchContext): Promise<void> {
+  const config = join(E2E, 'config.json');
+  const cases = JSON.parse(readFileSync(join(E2E, 'cases.json'), 'utf8'));
+  const img = (n: string) => join(E2E, cases.images[n].file);
+  const items = cases.tasks.vqav2.items as { image: string; question: string }[];
+  const ask = async (dtype: 'fp32' | 'q8', scope?: 'ffn' | 'all') => {
+    const p = (await pipeline('vqa', { config, dtype, quantize: { scope } })) as VqaPipeline;
+    const r = await p.run(items.map((i) => ({ image: img(i.image), question: i.question })));
+    await p.dispose();
+    return r.map((x) => x.answer);
+  };
+  const rank = async (dtype: 'fp32' | 'q8', scope?: 'ffn' | 'all') => {
+    const p = (await pipeline('retrieval', { config, dtype, quantize: { scope } })) as RetrievalPipeline;
+    const ims = [...cases.tasks.retrieval.images].sort((a: { image_id: number }, b: { image_id: number }) => a.image_id - b.image_id);
+    const s = RetrievalPipeline.scores(await p.embedImages(ims.map((i: { image: string }) => img(i.image))), await p.embedTexts(cases.tasks.retrieval.texts.map((t: { text: string }) => t.text)));
+    await p.dispose();
+    const r = RetrievalPipeline.rankings(s);
+    return [...r.imageRankPerText.map((x) => x[0]), ...r.textRankPerImage.map((x) => x[0])];
+  };
+  const fa = await ask('fp32');
+  const fr = await rank('fp32');
+  for (const scope of ['ffn', 'all'] as const) {
+    const qa = await ask('q8', scope);
+    const qr = await rank('q8', scope);
+    ctx.report({ name: `tasks q8(${scope}) VQA answer agreement (e2e fixture)`, value: qa.filter((a, i) => a === fa[i]).length / fa.length, unit: 'fraction', note: `${fa.length} questions` });
+    ctx.report({ name: `tasks q8(${scope}) retrieval top-1 agreement (e2e fixture)`, value: qr.filter((a, i) => a === fr[i]).length / fr.length, unit: 'fraction', note: `${fr.length} queries, both directions` });
+  }
+}
+
+export const tasksSuite: Suite = {
+  name: 'tasks',
+  async run(ctx: BenchContext) {
+    const want = (n: string) => !ctx.filter || n.includes(ctx.filter) || 'tasks'.includes(ctx.filter);
+    if (want('classification')) {
+      const p = await open<ImageClassificationPipeline>(baseConfig('imageclassification', 'beit3_base_patch16_224_imageclassification'));
+      report(ctx, 'tasks classification base-224 b8 (files→top-5)', N, await measure(() => p.run(files)), 'images/s');
+      await p.dispose();
+    }
+    if (want('index')) {
+      const c = baseConfig('retrieval', 'beit3_base_patch16_224_retrieval');
+      const p = await open<RetrievalPipeline>(c);
+      // indexing = embed files + insert into the HNSW index
+      const { mkdtempSync, rmSync, mkdirSync, copyFileSync } = await import('node:fs');
+      const { tmpdir } = await import('node:os');
+      const dir = mkdtempSync(join(tmpdir(), 'beit3-bench-index-'));
+      try {
+        mkdirSync(join(dir, 'imgs'));
+        files.forEach((f, i) => copyFileSync(f, join(dir, 'imgs', `${i}${f.slice(f.lastIndexOf('.'))}`)));
+        let k = 0;
+        const run = async () => {
+          const idx = ImageIndex.openOrCreate(join(dir, `idx${k++}`), join(dir, 'imgs'), { weights: [], embedDim: c.model.embedDim, imgSize: 224 });
+          await idx.sync(p, { chunk: BATCH });
+        };
+        report(ctx, 'tasks indexing base-224 b8 (files→HNSW)', N, await measure(run), 'images/s');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      // int8 vs fp32 image encoding, same preprocessed batch (model compute only)
+      const x = await p.preprocess(files.slice(0, BATCH));
+      const fpMs = await measure(() => p.embedImages([...Array(BATCH).keys()].map((i) => sliceImage(x, i))));
+      await p.dispose();
+      for (const scope of ['ffn', 'all'] as const) {
+        const q = await open<RetrievalPipeline>(c, { dtype: 'q8', quantize: { scope } });
+        const qMs = await measure(() => q.embedImages([...Array(BATCH).keys()].map((i) => sliceImage(x, i))));
+        ctx.report({ name: `tasks q8(${scope}) image encoding base-224 b8`, value: (1000 * BATCH) / qMs.ms, unit: 'images/s', note: `fp32 ${((1000 * BATCH) / fpMs.ms).toFixed(2)} images/s` });
+        ctx.report({ name: `tasks q8(${scope}) speedup vs fp32 (image encoding)`, value: fpMs.ms / qMs.ms, unit: 'x' });
+        await q.dispose();
+      }
+      ctx.report({ name: 'tasks fp32 image encoding base-224 b8', value: (1000 * BATCH) / fpMs.ms, unit: 'images/s' });
+    }
+    if (want('vqa')) {
+      const p = await open<VqaPipeline>(baseConfig('vqav2', 'beit3_base_patch16_384_vqav2'));
+      const qs = ['What color is the cat?', 'How many people are there?', 'Is this a rocket?', 'What is on the table?'];
+      const items = files.map((image, i) => ({ image, question: qs[i % qs.length] }));
+      report(ctx, 'tasks VQA base-224 b8 (files+questions→answers)', N, await measure(() => p.run(items)), 'questions/s');
+      await p.dispose();
+    }
+    if (want('caption')) {
+      const p = await open<CaptioningPipeline>(baseConfig('captioning', 'beit3_base_patch16_224_captioning'));
+      const imgs = files.slice(0, BATCH);
+      report(ctx, 'tasks captioning greedy base-224 b8 max_len 32', imgs.length, await measure(() => p.run(imgs, { numBeams: 1 })), 'captions/s');
+      await p.dispose();
+    }
+    if (want('agreement') || want('q8')) await agreement(ctx);
+  },
+};
+
+function sliceImage(x: Tensor, i: number): Tensor {
+  const n = x.data.length / x.shape[0];
+  return new Tensor('float32', x.shape.slice(1), (x.data as Float32Array).subarray(i * n, (i + 1) * n));
+}
