@@ -105,8 +105,10 @@ export class Beit3Tokenizer {
    * Empty input is an error, as in the official code (which raises RuntimeError).
    */
   textSegment(ids: readonly number[], maxLen: number = TEXT_MAX_LEN.default): TextSegment {
-    if (!Number.isInteger(maxLen) || maxLen < 3) throw new TokenizerError(`maxLen must be an integer ≥ 3, got ${maxLen}`);
-    if (ids.length === 0) throw new TokenizerError('text segment is empty: it must contain at least one token');
+    if (!Number.isInteger(maxLen) || maxLen < 3)
+      throw new TokenizerError(`maxLen must be an integer ≥ 3, got ${maxLen}`);
+    if (ids.length === 0)
+      throw new TokenizerError('text segment is empty: it must contain at least one token');
     const body = ids.slice(0, maxLen - 2);
     const tokens = [BOS_ID, ...body, EOS_ID];
     const numTokens = tokens.length;
@@ -121,13 +123,18 @@ export class Beit3Tokenizer {
   /** Tokenizes a text and builds its segment; empty (or whitespace-only) text is an error. */
   segment(text: string, maxLen: number = TEXT_MAX_LEN.default): TextSegment {
     const ids = this.encode(text);
-    if (ids.length === 0) throw new TokenizerError(`text ${JSON.stringify(text.slice(0, 40))} has no tokens (empty or whitespace only)`);
+    if (ids.length === 0)
+      throw new TokenizerError(
+        `text ${JSON.stringify(text.slice(0, 40))} has no tokens (empty or whitespace only)`,
+      );
     return this.textSegment(ids, maxLen);
   }
 
   /** Segments collated to int64 tensors `language_tokens` and `padding_mask` of shape [batch, maxLen]. */
   batch(texts: readonly (string | readonly number[])[], maxLen: number = TEXT_MAX_LEN.default): TextBatch {
-    const segments = texts.map((t) => (typeof t === 'string' ? this.segment(t, maxLen) : this.textSegment(t, maxLen)));
+    const segments = texts.map((t) =>
+      typeof t === 'string' ? this.segment(t, maxLen) : this.textSegment(t, maxLen),
+    );
     return collateSegments(segments, maxLen);
   }
 
@@ -154,7 +161,8 @@ export function collateSegments(segments: readonly TextSegment[], maxLen: number
   const tokens = new BigInt64Array(n * maxLen);
   const mask = new BigInt64Array(n * maxLen);
   segments.forEach((s, b) => {
-    if (s.tokens.length !== maxLen) throw new TokenizerError(`segment ${b} has length ${s.tokens.length}, expected ${maxLen}`);
+    if (s.tokens.length !== maxLen)
+      throw new TokenizerError(`segment ${b} has length ${s.tokens.length}, expected ${maxLen}`);
     for (let i = 0; i < maxLen; i++) {
       tokens[b * maxLen + i] = BigInt(s.tokens[i]);
       mask[b * maxLen + i] = BigInt(s.paddingMask[i]);

@@ -14,7 +14,12 @@ export {
   type TextBatch,
   type TokenDecodeOptions,
 } from './beit3-tokenizer.js';
-export { trainUnigram, UnigramTrainer, type UnigramTrainerOptions, type TrainProgress } from './trainer/unigram-trainer.js';
+export {
+  trainUnigram,
+  UnigramTrainer,
+  type UnigramTrainerOptions,
+  type TrainProgress,
+} from './trainer/unigram-trainer.js';
 export {
   decodeModelProto,
   encodeModelProto,

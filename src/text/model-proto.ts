@@ -145,7 +145,8 @@ const schema = {
 // protobufjs treats JSON schemas as proto3 (zero values not written) unless each message says proto2.
 function markProto2(node: Record<string, unknown>): void {
   if ('fields' in node) node.edition = 'proto2';
-  for (const child of Object.values((node.nested ?? {}) as Record<string, Record<string, unknown>>)) markProto2(child);
+  for (const child of Object.values((node.nested ?? {}) as Record<string, Record<string, unknown>>))
+    markProto2(child);
 }
 markProto2(schema);
 
@@ -157,9 +158,14 @@ export function decodeModelProto(bytes: Uint8Array, source = '<bytes>'): ModelPr
   try {
     msg = ModelProtoType.decode(bytes);
   } catch (e) {
-    throw new SentencePieceModelError(`${source}: not a SentencePiece model (protobuf decode failed: ${(e as Error).message})`);
+    throw new SentencePieceModelError(
+      `${source}: not a SentencePiece model (protobuf decode failed: ${(e as Error).message})`,
+    );
   }
-  const obj = ModelProtoType.toObject(msg, { longs: Number, bytes: Uint8Array as unknown as StringConstructor }) as {
+  const obj = ModelProtoType.toObject(msg, {
+    longs: Number,
+    bytes: Uint8Array as unknown as StringConstructor,
+  }) as {
     pieces?: { piece?: string; score?: number; type?: number }[];
     trainerSpec?: TrainerSpec;
     normalizerSpec?: NormalizerSpec;
@@ -170,7 +176,8 @@ export function decodeModelProto(bytes: Uint8Array, source = '<bytes>'): ModelPr
   const pieces = raw.map((p, i): ModelPiece => {
     if (!p.piece) throw new SentencePieceModelError(`${source}: piece ${i} is empty`);
     const type = p.type ?? PieceType.NORMAL;
-    if (!(type in PieceType)) throw new SentencePieceModelError(`${source}: piece ${i} has unknown type ${type}`);
+    if (!(type in PieceType))
+      throw new SentencePieceModelError(`${source}: piece ${i} has unknown type ${type}`);
     return { piece: p.piece, score: p.score ?? 0, type };
   });
   return {

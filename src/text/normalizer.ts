@@ -49,7 +49,8 @@ export class CharsMap {
   readonly strings: Uint8Array;
 
   constructor(blob: Uint8Array) {
-    if (blob.length < 4) throw new SentencePieceModelError(`precompiled_charsmap: ${blob.length} bytes, need at least 4`);
+    if (blob.length < 4)
+      throw new SentencePieceModelError(`precompiled_charsmap: ${blob.length} bytes, need at least 4`);
     const view = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
     const trieSize = view.getUint32(0, true);
     if (trieSize % 4 !== 0 || 4 + trieSize > blob.length)
@@ -65,7 +66,10 @@ export class CharsMap {
   /** Replacement bytes stored at `offset` (NUL-terminated). */
   replacement(offset: number): Uint8Array {
     const s = this.strings;
-    if (offset >= s.length) throw new SentencePieceModelError(`precompiled_charsmap: string offset ${offset} out of range (${s.length})`);
+    if (offset >= s.length)
+      throw new SentencePieceModelError(
+        `precompiled_charsmap: string offset ${offset} out of range (${s.length})`,
+      );
     let end = offset;
     while (end < s.length && s[end] !== 0) end++;
     return s.subarray(offset, end);
@@ -89,7 +93,8 @@ class ByteBuilder {
   }
   endsWith(bytes: readonly number[]): boolean {
     if (this.len < bytes.length) return false;
-    for (let i = 0; i < bytes.length; i++) if (this.buf[this.len - bytes.length + i] !== bytes[i]) return false;
+    for (let i = 0; i < bytes.length; i++)
+      if (this.buf[this.len - bytes.length + i] !== bytes[i]) return false;
     return true;
   }
   private grow(extra: number): void {
@@ -238,7 +243,11 @@ function validUtf8CharLength(bytes: Uint8Array, i: number): number {
     const cp = ((c & 0x0f) << 12) | ((bytes[i + 1] & 0x3f) << 6) | (bytes[i + 2] & 0x3f);
     if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
   } else if (n === 4) {
-    const cp = ((c & 0x07) << 18) | ((bytes[i + 1] & 0x3f) << 12) | ((bytes[i + 2] & 0x3f) << 6) | (bytes[i + 3] & 0x3f);
+    const cp =
+      ((c & 0x07) << 18) |
+      ((bytes[i + 1] & 0x3f) << 12) |
+      ((bytes[i + 2] & 0x3f) << 6) |
+      (bytes[i + 3] & 0x3f);
     if (cp < 0x10000 || cp > 0x10ffff) return 0;
   }
   return n;

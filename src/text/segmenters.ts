@@ -51,7 +51,7 @@ export class UnigramSegmenter {
     const ids = new Int32Array(len + 1).fill(-1);
     const { trie, scores, userDefined, unused } = this;
 
-    for (let start = 0; start < len; ) {
+    for (let start = 0; start < len;) {
       const tillHere = best[start];
       const mblen = Math.min(utf8CharLength(norm[start]), len - start);
       let hasSingleNode = false;
@@ -167,7 +167,7 @@ export class BpeSegmenter {
     if (norm.length === 0) return [];
     const symbols: BpeSymbol[] = [];
     // Split into characters; user-defined symbols are single frozen symbols.
-    for (let i = 0; i < norm.length; ) {
+    for (let i = 0; i < norm.length;) {
       let n = 0;
       let freeze = false;
       for (const l of this.userSymbolLengths) {
@@ -179,7 +179,13 @@ export class BpeSegmenter {
       }
       if (n === 0) n = norm.codePointAt(i)! > 0xffff ? 2 : 1;
       const index = symbols.length;
-      symbols.push({ prev: index - 1, next: i + n < norm.length ? index + 1 : -1, freeze, start: i, end: i + n });
+      symbols.push({
+        prev: index - 1,
+        next: i + n < norm.length ? index + 1 : -1,
+        freeze,
+        start: i,
+        end: i + n,
+      });
       i += n;
     }
 
@@ -192,7 +198,10 @@ export class BpeSegmenter {
       if (id === undefined) return;
       heap.push({ left, right, score: this.pieces[id].score, size: piece.length });
       if (this.pieces[id].type === PieceType.UNUSED)
-        revMerge.set(piece, [norm.slice(symbols[left].start, symbols[left].end), norm.slice(symbols[right].start, symbols[right].end)]);
+        revMerge.set(piece, [
+          norm.slice(symbols[left].start, symbols[left].end),
+          norm.slice(symbols[right].start, symbols[right].end),
+        ]);
     };
     for (let i = 1; i < symbols.length; i++) maybeAdd(i - 1, i);
 

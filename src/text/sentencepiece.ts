@@ -8,7 +8,13 @@
 // copy, and include no trainer. The encoders are a few hundred lines, run synchronously in Node and
 // the browser alike, and share their pieces with our Unigram trainer.
 import { SentencePieceModelError, TokenizerError } from './errors.js';
-import { decodeModelProto, encodeModelProto, ModelType, PieceType, type ModelProtoData } from './model-proto.js';
+import {
+  decodeModelProto,
+  encodeModelProto,
+  ModelType,
+  PieceType,
+  type ModelProtoData,
+} from './model-proto.js';
 import { Normalizer, SPACE_SYMBOL } from './normalizer.js';
 import { BpeSegmenter, UnigramSegmenter } from './segmenters.js';
 import { utf8Decode, utf8Encode } from './utf8.js';
@@ -40,19 +46,28 @@ export class SentencePieceProcessor {
     let unkId = -1;
     const userSymbols = new Set<string>();
     model.pieces.forEach((p, id) => {
-      const normal = p.type === PieceType.NORMAL || p.type === PieceType.USER_DEFINED || p.type === PieceType.UNUSED;
+      const normal =
+        p.type === PieceType.NORMAL || p.type === PieceType.USER_DEFINED || p.type === PieceType.UNUSED;
       const table = normal ? this.pieceIds : this.reservedIds;
       if (this.pieceIds.has(p.piece) || this.reservedIds.has(p.piece))
-        throw new SentencePieceModelError(`${source}: piece ${JSON.stringify(p.piece)} appears twice (ids ${table.get(p.piece) ?? '?'} and ${id})`);
+        throw new SentencePieceModelError(
+          `${source}: piece ${JSON.stringify(p.piece)} appears twice (ids ${table.get(p.piece) ?? '?'} and ${id})`,
+        );
       table.set(p.piece, id);
       if (p.type === PieceType.USER_DEFINED) userSymbols.add(p.piece);
       if (p.type === PieceType.UNKNOWN) {
-        if (unkId >= 0) throw new SentencePieceModelError(`${source}: more than one unknown piece (ids ${unkId} and ${id})`);
+        if (unkId >= 0)
+          throw new SentencePieceModelError(
+            `${source}: more than one unknown piece (ids ${unkId} and ${id})`,
+          );
         unkId = id;
       }
       if (p.type === PieceType.BYTE) {
         const m = BYTE_PIECE.exec(p.piece);
-        if (!m) throw new SentencePieceModelError(`${source}: byte piece ${id} is ${JSON.stringify(p.piece)}, expected <0xXX>`);
+        if (!m)
+          throw new SentencePieceModelError(
+            `${source}: byte piece ${id} is ${JSON.stringify(p.piece)}, expected <0xXX>`,
+          );
         this.byteIds[parseInt(m[1], 16)] = id;
       }
     });
@@ -67,7 +82,10 @@ export class SentencePieceProcessor {
     if (this.modelType === ModelType.UNIGRAM) this.unigram = new UnigramSegmenter(model.pieces, unkId);
     else if (this.modelType === ModelType.BPE)
       this.bpe = new BpeSegmenter(model.pieces, this.pieceIds, userSymbols, (p) => this.pieceToId(p));
-    else throw new SentencePieceModelError(`${source}: model type ${ModelType[this.modelType] ?? this.modelType} is not supported (UNIGRAM and BPE are)`);
+    else
+      throw new SentencePieceModelError(
+        `${source}: model type ${ModelType[this.modelType] ?? this.modelType} is not supported (UNIGRAM and BPE are)`,
+      );
   }
 
   /**
@@ -76,7 +94,9 @@ export class SentencePieceProcessor {
    */
   static async load(pathOrUrl: string | URL): Promise<SentencePieceProcessor> {
     const source = String(pathOrUrl);
-    const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+    const isNode =
+      typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
+      'string';
     let bytes: Uint8Array;
     try {
       if (/^(https?|blob|data):/i.test(source) || !isNode) {
@@ -144,13 +164,13 @@ export class SentencePieceProcessor {
     return id !== undefined && this.isControl(id) ? id : -1;
   }
   get bosId(): number {
-    return this.controlId(this.model.trainerSpec.bosPiece as string | undefined ?? '<s>');
+    return this.controlId((this.model.trainerSpec.bosPiece as string | undefined) ?? '<s>');
   }
   get eosId(): number {
-    return this.controlId(this.model.trainerSpec.eosPiece as string | undefined ?? '</s>');
+    return this.controlId((this.model.trainerSpec.eosPiece as string | undefined) ?? '</s>');
   }
   get padId(): number {
-    return this.controlId(this.model.trainerSpec.padPiece as string | undefined ?? '<pad>');
+    return this.controlId((this.model.trainerSpec.padPiece as string | undefined) ?? '<pad>');
   }
 
   /** The normalized text the model segments (with '▁' for spaces and the dummy prefix). */
@@ -171,7 +191,10 @@ export class SentencePieceProcessor {
       if (unk && this.byteFallback) {
         for (const b of utf8Encode(piece)) {
           const byteId = this.byteIds[b];
-          out.push({ piece: byteId >= 0 ? this.model.pieces[byteId].piece : piece, id: byteId >= 0 ? byteId : id });
+          out.push({
+            piece: byteId >= 0 ? this.model.pieces[byteId].piece : piece,
+            id: byteId >= 0 ? byteId : id,
+          });
         }
       } else if (unk && prevUnk) {
         out[out.length - 1].piece += piece;

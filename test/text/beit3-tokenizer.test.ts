@@ -18,14 +18,18 @@ describe('Beit3Tokenizer (XLM-R convention over an spm)', async () => {
   const { cases } = JSON.parse(readFileSync(`${FIX}unigram_8k.cases.json`, 'utf8')) as { cases: Case[] };
 
   it('has the XLM-R special ids and sizes', () => {
-    expect([tok.bosId, tok.padId, tok.eosId, tok.unkId, tok.maskId, tok.vocabSize]).toEqual([0, 1, 2, 3, 8001, 8002]);
+    expect([tok.bosId, tok.padId, tok.eosId, tok.unkId, tok.maskId, tok.vocabSize]).toEqual([
+      0, 1, 2, 3, 8001, 8002,
+    ]);
     expect(TEXT_MAX_LEN.default).toBe(64);
     expect(TEXT_MAX_LEN.captioning).toBe(32);
   });
 
   it('tokenize/encode give the official pieces and xlmr_ids for every case', () => {
     const bad = cases.filter(
-      (c) => JSON.stringify(tok.encode(c.text)) !== JSON.stringify(c.xlmr_ids) || JSON.stringify(tok.tokenize(c.text)) !== JSON.stringify(c.pieces),
+      (c) =>
+        JSON.stringify(tok.encode(c.text)) !== JSON.stringify(c.xlmr_ids) ||
+        JSON.stringify(tok.tokenize(c.text)) !== JSON.stringify(c.pieces),
     );
     expect(bad.map((c) => c.text).slice(0, 5)).toEqual([]);
   });
@@ -38,7 +42,9 @@ describe('Beit3Tokenizer (XLM-R convention over an spm)', async () => {
         continue;
       }
       const s = tok.textSegment(c.xlmr_ids, 16);
-      expect({ language_tokens: s.tokens, padding_mask: s.paddingMask, num_tokens: s.numTokens }).toEqual(c.beit3_segment);
+      expect({ language_tokens: s.tokens, padding_mask: s.paddingMask, num_tokens: s.numTokens }).toEqual(
+        c.beit3_segment,
+      );
       checked++;
     }
     expect(checked).toBeGreaterThan(1800);
@@ -63,7 +69,9 @@ describe('Beit3Tokenizer (XLM-R convention over an spm)', async () => {
   it('decode follows HF batch_decode', () => {
     const ids = [0, ...tok.encode("the dog's bone , isn't it ."), 2, 1, 1];
     expect(tok.decode(ids, { skipSpecialTokens: true })).toBe("the dog's bone, isn't it.");
-    expect(tok.decode(ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: false })).toBe("the dog's bone , isn't it .");
+    expect(tok.decode(ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: false })).toBe(
+      "the dog's bone , isn't it .",
+    );
     expect(tok.decode([0, ...tok.encode('hello'), 2])).toBe('<s> hello</s>');
     expect(tok.decode([0, tok.maskId, 3, 2], { skipSpecialTokens: true })).toBe('');
     expect(() => tok.decode([tok.vocabSize])).toThrow(TokenizerError);

@@ -11,11 +11,20 @@ const MODEL = `${FIX}unigram_8k.model`;
 
 function beit3(args: string[], input = ''): { status: number | null; stdout: string; stderr: string } {
   // Same as `npx tsx src/cli/main.ts …`, without npx's start-up cost.
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, input, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: ROOT,
+    input,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const jsonLines = (s: string): unknown[] => s.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+const jsonLines = (s: string): unknown[] =>
+  s
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as unknown);
 
 interface Case {
   text: string;
@@ -24,22 +33,32 @@ interface Case {
   xlmr_ids: number[];
   beit3_segment?: { language_tokens: number[] };
 }
-const cases = (JSON.parse(readFileSync(`${FIX}unigram_8k.cases.json`, 'utf8')) as { cases: Case[] }).cases.filter(
-  (c) => c.text.length > 0 && !/[\n\r\u2028\u2029\u0085]/.test(c.text) && c.beit3_segment,
-);
+const cases = (
+  JSON.parse(readFileSync(`${FIX}unigram_8k.cases.json`, 'utf8')) as { cases: Case[] }
+).cases.filter((c) => c.text.length > 0 && !/[\n\r\u2028\u2029\u0085]/.test(c.text) && c.beit3_segment);
 const sample = [cases[3], cases[50], cases[200], cases[1000], cases[1500]];
 
 describe('beit3 tokenize', () => {
   it('prints the official ids, pieces, BEiT-3 ids and segments, one JSON array per line', () => {
     const input = sample.map((c) => c.text).join('\n') + '\n';
     expect(jsonLines(beit3(['tokenize', '--model', MODEL], input).stdout)).toEqual(sample.map((c) => c.ids));
-    expect(jsonLines(beit3(['tokenize', '--model', MODEL, '--pieces'], input).stdout)).toEqual(sample.map((c) => c.pieces));
+    expect(jsonLines(beit3(['tokenize', '--model', MODEL, '--pieces'], input).stdout)).toEqual(
+      sample.map((c) => c.pieces),
+    );
     // --jsonl: texts may hold newlines; --beit3 --max-len: unilm's segment.
-    const jsonl = sample.map((c) => JSON.stringify(c.text)).join('\n') + '\n' + JSON.stringify('two\nlines') + '\n';
-    const out = jsonLines(beit3(['tokenize', '--model', MODEL, '--beit3', '--max-len', '16', '--jsonl'], jsonl).stdout);
+    const jsonl =
+      sample.map((c) => JSON.stringify(c.text)).join('\n') + '\n' + JSON.stringify('two\nlines') + '\n';
+    const out = jsonLines(
+      beit3(['tokenize', '--model', MODEL, '--beit3', '--max-len', '16', '--jsonl'], jsonl).stdout,
+    );
     expect(out.slice(0, sample.length)).toEqual(sample.map((c) => c.beit3_segment!.language_tokens));
     const sp = SentencePieceProcessor.fromBytes(readFileSync(MODEL));
-    expect(out[sample.length]).toEqual([0, ...sp.encode('two lines').map((i) => i + 1), 2, ...new Array(16 - 2 - sp.encode('two lines').length).fill(1)]);
+    expect(out[sample.length]).toEqual([
+      0,
+      ...sp.encode('two lines').map((i) => i + 1),
+      2,
+      ...new Array(16 - 2 - sp.encode('two lines').length).fill(1),
+    ]);
   });
 
   it('fails with one clear line on bad input', () => {
@@ -61,7 +80,10 @@ describe('beit3 tokenizer-train', () => {
   it('trains a model that loads, and writes nothing on bad options', () => {
     const dir = mkdtempSync(join(tmpdir(), 'beit3-spm-'));
     const corpus = join(dir, 'corpus.txt');
-    writeFileSync(corpus, readFileSync(`${FIX}corpus_train_head3000.txt`, 'utf8').split('\n').slice(0, 400).join('\n'));
+    writeFileSync(
+      corpus,
+      readFileSync(`${FIX}corpus_train_head3000.txt`, 'utf8').split('\n').slice(0, 400).join('\n'),
+    );
     const out = join(dir, 'tiny.model');
     const r = beit3(['tokenizer-train', '--input', corpus, '--vocab-size', '300', '--out', out, '--json']);
     expect(r.status).toBe(0);

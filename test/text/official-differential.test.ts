@@ -23,12 +23,84 @@ function rng(seed: number): () => number {
 const ATOMS = [
   ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789',
   ...' ,.;:!?\'"()-[]{}<>/\\@#$%^&*_+=`~|',
-  ' ', '  ', '\t', '\n', '\r\n', '\u3000', '\u00a0', '\u200b', '\ufeff', '\u00ad', '\u0000', '\u0007', '\u2581', '\u2581\u2581',
-  'ﬁ', 'ﬀ', 'ﬃ', 'Ｆｕｌｌ', '１２３', '①', '½', '™', 'x²', 'H₂O', 'Ⅻ', '㎏', 'Ω', 'K', '…', '‥', 'ℌ', '𝐀𝐁', 'ⓐ', 'ｶﾞ',
-  'é', 'e\u0301', '\u0301', 'ñ', 'ü', 'ø', 'ß', 'İ', 'ǅ', 'ﷺ',
-  '日本語', 'ひらがな', 'カタカナ', '한국어', 'русский', 'ελληνικά', 'עברית', 'العربية', 'हिन्दी', 'ไทย',
-  '😀', '👍🏽', '👨‍👩‍👧', '🇫🇷', '\u{10ffff}', '\u{1d11e}',
-  '....', '--', '---', '…', '‥', '(1', '19', '00', 'the ', 'of ', 'a small ', 'tion', 'ing ', '<s>', '</s>', '<unk>', '<pad>', '<mask>',
+  ' ',
+  '  ',
+  '\t',
+  '\n',
+  '\r\n',
+  '\u3000',
+  '\u00a0',
+  '\u200b',
+  '\ufeff',
+  '\u00ad',
+  '\u0000',
+  '\u0007',
+  '\u2581',
+  '\u2581\u2581',
+  'ﬁ',
+  'ﬀ',
+  'ﬃ',
+  'Ｆｕｌｌ',
+  '１２３',
+  '①',
+  '½',
+  '™',
+  'x²',
+  'H₂O',
+  'Ⅻ',
+  '㎏',
+  'Ω',
+  'K',
+  '…',
+  '‥',
+  'ℌ',
+  '𝐀𝐁',
+  'ⓐ',
+  'ｶﾞ',
+  'é',
+  'e\u0301',
+  '\u0301',
+  'ñ',
+  'ü',
+  'ø',
+  'ß',
+  'İ',
+  'ǅ',
+  'ﷺ',
+  '日本語',
+  'ひらがな',
+  'カタカナ',
+  '한국어',
+  'русский',
+  'ελληνικά',
+  'עברית',
+  'العربية',
+  'हिन्दी',
+  'ไทย',
+  '😀',
+  '👍🏽',
+  '👨‍👩‍👧',
+  '🇫🇷',
+  '\u{10ffff}',
+  '\u{1d11e}',
+  '....',
+  '--',
+  '---',
+  '…',
+  '‥',
+  '(1',
+  '19',
+  '00',
+  'the ',
+  'of ',
+  'a small ',
+  'tion',
+  'ing ',
+  '<s>',
+  '</s>',
+  '<unk>',
+  '<pad>',
+  '<mask>',
 ];
 
 function randomText(next: () => number): string {
@@ -75,7 +147,8 @@ for (const name of ['unigram_8k', 'bpe_2k']) {
       const bad: string[] = [];
       for (let i = 0; i < 1500; i++) {
         const text = perturb(lines[Math.floor(next() * lines.length)], next);
-        if (JSON.stringify(ours.encode(text)) !== JSON.stringify(official.encodeIds(text))) bad.push(JSON.stringify(text));
+        if (JSON.stringify(ours.encode(text)) !== JSON.stringify(official.encodeIds(text)))
+          bad.push(JSON.stringify(text));
       }
       expect(bad.slice(0, 5)).toEqual([]);
     });
@@ -86,13 +159,21 @@ describe('byte fallback, user-defined and unused pieces: identical to the offici
   const { decodeModelProto, encodeModelProto, PieceType } = await import('../../src/text/model-proto.js');
 
   /** A fixture model with user-defined symbols, a few unused pieces and (optionally) 256 byte pieces. */
-  async function variant(name: string, byteFallback: boolean): Promise<[SentencePieceProcessor, OfficialProcessor]> {
+  async function variant(
+    name: string,
+    byteFallback: boolean,
+  ): Promise<[SentencePieceProcessor, OfficialProcessor]> {
     const model = decodeModelProto(readFileSync(`${FIX}${name}.model`));
-    for (const piece of ['<mask>', 'XYZ', '🙂', '[SEP]']) model.pieces.push({ piece, score: 0, type: PieceType.USER_DEFINED });
+    for (const piece of ['<mask>', 'XYZ', '🙂', '[SEP]'])
+      model.pieces.push({ piece, score: 0, type: PieceType.USER_DEFINED });
     for (const p of model.pieces.slice(100, 110)) p.type = PieceType.UNUSED;
     if (byteFallback) {
       for (let b = 0; b < 256; b++)
-        model.pieces.push({ piece: `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`, score: 0, type: PieceType.BYTE });
+        model.pieces.push({
+          piece: `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`,
+          score: 0,
+          type: PieceType.BYTE,
+        });
       model.trainerSpec.byteFallback = true;
     }
     const bytes = encodeModelProto(model);

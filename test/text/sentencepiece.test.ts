@@ -32,7 +32,10 @@ for (const name of ['unigram_8k', 'bpe_2k']) {
         const got = sp.encodeWithPieces(c.text);
         const ids = got.map((p) => p.id);
         const pieces = got.map((p) => p.piece);
-        if (JSON.stringify(ids) !== JSON.stringify(c.ids) || JSON.stringify(pieces) !== JSON.stringify(c.pieces))
+        if (
+          JSON.stringify(ids) !== JSON.stringify(c.ids) ||
+          JSON.stringify(pieces) !== JSON.stringify(c.pieces)
+        )
           mismatches.push(`${JSON.stringify(c.text)}: got ${JSON.stringify(pieces)} ${JSON.stringify(ids)}`);
       }
       expect(mismatches.slice(0, 5)).toEqual([]);
@@ -76,13 +79,17 @@ describe('SentencePiece robustness', async () => {
   it('rejects bad ids and bad model files with typed errors', () => {
     expect(() => sp.decode([8000])).toThrow(TokenizerError);
     expect(() => sp.decode([-1])).toThrow(TokenizerError);
-    expect(() => SentencePieceProcessor.fromBytes(new Uint8Array([1, 2, 3, 4, 5]))).toThrow(SentencePieceModelError);
+    expect(() => SentencePieceProcessor.fromBytes(new Uint8Array([1, 2, 3, 4, 5]))).toThrow(
+      SentencePieceModelError,
+    );
     expect(() => SentencePieceProcessor.fromBytes(new Uint8Array(0))).toThrow(/no pieces/);
   });
 
   it('rejects a truncated model file', () => {
     const bytes = readFileSync(`${FIX}unigram_8k.model`);
-    expect(() => SentencePieceProcessor.fromBytes(bytes.subarray(0, bytes.length - 100))).toThrow(SentencePieceModelError);
+    expect(() => SentencePieceProcessor.fromBytes(bytes.subarray(0, bytes.length - 100))).toThrow(
+      SentencePieceModelError,
+    );
   });
 
   it('load() names a missing file', async () => {

@@ -5,10 +5,14 @@ import { TrainerError } from '../../src/text/errors.js';
 import { decodeModelProto, encodeModelProto, ModelType, PieceType } from '../../src/text/model-proto.js';
 import { SentencePieceProcessor } from '../../src/text/sentencepiece.js';
 import { trainUnigram } from '../../src/text/trainer/unigram-trainer.js';
+import { nmtNfkcCharsmap } from '../../src/text/nmt-nfkc-charsmap.js';
 
 const FIX = new URL('../../fixtures/sentencepiece/', import.meta.url).pathname;
 const trainLines = readFileSync(`${FIX}corpus_train_head3000.txt`, 'utf8').split('\n');
-const heldout = readFileSync(`${FIX}corpus_heldout.txt`, 'utf8').split('\n').filter((l) => l.length > 0).slice(0, 2000);
+const heldout = readFileSync(`${FIX}corpus_heldout.txt`, 'utf8')
+  .split('\n')
+  .filter((l) => l.length > 0)
+  .slice(0, 2000);
 
 const tokensPerSentence = (sp: SentencePieceProcessor): number =>
   heldout.reduce((n, l) => n + sp.encode(l).length, 0) / heldout.length;
@@ -32,6 +36,13 @@ describe('trainUnigram', () => {
     expect(reread.trainerSpec.modelType).toBe(ModelType.UNIGRAM);
     expect(reread.normalizerSpec.name).toBe('nmt_nfkc');
     expect(reread.normalizerSpec.precompiledCharsmap!.length).toBeGreaterThan(100_000);
+  });
+
+  it('ships the official nmt_nfkc charsmap unchanged', () => {
+    const official = decodeModelProto(readFileSync(`${FIX}unigram_8k.model`)).normalizerSpec
+      .precompiledCharsmap!;
+    expect(Buffer.from(nmtNfkcCharsmap()).equals(Buffer.from(official))).toBe(true);
+    expect(Buffer.from(model.normalizerSpec.precompiledCharsmap!).equals(Buffer.from(official))).toBe(true);
   });
 
   it('pieces obey the official constraints (▁ only first, ≤16 chars, one script)', () => {
@@ -61,7 +72,9 @@ describe('trainUnigram', () => {
   it('the official library (C++ via WASM) loads the file and segments exactly like our loader', async () => {
     const official = new OfficialProcessor();
     await official.loadFromB64StringModel(Buffer.from(bytes).toString('base64'));
-    const bad = heldout.slice(0, 500).filter((l) => JSON.stringify(official.encodeIds(l)) !== JSON.stringify(sp.encode(l)));
+    const bad = heldout
+      .slice(0, 500)
+      .filter((l) => JSON.stringify(official.encodeIds(l)) !== JSON.stringify(sp.encode(l)));
     expect(bad.slice(0, 3)).toEqual([]);
   });
 

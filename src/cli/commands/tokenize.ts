@@ -25,12 +25,16 @@ interface TrainOptions {
 
 function parseIntOption(name: string, value: string, min: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${name} must be an integer ≥ ${min}, got '${value}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new CliError(`${name} must be an integer ≥ ${min}, got '${value}'`);
   return n;
 }
 
 /** Builds the per-line function for the chosen output (ids, pieces, BEiT-3 ids or segments). */
-function lineEncoder(sp: SentencePieceProcessor, opts: TokenizeOptions): (text: string) => (number | string)[] {
+function lineEncoder(
+  sp: SentencePieceProcessor,
+  opts: TokenizeOptions,
+): (text: string) => (number | string)[] {
   const maxLen = opts.maxLen !== undefined ? parseIntOption('--max-len', opts.maxLen, 3) : undefined;
   if (maxLen !== undefined && !opts.beit3) throw new CliError('--max-len needs --beit3');
   if (!opts.beit3) return opts.pieces ? (t) => sp.encodePieces(t) : (t) => sp.encode(t);
@@ -52,7 +56,10 @@ export function register(program: Command): void {
     .requiredOption('--model <file>', 'SentencePiece .model file')
     .option('--pieces', 'print pieces instead of ids')
     .option('--beit3', 'BEiT-3 (XLM-R) ids with <s> … </s> instead of plain SentencePiece ids')
-    .option('--max-len <n>', 'with --beit3: truncate and pad to this length, as the BEiT-3 datasets do (64; captioning 32)')
+    .option(
+      '--max-len <n>',
+      'with --beit3: truncate and pad to this length, as the BEiT-3 datasets do (64; captioning 32)',
+    )
     .option('--jsonl', 'each input line is a JSON string (so texts may contain newlines)')
     .action(async (opts: TokenizeOptions) => {
       const sp = await SentencePieceProcessor.load(opts.model);
@@ -67,9 +74,12 @@ export function register(program: Command): void {
           try {
             text = JSON.parse(line);
           } catch {
-            throw new CliError(`stdin line ${lineNo}: not valid JSON (with --jsonl each line must be a JSON string)`);
+            throw new CliError(
+              `stdin line ${lineNo}: not valid JSON (with --jsonl each line must be a JSON string)`,
+            );
           }
-          if (typeof text !== 'string') throw new CliError(`stdin line ${lineNo}: expected a JSON string, got ${typeof text}`);
+          if (typeof text !== 'string')
+            throw new CliError(`stdin line ${lineNo}: expected a JSON string, got ${typeof text}`);
         }
         try {
           const out = JSON.stringify(encode(text as string)) + '\n';
@@ -82,7 +92,9 @@ export function register(program: Command): void {
 
   program
     .command('tokenizer-train')
-    .description('Train a Unigram SentencePiece model (official .model format) on a text corpus, one sentence per line')
+    .description(
+      'Train a Unigram SentencePiece model (official .model format) on a text corpus, one sentence per line',
+    )
     .requiredOption('--input <file>', 'training corpus (UTF-8, one sentence per line)')
     .requiredOption('--vocab-size <n>', 'number of pieces, including <unk> <s> </s>')
     .requiredOption('--out <file>', 'output .model path (written atomically)')
@@ -119,7 +131,16 @@ export function register(program: Command): void {
         await unlink(tmp).catch(() => {});
         throw new CliError(`cannot write ${opts.out}: ${(e as Error).message}`, 1);
       }
-      const summary = { out: opts.out, vocab_size: model.pieces.length, bytes: bytes.length, seconds: (Date.now() - started) / 1000 };
-      process.stdout.write(opts.json ? JSON.stringify(summary) + '\n' : `wrote ${opts.out}: ${summary.vocab_size} pieces in ${summary.seconds.toFixed(1)}s\n`);
+      const summary = {
+        out: opts.out,
+        vocab_size: model.pieces.length,
+        bytes: bytes.length,
+        seconds: (Date.now() - started) / 1000,
+      };
+      process.stdout.write(
+        opts.json
+          ? JSON.stringify(summary) + '\n'
+          : `wrote ${opts.out}: ${summary.vocab_size} pieces in ${summary.seconds.toFixed(1)}s\n`,
+      );
     });
 }

@@ -5,7 +5,13 @@
 // the pieces whose removal loses the least likelihood, until vocabSize × 1.1 remain; finally keep
 // the best vocabSize pieces plus every required character. Output is an official-format model.
 import { TrainerError } from '../errors.js';
-import { ModelType, PieceType, type ModelPiece, type ModelProtoData, type NormalizerSpec } from '../model-proto.js';
+import {
+  ModelType,
+  PieceType,
+  type ModelPiece,
+  type ModelProtoData,
+  type NormalizerSpec,
+} from '../model-proto.js';
 import { Normalizer } from '../normalizer.js';
 import { nmtNfkcCharsmap } from '../nmt-nfkc-charsmap.js';
 import { scriptOf } from './unicode-script.js';
@@ -192,7 +198,9 @@ function digamma(x: number): number {
   const xx = 1 / x;
   const xx2 = xx * xx;
   const xx4 = xx2 * xx2;
-  return result + Math.log(x) + xx2 / 24 - (7 / 960) * xx4 + (31 / 8064) * xx4 * xx2 - (127 / 30720) * xx4 * xx4;
+  return (
+    result + Math.log(x) + xx2 / 24 - (7 / 960) * xx4 + (31 / 8064) * xx4 * xx2 - (127 / 30720) * xx4 * xx4
+  );
 }
 
 /** Sort by value desc, then key asc (the official `Sorted`, which makes training deterministic). */
@@ -217,10 +225,16 @@ export class UnigramTrainer {
       maxSentenceLength: options.maxSentenceLength ?? 4192,
     };
     const { vocabSize, characterCoverage, shrinkingFactor } = this.o;
-    if (!Number.isInteger(vocabSize) || vocabSize < 4) throw new TrainerError(`vocabSize must be an integer ≥ 4, got ${vocabSize}`);
-    if (!(characterCoverage > 0 && characterCoverage <= 1)) throw new TrainerError(`characterCoverage must be in (0, 1], got ${characterCoverage}`);
-    if (!(shrinkingFactor > 0 && shrinkingFactor < 1)) throw new TrainerError(`shrinkingFactor must be in (0, 1), got ${shrinkingFactor}`);
-    this.normalizerSpec = options.normalizerSpec ?? { name: 'nmt_nfkc', precompiledCharsmap: nmtNfkcCharsmap() };
+    if (!Number.isInteger(vocabSize) || vocabSize < 4)
+      throw new TrainerError(`vocabSize must be an integer ≥ 4, got ${vocabSize}`);
+    if (!(characterCoverage > 0 && characterCoverage <= 1))
+      throw new TrainerError(`characterCoverage must be in (0, 1], got ${characterCoverage}`);
+    if (!(shrinkingFactor > 0 && shrinkingFactor < 1))
+      throw new TrainerError(`shrinkingFactor must be in (0, 1), got ${shrinkingFactor}`);
+    this.normalizerSpec = options.normalizerSpec ?? {
+      name: 'nmt_nfkc',
+      precompiledCharsmap: nmtNfkcCharsmap(),
+    };
     this.progress = options.onProgress ?? (() => {});
   }
 
@@ -260,7 +274,11 @@ export class UnigramTrainer {
     let total = 0;
     for (const line of lines) {
       if (line.length === 0) continue;
-      if (line.length * 3 > this.o.maxSentenceLength && encoder.encode(line).length > this.o.maxSentenceLength) continue;
+      if (
+        line.length * 3 > this.o.maxSentenceLength &&
+        encoder.encode(line).length > this.o.maxSentenceLength
+      )
+        continue;
       const norm = normalizer.normalize(line);
       if (norm.length === 0) continue;
       sentences.push(norm);
@@ -345,7 +363,11 @@ export class UnigramTrainer {
     return seeds.map(([p, s]) => [p, Math.log(s) - logSum]);
   }
 
-  private eStep(model: TrainerModel, { words, freqs }: WordTable, lat: Lattice): { expected: Float64Array; objective: number } {
+  private eStep(
+    model: TrainerModel,
+    { words, freqs }: WordTable,
+    lat: Lattice,
+  ): { expected: Float64Array; objective: number } {
     const expected = new Float64Array(model.pieces.length);
     let objective = 0;
     let total = 0;
@@ -374,7 +396,12 @@ export class UnigramTrainer {
   }
 
   /** Removes the pieces whose loss (likelihood drop when replaced by their second-best split) is smallest. */
-  private prune(model: TrainerModel, { words, freqs }: WordTable, lat: Lattice, desired: number): [string, number][] {
+  private prune(
+    model: TrainerModel,
+    { words, freqs }: WordTable,
+    lat: Lattice,
+    desired: number,
+  ): [string, number][] {
     const n = model.pieces.length;
     const alwaysKeep = new Uint8Array(n).fill(1);
     const alternatives: (number[] | undefined)[] = new Array(n);
@@ -462,7 +489,11 @@ export class UnigramTrainer {
       if (!final.has(piece)) final.set(piece, score);
     }
     const pieces = meta.concat(
-      sortedByValue(final).map(([piece, score]) => ({ piece, score: Math.fround(score), type: PieceType.NORMAL })),
+      sortedByValue(final).map(([piece, score]) => ({
+        piece,
+        score: Math.fround(score),
+        type: PieceType.NORMAL,
+      })),
     );
     return {
       pieces,

@@ -15,16 +15,26 @@ if (!corpus) {
 const t0 = performance.now();
 const model = trainUnigram(readFileSync(corpus, 'utf8').split('\n'), {
   vocabSize: 8000,
-  onProgress: (e) => process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)}s ${JSON.stringify(e)}\n`),
+  onProgress: (e) =>
+    process.stderr.write(`${((performance.now() - t0) / 1000).toFixed(1)}s ${JSON.stringify(e)}\n`),
 });
 const seconds = (performance.now() - t0) / 1000;
 const bytes = encodeModelProto(model);
 if (out) writeFileSync(out, bytes);
 const ours = SentencePieceProcessor.fromBytes(bytes);
 const official = await SentencePieceProcessor.load(`${FIX}unigram_8k.model`);
-const heldout = readFileSync(`${FIX}corpus_heldout.txt`, 'utf8').split('\n').filter((l) => l.length > 0);
-const tps = (sp: SentencePieceProcessor): number => heldout.reduce((n, l) => n + sp.encode(l).length, 0) / heldout.length;
+const heldout = readFileSync(`${FIX}corpus_heldout.txt`, 'utf8')
+  .split('\n')
+  .filter((l) => l.length > 0);
+const tps = (sp: SentencePieceProcessor): number =>
+  heldout.reduce((n, l) => n + sp.encode(l).length, 0) / heldout.length;
 const [a, b] = [tps(ours), tps(official)];
 process.stdout.write(
-  JSON.stringify({ train_seconds: +seconds.toFixed(1), ours_tokens_per_sentence: +a.toFixed(3), official_tokens_per_sentence: +b.toFixed(3), ratio: +(a / b).toFixed(4), within_5pct: Math.abs(a / b - 1) < 0.05 }) + '\n',
+  JSON.stringify({
+    train_seconds: +seconds.toFixed(1),
+    ours_tokens_per_sentence: +a.toFixed(3),
+    official_tokens_per_sentence: +b.toFixed(3),
+    ratio: +(a / b).toFixed(4),
+    within_5pct: Math.abs(a / b - 1) < 0.05,
+  }) + '\n',
 );
