@@ -21,7 +21,7 @@ export function register(program: Command): void {
         process.stdout.write(
           opts.json
             ? JSON.stringify(r) + '\n'
-            : `${r.ok ? 'ok  ' : 'FAIL'} ${`${r.fixture}/${r.case}`.padEnd(34)} ${r.case === 'grads' ? 'score  ' : 'max err'} ${r.maxErr.toExponential(2)}  (tol ${r.tol.toExponential(0)})${r.worst ? `  worst ${r.worst}` : ''}\n`,
+            : `${r.ok ? 'ok  ' : 'FAIL'} ${`${r.fixture}/${r.case}`.padEnd(34)} ${r.case === 'grads' ? 'score  ' : 'max err'} ${r.maxErr.toExponential(2)}  (tol ${r.tol.toExponential(0)})${r.worst ? `  worst ${r.worst}` : ''}${opts.weights === 'pth' && r.note?.startsWith('weights') ? `  [${r.note}]` : ''}\n`,
         );
       let results: CaseResult[] = [];
       if (opts.only) for (const n of opts.only.split(',')) results.push(...(await parityFixture(dir, n.trim(), o)));

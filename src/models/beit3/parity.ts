@@ -3,7 +3,7 @@
  * fixture `<name>.json` + weights + `<name>.io.safetensors` (+ `<name>.grads.safetensors`), run
  * every recorded call through our graphs on ONNX Runtime and report the max error per case.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { grad } from '../../autodiff/index.js';
 import { Graph, type Value } from '../../graph/ir.js';
@@ -65,7 +65,12 @@ export function listFixtures(dir: string): string[] {
     const j = JSON.parse(readFileSync(idx, 'utf8')) as { fixtures?: Record<string, unknown> };
     if (j.fixtures) return Object.keys(j.fixtures).filter((n) => existsSync(join(dir, `${n}.io.safetensors`)));
   }
-  throw new ParityError(`${dir}: no index.json listing fixtures (expected a folder laid out like fixtures/beit3-ref)`);
+  const found = readdirSync(dir)
+    .filter((f) => f.endsWith('.io.safetensors'))
+    .map((f) => f.slice(0, -'.io.safetensors'.length))
+    .filter((n) => existsSync(join(dir, `${n}.json`)));
+  if (!found.length) throw new ParityError(`${dir}: no fixtures (expected <name>.json + <name>.io.safetensors, laid out like fixtures/beit3-ref)`);
+  return found.sort();
 }
 
 function toNumbers(t: Tensor): Float64Array {
@@ -290,7 +295,10 @@ export function modelForFixture(name: string, js: FixtureJson): Module {
 export async function parityFixture(dir: string, name: string, opts: ParityOptions = {}): Promise<CaseResult[]> {
   const js = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as FixtureJson;
   const root = modelForFixture(name, js);
-  const wfile = opts.weights === 'pth' ? join(dir, `${name}.pth`) : join(dir, `${name}.safetensors`);
+  const pth = join(dir, `${name}.pth`);
+  const usePth = opts.weights === 'pth' && existsSync(pth);
+  const wfile = usePth ? pth : join(dir, `${name}.safetensors`);
+  if (!existsSync(wfile)) throw new ParityError(`${name}: weights ${wfile} not found`);
   root.loadStateDict(await loadCheckpoint(wfile));
   const io = await loadSafetensors(join(dir, `${name}.io.safetensors`));
   const tol = js.recommended_tolerances_fp32?.outputs?.max_abs ?? 1e-4;
@@ -308,7 +316,7 @@ export async function parityFixture(dir: string, name: string, opts: ParityOptio
         worst = o;
       }
     }
-    results.push({ fixture: name, case: caseName, maxErr: m, tol, ok: m <= tol, worst });
+    results.push({ fixture: name, case: caseName, maxErr: m, tol, ok: m <= tol, worst, note: `weights ${usePth ? '.pth' : '.safetensors'}` });
   };
   for (const c of await forwardCases(name, root, js, io, opts.threads)) {
     const call = js.io.calls.find((x) => x.name === c.case)!;
