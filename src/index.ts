@@ -6,3 +6,4 @@ export * from './data/index.js';
 export * from './vision/index.js';
 export * from './models/beit3/index.js';
 export * from './text/index.js';
+export * from './tasks/index.js';

@@ -27,7 +27,7 @@ export class SearchIndexError extends Error {
   override name = 'SearchIndexError';
 }
 
-export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.gif', '.webp', '.tif', '.tiff', '.bmp', '.avif'];
+export const SEARCH_IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.gif', '.webp', '.tif', '.tiff', '.bmp', '.avif'];
 
 export interface IndexedFile {
   label: number;
@@ -88,7 +88,7 @@ export function listImages(dir: string): string[] {
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile() && IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(p);
+      else if (e.isFile() && SEARCH_IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(p);
     }
   };
   walk(dir);

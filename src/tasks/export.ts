@@ -9,7 +9,7 @@ import onnxProto from 'onnx-proto';
 import { taskGraphSpecs } from './graphs.js';
 import { buildGraph, type LoadedModel } from './model.js';
 import type { QuantizeOptions, QuantizeStats } from './quantize.js';
-import { encodeModel, initializerBytes, type ModelProto, type PipelineDType, TaskSession, writeAtomic } from './session.js';
+import { encodeModel, modelInitializerBytes, type ModelProto, type PipelineDType, TaskSession, writeAtomic } from './session.js';
 
 const { onnx } = onnxProto;
 
@@ -25,7 +25,7 @@ const MIN_EXTERNAL = 1024;
 /** Writes the model (atomically); returns the files written. */
 export function writeOnnx(model: ModelProto, path: string, opts: WriteOnnxOptions = {}): string[] {
   const threshold = opts.externalThreshold ?? 2 ** 30;
-  const external = opts.external === true || ((opts.external ?? 'auto') === 'auto' && initializerBytes(model) > threshold);
+  const external = opts.external === true || ((opts.external ?? 'auto') === 'auto' && modelInitializerBytes(model) > threshold);
   if (!external) {
     writeAtomic(path, encodeModel(model));
     return [path];

@@ -13,3 +13,4 @@ export * from './caption.js';
 export * from './features.js';
 export * from './graphs.js';
 export * from './table.js';
+export * from '../search/index.js';

@@ -47,7 +47,7 @@ export function fromOrtTensor(t: ort.Tensor): Tensor {
 }
 
 /** Serialized size of all initializers (bytes) — decides external data on export. */
-export function initializerBytes(m: ModelProto): number {
+export function modelInitializerBytes(m: ModelProto): number {
   let n = 0;
   for (const t of m.graph?.initializer ?? []) n += t.rawData?.byteLength ?? 0;
   return n;
@@ -93,7 +93,7 @@ export class TaskSession {
       logSeverityLevel: 3, // graph-optimizer notices are not the user's business
     };
     let session: ort.InferenceSession;
-    if (initializerBytes(proto) > EXTERNAL_BYTES) {
+    if (modelInitializerBytes(proto) > EXTERNAL_BYTES) {
       const dir = mkdtempSync(join(tmpdir(), 'beit3-task-'));
       try {
         const { writeOnnx } = await import('./export.js');
