@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Graph } from '../../src/graph/ir.js';
+import { ops } from '../../src/graph/index.js';
 import { saveSafetensors } from '../../src/io/safetensors.js';
 import { Tensor } from '../../src/graph/tensor.js';
 import { joinStreams } from '../../src/models/beit3/backbone.js';
@@ -20,7 +21,7 @@ import { createModel } from '../../src/models/beit3/registry.js';
 import { ParamScope } from '../../src/nn/module.js';
 import { Program } from '../../src/runtime/index.js';
 import { type BenchContext, type Suite, timeIt } from '../report.js';
-import { measureRoofline } from '../roofline.js';
+import { FFN_SHAPE, measureRoofline } from '../roofline.js';
 
 /** Forward FLOPs (multiply-add = 2) of the backbone for Nv vision and T text tokens. */
 export function forwardFlops(c: Beit3Config, nv: number, t: number): number {
@@ -79,6 +80,52 @@ async function coldStart(ctx: BenchContext, model: Beit3Backbone): Promise<void>
   }
 }
 
+/** Mean process CPU ms per call (user + system): robust to other processes on a shared machine. */
+async function cpuMs(fn: () => Promise<unknown>, n: number): Promise<number> {
+  await fn();
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) await fn();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000 / n;
+}
+
+/**
+ * Single-thread efficiency by CPU time: the image encoder at batch 8 and the roofline chain, both
+ * on one ORT thread, timed by process CPU time. Unlike wall-clock figures this does not move
+ * when other processes compete for the cores.
+ */
+async function singleThread(ctx: BenchContext, model: Beit3Backbone): Promise<void> {
+  const { tokens, dim, hidden } = FFN_SHAPE;
+  const rg = new Graph('roofline_1t');
+  let x = rg.input('x', 'float32', [tokens, dim]);
+  for (let r = 0; r < 3; r++) {
+    x = ops.matmul(x, rg.constant(randomTensor([dim, hidden], 2 * r), 'w1'));
+    x = ops.matmul(x, rg.constant(randomTensor([hidden, dim], 2 * r + 1), 'w2'));
+  }
+  rg.output(x, 'y');
+  const rp = await Program.compile(rg, { threads: 1 });
+  const xin = randomTensor([tokens, dim], 9);
+  const roof = (3 * 4 * tokens * dim * hidden) / (await cpuMs(() => rp.run({ x: xin }), 3)) / 1e6;
+  await rp.release();
+  const B = 8;
+  const cfg = model.cfg;
+  const g = new Graph('image_1t');
+  const s = new ParamScope(g, model);
+  const image = g.input('image', 'float32', [B, 3, cfg.imgSize, cfg.imgSize]);
+  g.output(joinStreams(model.beit3.forward(s, { image }).out), 'y');
+  const p = await Program.compile(g, { bind: s.bindings(), threads: 1 });
+  const ms = await cpuMs(() => p.run({ image: randomTensor([B, 3, cfg.imgSize, cfg.imgSize], 1) }), 2);
+  await p.release();
+  const gflops = (forwardFlops(cfg, numVisionTokens(cfg), 0) * B) / ms / 1e6;
+  ctx.report({
+    name: 'beit3_base.image.b8.1thread_cpu',
+    value: (B * 1000) / ms,
+    unit: 'images/cpu-s',
+    roofline_fraction: gflops / roof,
+    note: `one ORT thread, CPU time: ${gflops.toFixed(0)} GFLOP/s vs ${roof.toFixed(0)} GFLOP/s single-thread roofline`,
+  });
+}
+
 export const beit3Suite: Suite = {
   name: 'beit3',
   async run(ctx: BenchContext) {
@@ -95,10 +142,12 @@ export const beit3Suite: Suite = {
       { name: 'beit3_base.text64.b8', kind: 'text', batch: 8, flops: forwardFlops(cfg, 0, T), unit: 'texts/s' },
       { name: 'beit3_base.vl224_64.b8', kind: 'vl', batch: 8, flops: forwardFlops(cfg, nv, T), unit: 'pairs/s' },
     ];
+    const wanted = (name: string) => !ctx.filter || name.includes(ctx.filter) || 'beit3'.includes(ctx.filter);
+    if (wanted('beit3_base.image.b8.1thread_cpu')) await singleThread(ctx, model);
     ctx.report({ name: 'beit3_base.random_init_ms', value: tInit, unit: 'ms', note: 'seeded official init of 221M parameters in JS' });
     await coldStart(ctx, model);
     for (const c of cases) {
-      if (ctx.filter && !c.name.includes(ctx.filter) && !'beit3'.includes(ctx.filter)) continue;
+      if (!wanted(c.name)) continue;
       const { prog, feeds } = await compileFor(model, c.kind, c.batch, T);
       // The machine may be shared: measure the roofline right before and after this figure and
       // divide by their mean, so a load change between the run's start and now does not skew it.
