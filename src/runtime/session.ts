@@ -10,6 +10,11 @@ export interface CompileOptions {
   bind?: ReadonlyMap<string, Tensor>;
   /** Intra-op threads (default: ORT's choice = physical cores). */
   threads?: number;
+  /**
+   * Let idle intra-op threads spin (ORT default true: lowest latency). Turn off on shared
+   * machines where spinning threads steal cores from other processes.
+   */
+  spinning?: boolean;
   /** ORT graph optimization level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
@@ -112,6 +117,7 @@ export class Program {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       ...(opts.specialize ? { freeDimensionOverrides: { ...opts.specialize } } : {}),
+      ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     };
     const external =
       opts.externalData === true ||

@@ -52,7 +52,7 @@ export async function checkGrad(
   );
   g.output(loss, 'loss');
   grad(loss, xs).forEach((d, i) => g.output(d, `d${i}`));
-  const p = await Program.compile(g);
+  const p = await Program.compile(g, { threads: 1 }); // tiny graphs: no thread pool
   const feeds: Record<string, Tensor> = {};
   inputs.forEach((inp, i) => {
     const n = inp.shape.reduce((a, b) => a * b, 1);

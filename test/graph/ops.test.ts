@@ -3,7 +3,7 @@ import { F, Graph, ops, Program, ShapeError, Tensor, type Value } from '../../sr
 
 async function run1(g: Graph, out: Value, feeds: Record<string, Tensor>): Promise<Tensor> {
   g.output(out, 'y');
-  const p = await Program.compile(g);
+  const p = await Program.compile(g, { threads: 1 });
   return (await p.run(feeds)).y;
 }
 const arr = (t: Tensor) => t.toArray();
