@@ -210,3 +210,25 @@ describe('grad() API', () => {
     expect(() => grad(ops.reduceSum(y, [0]), [a])).toThrow(/no VJP rule for op Cos/);
   });
 });
+
+describe('dropout (in-graph random mask)', () => {
+  it('zeros about p of the elements, scales the rest by 1/(1-p), and its gradient uses the same mask', async () => {
+    const g = new Graph('dropout');
+    const x = g.input('x', 'float32', [4000]);
+    const y = F.dropout(x, 0.25, 11);
+    const [dx] = grad(ops.reduceSum(y, [0]), [x]);
+    g.output(y, 'y');
+    g.output(dx, 'dx');
+    const { Program } = await import('../../src/index.js');
+    const p = await Program.compile(g, { threads: 1 });
+    const out = await p.run({ x: Tensor.f32([4000], new Array(4000).fill(1)) });
+    const ys = Array.from(out.y.data as Float32Array);
+    const zeros = ys.filter((v) => v === 0).length / ys.length;
+    expect(zeros).toBeGreaterThan(0.2);
+    expect(zeros).toBeLessThan(0.3);
+    ys.forEach((v, i) => {
+      expect(v === 0 || Math.abs(v - 1 / 0.75) < 1e-6).toBe(true);
+      expect(out.dx.data[i]).toBe(v); // d(sum y)/dx = mask/(1-p) = y for x = 1
+    });
+  });
+});
