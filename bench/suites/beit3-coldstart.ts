@@ -28,4 +28,11 @@ for (const t of s.bindings().values()) bytes += t.data.byteLength;
 const prog = await Program.compile(g, { bind: s.bindings(), externalData: true });
 const total = performance.now() - t0;
 await prog.release();
-process.stdout.write(JSON.stringify({ loadMs: tLoad, totalMs: total, maxRssMiB: process.resourceUsage().maxRSS / 1024, usedMiB: bytes / 2 ** 20 }) + '\n');
+process.stdout.write(
+  JSON.stringify({
+    loadMs: tLoad,
+    totalMs: total,
+    maxRssMiB: process.resourceUsage().maxRSS / 1024,
+    usedMiB: bytes / 2 ** 20,
+  }) + '\n',
+);

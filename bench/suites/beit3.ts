@@ -46,7 +46,11 @@ async function compileFor(model: Beit3Backbone, kind: Kind, batch: number, textL
   const g = new Graph(`beit3_base_${kind}`);
   const s = new ParamScope(g, model);
   const feeds: Record<string, Tensor> = {};
-  const inp: { image?: ReturnType<Graph['input']>; textIds?: ReturnType<Graph['input']>; textPadding?: ReturnType<Graph['input']> } = {};
+  const inp: {
+    image?: ReturnType<Graph['input']>;
+    textIds?: ReturnType<Graph['input']>;
+    textPadding?: ReturnType<Graph['input']>;
+  } = {};
   if (kind !== 'text') {
     inp.image = g.input('image', 'float32', [batch, 3, cfg.imgSize, cfg.imgSize]);
     feeds.image = randomTensor([batch, 3, cfg.imgSize, cfg.imgSize], 1);
@@ -54,7 +58,10 @@ async function compileFor(model: Beit3Backbone, kind: Kind, batch: number, textL
   if (kind !== 'image') {
     inp.textIds = g.input('text_ids', 'int64', [batch, textLen]);
     inp.textPadding = g.input('padding_mask', 'int64', [batch, textLen]);
-    feeds.text_ids = Tensor.i64([batch, textLen], Array.from({ length: batch * textLen }, (_, i) => 4 + ((i * 7919) % 60000)));
+    feeds.text_ids = Tensor.i64(
+      [batch, textLen],
+      Array.from({ length: batch * textLen }, (_, i) => 4 + ((i * 7919) % 60000)),
+    );
     feeds.padding_mask = Tensor.i64([batch, textLen], Array(batch * textLen).fill(0));
   }
   const r = model.beit3.forward(s, inp);
@@ -70,11 +77,28 @@ async function coldStart(ctx: BenchContext, model: Beit3Backbone): Promise<void>
     const file = join(dir, 'beit3_base_patch16_224.safetensors');
     await saveSafetensors(file, model.stateDict());
     const script = join(dirname(fileURLToPath(import.meta.url)), 'beit3-coldstart.ts');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, file], { maxBuffer: 1 << 20 });
-    const r = JSON.parse(stdout.trim().split('\n').pop()!) as { loadMs: number; totalMs: number; maxRssMiB: number; usedMiB: number };
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, file], {
+      maxBuffer: 1 << 20,
+    });
+    const r = JSON.parse(stdout.trim().split('\n').pop()!) as {
+      loadMs: number;
+      totalMs: number;
+      maxRssMiB: number;
+      usedMiB: number;
+    };
     const weightsMiB = (model.numParams() * 4) / 2 ** 20;
-    ctx.report({ name: 'beit3_base.cold_start_ms', value: r.totalMs, unit: 'ms', note: `build graph + read its ${r.usedMiB.toFixed(0)} MiB of weights ${r.loadMs.toFixed(0)} ms, then ORT compile` });
-    ctx.report({ name: 'beit3_base.cold_start_peak_rss', value: r.maxRssMiB, unit: 'MiB', note: `fresh process; checkpoint ${weightsMiB.toFixed(0)} MiB float32 (${(r.maxRssMiB / weightsMiB).toFixed(2)}×), image encoder uses ${r.usedMiB.toFixed(0)} MiB` });
+    ctx.report({
+      name: 'beit3_base.cold_start_ms',
+      value: r.totalMs,
+      unit: 'ms',
+      note: `build graph + read its ${r.usedMiB.toFixed(0)} MiB of weights ${r.loadMs.toFixed(0)} ms, then ORT compile`,
+    });
+    ctx.report({
+      name: 'beit3_base.cold_start_peak_rss',
+      value: r.maxRssMiB,
+      unit: 'MiB',
+      note: `fresh process; checkpoint ${weightsMiB.toFixed(0)} MiB float32 (${(r.maxRssMiB / weightsMiB).toFixed(2)}×), image encoder uses ${r.usedMiB.toFixed(0)} MiB`,
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -137,14 +161,43 @@ export const beit3Suite: Suite = {
     const nv = numVisionTokens(cfg);
     const T = 64;
     const cases: { name: string; kind: Kind; batch: number; flops: number; unit: string }[] = [
-      { name: 'beit3_base.image.b1', kind: 'image', batch: 1, flops: forwardFlops(cfg, nv, 0), unit: 'images/s' },
-      { name: 'beit3_base.image.b8', kind: 'image', batch: 8, flops: forwardFlops(cfg, nv, 0), unit: 'images/s' },
-      { name: 'beit3_base.text64.b8', kind: 'text', batch: 8, flops: forwardFlops(cfg, 0, T), unit: 'texts/s' },
-      { name: 'beit3_base.vl224_64.b8', kind: 'vl', batch: 8, flops: forwardFlops(cfg, nv, T), unit: 'pairs/s' },
+      {
+        name: 'beit3_base.image.b1',
+        kind: 'image',
+        batch: 1,
+        flops: forwardFlops(cfg, nv, 0),
+        unit: 'images/s',
+      },
+      {
+        name: 'beit3_base.image.b8',
+        kind: 'image',
+        batch: 8,
+        flops: forwardFlops(cfg, nv, 0),
+        unit: 'images/s',
+      },
+      {
+        name: 'beit3_base.text64.b8',
+        kind: 'text',
+        batch: 8,
+        flops: forwardFlops(cfg, 0, T),
+        unit: 'texts/s',
+      },
+      {
+        name: 'beit3_base.vl224_64.b8',
+        kind: 'vl',
+        batch: 8,
+        flops: forwardFlops(cfg, nv, T),
+        unit: 'pairs/s',
+      },
     ];
     const wanted = (name: string) => !ctx.filter || name.includes(ctx.filter) || 'beit3'.includes(ctx.filter);
     if (wanted('beit3_base.image.b8.1thread_cpu')) await singleThread(ctx, model);
-    ctx.report({ name: 'beit3_base.random_init_ms', value: tInit, unit: 'ms', note: 'seeded official init of 221M parameters in JS' });
+    ctx.report({
+      name: 'beit3_base.random_init_ms',
+      value: tInit,
+      unit: 'ms',
+      note: 'seeded official init of 221M parameters in JS',
+    });
     await coldStart(ctx, model);
     for (const c of cases) {
       if (!wanted(c.name)) continue;

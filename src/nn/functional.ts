@@ -31,7 +31,8 @@ export function l2Normalize(x: Value, eps = 1e-12): Value {
 /** (B, L, H·d) → (B, H, L, d). */
 export function splitHeads(x: Value, heads: number): Value {
   const [b, l, c] = x.shape;
-  if (typeof c !== 'number' || c % heads) throw new GraphError(`splitHeads: channels ${c} not divisible by ${heads}`);
+  if (typeof c !== 'number' || c % heads)
+    throw new GraphError(`splitHeads: channels ${c} not divisible by ${heads}`);
   return ops.transpose(ops.reshape(x, [b, l, heads, c / heads] as Dim[]), [0, 2, 1, 3]);
 }
 
@@ -57,7 +58,10 @@ export function expandBatch(x: Value, like: Value): Value {
   const b = like.shape[0];
   if (typeof b === 'number') return ops.expand(x, [b, ...(x.shape.slice(1) as number[])]);
   // Symbolic batch: add a zero derived from `like` (finite values), which broadcasts x.
-  const zero = ops.mul(ops.slice(like, Array(like.rank - 1).fill(0), Array(like.rank - 1).fill(1), range(1, like.rank)), 0);
+  const zero = ops.mul(
+    ops.slice(like, Array(like.rank - 1).fill(0), Array(like.rank - 1).fill(1), range(1, like.rank)),
+    0,
+  );
   const z = ops.reshape(zero, [b, ...Array(x.rank - 1).fill(1)] as Dim[]);
   return ops.add(x, z);
 }
@@ -89,7 +93,9 @@ export function padLastLeft(x: Value, left: number | Value): Value {
   }
   const last = x.shape[r - 1];
   const out = typeof left === 'number' && typeof last === 'number' ? last + left : `${x.name}_padded`;
-  return g.addNode('Pad', [x, pads], [{ dtype: x.dtype, shape: [...x.shape.slice(0, -1), out] }], { mode: { s: 'constant' } })[0];
+  return g.addNode('Pad', [x, pads], [{ dtype: x.dtype, shape: [...x.shape.slice(0, -1), out] }], {
+    mode: { s: 'constant' },
+  })[0];
 }
 
 /** Size of axis `axis` of x as an int64 scalar value (runtime shape). */

@@ -64,7 +64,8 @@ export function fillInit(out: Float32Array, init: Init, seed: number, name: stri
       return;
     case 'normal':
       fillGaussian(out, streamSeed, init.std);
-      if ((init.mean ?? 0) !== 0 || scale !== 1) for (let i = 0; i < out.length; i++) out[i] = ((init.mean ?? 0) + out[i]) * scale;
+      if ((init.mean ?? 0) !== 0 || scale !== 1)
+        for (let i = 0; i < out.length; i++) out[i] = ((init.mean ?? 0) + out[i]) * scale;
       return;
     case 'truncNormal':
       fillGaussian(out, streamSeed, init.std, init.a, init.b);

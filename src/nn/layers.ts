@@ -14,7 +14,12 @@ export class Linear extends Module {
   ) {
     super();
     const scale = opts.initScale ?? 1;
-    this.weight = this.addParameter('weight', [outFeatures, inFeatures], opts.init ?? Inits.truncNormal(0.02), scale);
+    this.weight = this.addParameter(
+      'weight',
+      [outFeatures, inFeatures],
+      opts.init ?? Inits.truncNormal(0.02),
+      scale,
+    );
     this.bias = opts.bias === false ? null : this.addParameter('bias', [outFeatures], Inits.zeros, scale);
   }
   forward(s: ParamScope, x: Value): Value {

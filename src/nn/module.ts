@@ -109,10 +109,7 @@ export class Module {
    * Loads values by key. Every problem (missing keys, unexpected keys, shape mismatches,
    * non-float32 dtypes) is reported together in one StateDictError; nothing is changed then.
    */
-  loadStateDict(
-    state: ReadonlyMap<string, Tensor>,
-    opts: LoadStateDictOptions = {},
-  ): LoadStateDictResult {
+  loadStateDict(state: ReadonlyMap<string, Tensor>, opts: LoadStateDictOptions = {}): LoadStateDictResult {
     const strict = opts.strict ?? true;
     const own = new Map(this.namedParameters());
     const missing = [...own.keys()].filter((k) => !state.has(k));
@@ -128,12 +125,20 @@ export class Module {
     }
     const problems: string[] = [];
     if (mismatched.length)
-      problems.push(`shape mismatch: ${mismatched.map((m) => `${m.key} expected ${shapeToString(m.expected)} got ${shapeToString(m.got)}`).join('; ')}`);
+      problems.push(
+        `shape mismatch: ${mismatched.map((m) => `${m.key} expected ${shapeToString(m.expected)} got ${shapeToString(m.got)}`).join('; ')}`,
+      );
     if (badDtype.length) problems.push(`not float32 (convert first): ${badDtype.join(', ')}`);
     if (strict && missing.length) problems.push(`missing keys (${missing.length}): ${listKeys(missing)}`);
-    if (strict && unexpected.length) problems.push(`unexpected keys (${unexpected.length}): ${listKeys(unexpected)}`);
+    if (strict && unexpected.length)
+      problems.push(`unexpected keys (${unexpected.length}): ${listKeys(unexpected)}`);
     if (problems.length)
-      throw new StateDictError(`cannot load state dict into ${this.constructor.name}: ${problems.join(' | ')}`, missing, unexpected, mismatched);
+      throw new StateDictError(
+        `cannot load state dict into ${this.constructor.name}: ${problems.join(' | ')}`,
+        missing,
+        unexpected,
+        mismatched,
+      );
     for (const [k, p] of own) {
       const t = state.get(k);
       if (t) p.value = t; // shapes validated above; no copy (memory: weights are held once)
@@ -143,7 +148,9 @@ export class Module {
 }
 
 function listKeys(keys: readonly string[], max = 20): string {
-  return keys.length <= max ? keys.join(', ') : `${keys.slice(0, max).join(', ')}, … (+${keys.length - max} more)`;
+  return keys.length <= max
+    ? keys.join(', ')
+    : `${keys.slice(0, max).join(', ')}, … (+${keys.length - max} more)`;
 }
 
 /**

@@ -10,9 +10,15 @@ import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
 const ROOT = join(import.meta.dirname, '../..');
 const DIR = join(ROOT, 'fixtures/beit3-ref');
 const run = (args: string[]) =>
-  promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT }).then(
+  promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: ROOT,
+  }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
   );
 
 const tmp = mkdtempSync(join(tmpdir(), 'beit3-parity-'));
@@ -26,7 +32,13 @@ describe('beit3 CLI: info and parity', () => {
     expect(j.name).toBe('beit3_base_patch16_224_nlvr2');
     expect(j.config.encoder_embed_dim).toBe(768);
     expect(j.params.total).toBe(225719810);
-    expect(j.params.vision_experts + j.params.language_experts + j.params.embeddings + j.params.output_norm + j.params.heads).toBe(j.params.total);
+    expect(
+      j.params.vision_experts +
+        j.params.language_experts +
+        j.params.embeddings +
+        j.params.output_norm +
+        j.params.heads,
+    ).toBe(j.params.total);
   }, 30_000);
 
   it('info with an unknown name exits non-zero with suggestions', async () => {
@@ -41,7 +53,8 @@ describe('beit3 CLI: info and parity', () => {
     expect(ok.stdout).toMatch(/^ok +nlvr2\/forward +max err/m);
     expect(ok.stdout).toMatch(/^ok +nlvr2\/grads/m);
 
-    for (const f of ['nlvr2.json', 'nlvr2.safetensors', 'nlvr2.grads.safetensors']) copyFileSync(join(DIR, f), join(tmp, f));
+    for (const f of ['nlvr2.json', 'nlvr2.safetensors', 'nlvr2.grads.safetensors'])
+      copyFileSync(join(DIR, f), join(tmp, f));
     writeFileSync(join(tmp, 'index.json'), JSON.stringify({ fixtures: { nlvr2: {} } }));
     const io = await loadSafetensors(join(DIR, 'nlvr2.io.safetensors'));
     const logits = io.get('out.logits')!;

@@ -12,11 +12,19 @@ describe('loadPretrained (official load_model_and_may_interpolate + non-strict l
       ['up', 48],
       ['down', 24],
     ] as const) {
-      const model = createModel('beit3_tiny_patch8_32_imageclassification', { numClasses: 7, config: { imgSize: img } });
+      const model = createModel('beit3_tiny_patch8_32_imageclassification', {
+        numClasses: 7,
+        config: { imgSize: img },
+      });
       const r = await loadPretrained(model, join(DIR, 'backbone.safetensors'), { prefix: 'beit3.' });
       expect(r.changes.join()).toMatch(/interpolated beit3\.encoder\.embed_positions\.A\.weight/);
       // classification has no final LayerNorm (unexpected) and keeps its head at init (missing)
-      expect(r.unexpected.sort()).toEqual(['beit3.encoder.layer_norm.A.bias', 'beit3.encoder.layer_norm.A.weight', 'beit3.encoder.layer_norm.B.bias', 'beit3.encoder.layer_norm.B.weight']);
+      expect(r.unexpected.sort()).toEqual([
+        'beit3.encoder.layer_norm.A.bias',
+        'beit3.encoder.layer_norm.A.weight',
+        'beit3.encoder.layer_norm.B.bias',
+        'beit3.encoder.layer_norm.B.weight',
+      ]);
       expect(r.missing.sort()).toEqual(['fc_norm.bias', 'fc_norm.weight', 'head.bias', 'head.weight']);
       const got = model.stateDict().get('beit3.encoder.embed_positions.A.weight')!;
       const ref = interp.get(`${name}.pos_embed_out`)!;
@@ -28,11 +36,15 @@ describe('loadPretrained (official load_model_and_may_interpolate + non-strict l
   });
 
   it('drops a head of another shape, and strict loading still reports everything', async () => {
-    const src = createModel('beit3_tiny_patch8_32_imageclassification', { numClasses: 10 }).initialize(1).stateDict();
+    const src = createModel('beit3_tiny_patch8_32_imageclassification', { numClasses: 10 })
+      .initialize(1)
+      .stateDict();
     const model = createModel('beit3_tiny_patch8_32_imageclassification', { numClasses: 7 });
     const r = await loadPretrained(model, src);
     expect(r.changes.some((c) => c.startsWith('dropped head.weight'))).toBe(true);
     expect(r.missing).toEqual(['head.weight', 'head.bias']);
-    await expect(loadPretrained(createModel('beit3_tiny_patch8_32_vqav2'), src, { strict: true })).rejects.toBeInstanceOf(StateDictError);
+    await expect(
+      loadPretrained(createModel('beit3_tiny_patch8_32_vqav2'), src, { strict: true }),
+    ).rejects.toBeInstanceOf(StateDictError);
   });
 });

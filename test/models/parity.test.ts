@@ -18,10 +18,13 @@ describe('beit3 parity with the official implementation (fixtures/beit3-ref)', (
       const cases = results.map((r) => r.case);
       expect(cases).toContain('grads');
       expect(cases).toContain('loss');
-      if (name === 'captioning') expect(cases).toEqual(expect.arrayContaining(['train', 'full', 'decode', 'beam']));
-      for (const r of results) expect(r.ok, `${r.fixture}/${r.case}: ${r.maxErr} > ${r.tol} (${r.worst})`).toBe(true);
+      if (name === 'captioning')
+        expect(cases).toEqual(expect.arrayContaining(['train', 'full', 'decode', 'beam']));
+      for (const r of results)
+        expect(r.ok, `${r.fixture}/${r.case}: ${r.maxErr} > ${r.tol} (${r.worst})`).toBe(true);
       // Forward outputs are far inside the 1e-4 tolerance (1e-5 is achievable per the README).
-      for (const r of results.filter((x) => x.case !== 'grads' && x.case !== 'loss')) expect(r.maxErr).toBeLessThan(r.case === 'beam' ? 0.5 : 1e-5);
+      for (const r of results.filter((x) => x.case !== 'grads' && x.case !== 'loss'))
+        expect(r.maxErr).toBeLessThan(r.case === 'beam' ? 0.5 : 1e-5);
     }, 60_000);
   }
 
@@ -41,7 +44,11 @@ describe('beit3 parity with the official implementation (fixtures/beit3-ref)', (
     const io = await loadSafetensors(join(DIR, 'vqav2.io.safetensors'));
     const g = new Graph('vqa16');
     const s = new ParamScope(g, model);
-    const feeds = { image: io.get('in.image')!, question: io.get('in.question')!, padding_mask: io.get('in.padding_mask')! };
+    const feeds = {
+      image: io.get('in.image')!,
+      question: io.get('in.question')!,
+      padding_mask: io.get('in.padding_mask')!,
+    };
     const x = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, g.input(k, t.dtype, t.shape)]));
     g.output(model.forward(s, x).logits, 'logits');
     const out = await (await Program.compile(g, { bind: s.bindings() })).run(feeds);
@@ -55,7 +62,8 @@ describe('beit3 parity with the official implementation (fixtures/beit3-ref)', (
     for (const [k, t] of w32) {
       const a = t.data as Float32Array;
       const b = w16.get(k)!.data as Float32Array;
-      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(Math.abs(a[i]) * 2 ** -11 + 2 ** -24);
+      for (let i = 0; i < a.length; i++)
+        expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(Math.abs(a[i]) * 2 ** -11 + 2 ** -24);
     }
     expect(fromEncoderConfig(js.encoder_config).normalizeOutput).toBe(false);
   }, 60_000);

@@ -20,7 +20,11 @@ describe('pretraining heads (masked data modeling)', () => {
     const P = 16;
     const g = new Graph('mdm');
     const s = new ParamScope(g, model);
-    const spec = { ...model.inputs(B, T), text_labels: { dtype: 'int64', shape: [B, T] }, visual_tokens: { dtype: 'int64', shape: [B, P] } } as const;
+    const spec = {
+      ...model.inputs(B, T),
+      text_labels: { dtype: 'int64', shape: [B, T] },
+      visual_tokens: { dtype: 'int64', shape: [B, P] },
+    } as const;
     const x = Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, g.input(k, v.dtype, v.shape)]));
     const out = model.loss(s, x);
     const params = s.used();
@@ -29,14 +33,22 @@ describe('pretraining heads (masked data modeling)', () => {
     g.output(gs[[...params.keys()].indexOf('mim_head.weight')], 'g_mim');
     g.output(gs[[...params.keys()].indexOf('beit3.vision_embed.mask_token')], 'g_mask');
     const prog = await Program.compile(g, { bind: s.bindings() });
-    const vmask = [0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    const vmask = [
+      0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
     const tmask = [0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0];
     const textLabels = [0, 17, 23, 42, 55, 2, 0, 9, 61, 2, 1, 1];
     const visual = Array.from({ length: B * P }, (_, i) => (i * 37) % 8192);
     const feeds = {
-      image: Tensor.f32([B, 3, 32, 32], Array.from({ length: B * 3072 }, (_, i) => Math.cos(i * 0.37))),
+      image: Tensor.f32(
+        [B, 3, 32, 32],
+        Array.from({ length: B * 3072 }, (_, i) => Math.cos(i * 0.37)),
+      ),
       vision_masked_position: new Tensor('bool', [B, P], Uint8Array.from(vmask)),
-      text_ids: Tensor.i64([B, T], textLabels.map((t, i) => (tmask[i] ? 99 : t))),
+      text_ids: Tensor.i64(
+        [B, T],
+        textLabels.map((t, i) => (tmask[i] ? 99 : t)),
+      ),
       padding_mask: Tensor.i64([B, T], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]),
       language_masked_pos: Tensor.i64([B, T], tmask),
       text_labels: Tensor.i64([B, T], textLabels),
@@ -48,7 +60,10 @@ describe('pretraining heads (masked data modeling)', () => {
     // losses equal cross entropy computed here from the returned logits
     const ce = (logits: Tensor, targets: number[]) => {
       const V = logits.shape[1];
-      return -targets.reduce((acc, t, i) => acc + logSoftmaxRow(logits.data as Float32Array, i * V, V)[t], 0) / targets.length;
+      return (
+        -targets.reduce((acc, t, i) => acc + logSoftmaxRow(logits.data as Float32Array, i * V, V)[t], 0) /
+        targets.length
+      );
     };
     const mlmTargets = textLabels.filter((_, i) => tmask[i]);
     const mimTargets = visual.filter((_, i) => vmask[i]);

@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Graph, Program, Tensor } from '../../src/index.js';
-import { configFor, createModel, fromEncoderConfig, listModels, paramBreakdown, UnknownModelError } from '../../src/models/beit3/index.js';
+import {
+  configFor,
+  createModel,
+  fromEncoderConfig,
+  listModels,
+  paramBreakdown,
+  UnknownModelError,
+} from '../../src/models/beit3/index.js';
 import { ParamScope } from '../../src/nn/module.js';
 
 describe('beit3 registry', () => {
@@ -37,7 +44,9 @@ describe('beit3 registry', () => {
   });
 
   it('the tiny size equals the public fixture config', () => {
-    const js = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/beit3-ref/backbone.json'), 'utf8'));
+    const js = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../../fixtures/beit3-ref/backbone.json'), 'utf8'),
+    );
     expect(configFor('beit3_tiny_patch8_32')).toEqual(fromEncoderConfig(js.encoder_config));
   });
 
@@ -56,22 +65,38 @@ describe('beit3 registry', () => {
   });
 
   it('a shared-attention model with VL experts runs (symbolic batch) and routes fused input to VL experts', async () => {
-    const model = createModel('beit3_tiny_patch8_32_vqav2', { config: { variant: 'shared', vlExpertLayers: 1 } }).initialize(3);
+    const model = createModel('beit3_tiny_patch8_32_vqav2', {
+      config: { variant: 'shared', vlExpertLayers: 1 },
+    }).initialize(3);
     const keys = [...model.shapes().keys()];
     expect(keys).toContain('beit3.encoder.layers.1.ffn.C.fc1.weight');
     expect(keys).not.toContain('beit3.encoder.layers.0.ffn.C.fc1.weight');
     expect(keys).toContain('beit3.encoder.layers.0.self_attn.q_proj.weight');
     const g = new Graph('shared');
     const s = new ParamScope(g, model);
-    const x = { image: g.input('image', 'float32', ['batch', 3, 32, 32]), question: g.input('question', 'int64', ['batch', 5]), padding_mask: g.input('padding_mask', 'int64', ['batch', 5]) };
+    const x = {
+      image: g.input('image', 'float32', ['batch', 3, 32, 32]),
+      question: g.input('question', 'int64', ['batch', 5]),
+      padding_mask: g.input('padding_mask', 'int64', ['batch', 5]),
+    };
     g.output(model.forward(s, x).logits, 'logits');
     expect(s.used().has('beit3.encoder.layers.1.ffn.C.fc1.weight')).toBe(true);
     expect(s.used().has('beit3.encoder.layers.1.ffn.A.fc1.weight')).toBe(false);
     const p = await Program.compile(g, { bind: s.bindings() });
     for (const B of [1, 3]) {
-      const img = Tensor.f32([B, 3, 32, 32], Array.from({ length: B * 3072 }, (_, i) => Math.sin(i)));
-      const q = Tensor.i64([B, 5], Array.from({ length: B * 5 }, (_, i) => 4 + (i % 50)));
-      const out = await p.run({ image: img, question: q, padding_mask: Tensor.i64([B, 5], Array(B * 5).fill(0)) });
+      const img = Tensor.f32(
+        [B, 3, 32, 32],
+        Array.from({ length: B * 3072 }, (_, i) => Math.sin(i)),
+      );
+      const q = Tensor.i64(
+        [B, 5],
+        Array.from({ length: B * 5 }, (_, i) => 4 + (i % 50)),
+      );
+      const out = await p.run({
+        image: img,
+        question: q,
+        padding_mask: Tensor.i64([B, 5], Array(B * 5).fill(0)),
+      });
       expect(out.logits.shape).toEqual([B, 3129]);
       expect([...(out.logits.data as Float32Array)].every(Number.isFinite)).toBe(true);
     }

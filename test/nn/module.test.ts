@@ -41,7 +41,13 @@ describe('nn.Module', () => {
     expect([...(a.get('bias')!.data as Float32Array)].every((x) => x === 0)).toBe(true);
     const ln = new LayerNorm(3).initialize().stateDict();
     expect([...(ln.get('weight')!.data as Float32Array)]).toEqual([1, 1, 1]);
-    expect(new Linear(4, 4, { initScale: 0.001 }).initialize(1).stateDict().get('weight')!.data.every((x) => Math.abs(Number(x)) <= 2e-5)).toBe(true);
+    expect(
+      new Linear(4, 4, { initScale: 0.001 })
+        .initialize(1)
+        .stateDict()
+        .get('weight')!
+        .data.every((x) => Math.abs(Number(x)) <= 2e-5),
+    ).toBe(true);
   });
 
   it('loadStateDict reports missing, unexpected and mismatched keys together and changes nothing', () => {
@@ -69,7 +75,13 @@ describe('nn.Module', () => {
   it('non-strict loading returns missing/unexpected keys and loads the rest', () => {
     const m = new Block().initialize(1);
     const t = Tensor.f32([3], [1, 2, 3]);
-    const r = m.loadStateDict(new Map([['norm.bias', t], ['head.weight', Tensor.f32([2])]]), { strict: false });
+    const r = m.loadStateDict(
+      new Map([
+        ['norm.bias', t],
+        ['head.weight', Tensor.f32([2])],
+      ]),
+      { strict: false },
+    );
     expect(r.missing).toEqual(['scale', 'fc.weight', 'fc.bias', 'norm.weight']);
     expect(r.unexpected).toEqual(['head.weight']);
     expect(m.stateDict().get('norm.bias')).toBe(t);
@@ -91,7 +103,9 @@ describe('nn.Module', () => {
     const sd = m.stateDict();
     const W = sd.get('fc.weight')!.data as Float32Array;
     for (let r = 0; r < 2; r++) {
-      const h = [0, 1, 2].map((o) => [0, 1, 2, 3].reduce((acc, i) => acc + W[o * 4 + i] * (xs.data[r * 4 + i] as number), 0));
+      const h = [0, 1, 2].map((o) =>
+        [0, 1, 2, 3].reduce((acc, i) => acc + W[o * 4 + i] * (xs.data[r * 4 + i] as number), 0),
+      );
       const mu = h.reduce((a, b) => a + b) / 3;
       const v = h.reduce((a, b) => a + (b - mu) ** 2, 0) / 3;
       h.forEach((hv, o) => expect(y[r * 3 + o]).toBeCloseTo((hv - mu) / Math.sqrt(v + 1e-5), 4));

@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { toEncoderConfig } from '../../models/beit3/config.js';
-import { configFor, createModel, getEntry, listModels, UnknownModelError } from '../../models/beit3/registry.js';
+import {
+  configFor,
+  createModel,
+  getEntry,
+  listModels,
+  UnknownModelError,
+} from '../../models/beit3/registry.js';
 import { paramBreakdown } from '../../models/beit3/params.js';
 import { CliError } from '../errors.js';
 
@@ -8,7 +14,9 @@ import { CliError } from '../errors.js';
 export function register(program: Command): void {
   program
     .command('info')
-    .description('print a registered model\'s configuration and parameter breakdown (no weights are allocated)')
+    .description(
+      "print a registered model's configuration and parameter breakdown (no weights are allocated)",
+    )
     .argument('[name]', 'registered model name, e.g. beit3_base_patch16_224_vqav2')
     .option('--json', 'machine-readable output: {"name","task","config","params":{"total",...}}')
     .option('--list', 'list every registered model name')
@@ -32,14 +40,22 @@ export function register(program: Command): void {
       const extra: Record<string, unknown> = {};
       if ('numClasses' in model) extra.num_classes = (model as { numClasses: number }).numClasses;
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ name, task: entry.task, official: entry.official, ...extra, config, params }) + '\n');
+        process.stdout.write(
+          JSON.stringify({ name, task: entry.task, official: entry.official, ...extra, config, params }) +
+            '\n',
+        );
         return;
       }
-      const lines = [`${name}  (task: ${entry.task}${entry.official ? ', official' : ''}${extra.num_classes ? `, ${String(extra.num_classes)} classes` : ''})`, 'config:'];
+      const lines = [
+        `${name}  (task: ${entry.task}${entry.official ? ', official' : ''}${extra.num_classes ? `, ${String(extra.num_classes)} classes` : ''})`,
+        'config:',
+      ];
       for (const [k, v] of Object.entries(config)) lines.push(`  ${k.padEnd(24)} ${String(v)}`);
       lines.push('parameters:');
-      const fmt = (n: number) => `${(n / 1e6).toFixed(2).padStart(10)}M  ${n.toLocaleString('en-US').padStart(15)}`;
-      for (const [k, v] of Object.entries(params)) if (v || k === 'total') lines.push(`  ${k.padEnd(24)} ${fmt(v)}`);
+      const fmt = (n: number) =>
+        `${(n / 1e6).toFixed(2).padStart(10)}M  ${n.toLocaleString('en-US').padStart(15)}`;
+      for (const [k, v] of Object.entries(params))
+        if (v || k === 'total') lines.push(`  ${k.padEnd(24)} ${fmt(v)}`);
       process.stdout.write(lines.join('\n') + '\n');
     });
 }

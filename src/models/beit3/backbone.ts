@@ -67,7 +67,9 @@ export class VisionEmbedding extends Module {
     const { patchSize: p, inChans: c, embedDim: d } = this.cfg;
     const [b, , h, w] = image.shape;
     if (h !== this.cfg.imgSize || w !== this.cfg.imgSize)
-      throw new Error(`VisionEmbedding: image must be ${c}×${this.cfg.imgSize}×${this.cfg.imgSize}, got [${image.shape.join(', ')}]`);
+      throw new Error(
+        `VisionEmbedding: image must be ${c}×${this.cfg.imgSize}×${this.cfg.imgSize}, got [${image.shape.join(', ')}]`,
+      );
     const g = this.cfg.imgSize / p;
     // Conv2d(kernel = stride = p) ≡ patches (row-major y, x) flattened as (c, ky, kx) times Wᵀ.
     let x = ops.reshape(image, [b, c, g, p, g, p]);
@@ -128,12 +130,28 @@ export class SelfAttention extends Module {
   constructor(readonly cfg: Beit3Config) {
     super();
     const D = cfg.embedDim;
-    const mw = <M extends Module>(make: () => M): Expert<M> => (cfg.variant === 'decoupled' ? new Multiway(make) : make());
-    this.kProj = this.addModule('k_proj', mw(() => new Linear(D, D)));
-    this.vProj = this.addModule('v_proj', mw(() => new Linear(D, D)));
-    this.qProj = this.addModule('q_proj', mw(() => new Linear(D, D)));
-    this.outProj = this.addModule('out_proj', mw(() => new Linear(D, D)));
-    this.innerAttnLn = this.addModule('inner_attn_ln', mw(() => new LayerNorm(D, cfg.layernormEps)));
+    const mw = <M extends Module>(make: () => M): Expert<M> =>
+      cfg.variant === 'decoupled' ? new Multiway(make) : make();
+    this.kProj = this.addModule(
+      'k_proj',
+      mw(() => new Linear(D, D)),
+    );
+    this.vProj = this.addModule(
+      'v_proj',
+      mw(() => new Linear(D, D)),
+    );
+    this.qProj = this.addModule(
+      'q_proj',
+      mw(() => new Linear(D, D)),
+    );
+    this.outProj = this.addModule(
+      'out_proj',
+      mw(() => new Linear(D, D)),
+    );
+    this.innerAttnLn = this.addModule(
+      'inner_attn_ln',
+      mw(() => new LayerNorm(D, cfg.layernormEps)),
+    );
   }
 }
 
@@ -161,10 +179,15 @@ export class EncoderLayer extends Module {
     this.selfAttn = this.addModule('self_attn', new SelfAttention(cfg));
     this.selfAttnLayerNorm = this.addModule(
       'self_attn_layer_norm',
-      cfg.variant === 'decoupled' ? new Multiway(() => new LayerNorm(D, cfg.layernormEps)) : new LayerNorm(D, cfg.layernormEps),
+      cfg.variant === 'decoupled'
+        ? new Multiway(() => new LayerNorm(D, cfg.layernormEps))
+        : new LayerNorm(D, cfg.layernormEps),
     );
     this.ffn = this.addModule('ffn', new Multiway(() => new FeedForward(cfg), hasVLExpert));
-    this.finalLayerNorm = this.addModule('final_layer_norm', new Multiway(() => new LayerNorm(D, cfg.layernormEps), hasVLExpert));
+    this.finalLayerNorm = this.addModule(
+      'final_layer_norm',
+      new Multiway(() => new LayerNorm(D, cfg.layernormEps), hasVLExpert),
+    );
   }
 
   forward(s: ParamScope, x: Streams, att: AttentionInputs, past?: KVCache): { out: Streams; cache: KVCache } {
@@ -188,7 +211,9 @@ export class EncoderLayer extends Module {
     const out: Streams = {};
     for (const n of present) {
       // The fused kernel's inputs must precede the chain it replaces in node order.
-      const fusion = fusedKV ? attentionFusion(F.mergeHeads(q[n]!), fusedKV.k, fusedKV.v, heads, att.keyKeep, att.rowBias?.[n]) : undefined;
+      const fusion = fusedKV
+        ? attentionFusion(F.mergeHeads(q[n]!), fusedKV.k, fusedKV.v, heads, att.keyKeep, att.rowBias?.[n])
+        : undefined;
       let o = F.mergeHeads(F.attention(q[n]!, K, V, [att.rowBias?.[n], att.keyBias]));
       if (fusion) o.graph.fusions.set(o, fusion);
       o = route(a.innerAttnLn, n).forward(s, o);
@@ -211,7 +236,14 @@ function kvFlat(parts: Value[]): Value {
  * inference serialization; training graphs keep the primitive chain). q is already scaled, so
  * the kernel's scale is 1. Its extra input nodes are dead code when the fusion is not used.
  */
-function attentionFusion(q: Value, k: Value, v: Value, heads: number, keep?: Value, rowBias?: Value): FusedForm | undefined {
+function attentionFusion(
+  q: Value,
+  k: Value,
+  v: Value,
+  heads: number,
+  keep?: Value,
+  rowBias?: Value,
+): FusedForm | undefined {
   if (q.dtype !== 'float32') return undefined;
   const bias = rowBias ? (rowBias.rank === 2 ? ops.unsqueeze(rowBias, [0, 1]) : rowBias) : null;
   return {
@@ -231,7 +263,9 @@ export class Encoder extends Module {
     this.embedPositions = this.addModule('embed_positions', new PositionTables(cfg));
     const list = this.addModule('layers', new ModuleList());
     for (let i = 0; i < cfg.layers; i++)
-      this.layers.push(list.push(new EncoderLayer(cfg, cfg.variant === 'shared' && i >= cfg.layers - cfg.vlExpertLayers)));
+      this.layers.push(
+        list.push(new EncoderLayer(cfg, cfg.variant === 'shared' && i >= cfg.layers - cfg.vlExpertLayers)),
+      );
     this.layerNorm = cfg.normalizeOutput
       ? this.addModule('layer_norm', new Multiway(() => new LayerNorm(cfg.embedDim, cfg.layernormEps)))
       : undefined;
@@ -288,7 +322,10 @@ export class BEiT3 extends Module {
   constructor(readonly cfg: Beit3Config) {
     super();
     // torchscale TextEmbedding init: normal(0, D^-0.5).
-    this.textEmbed = this.addModule('text_embed', new Embedding(cfg.vocabSize, cfg.embedDim, Inits.normal(cfg.embedDim ** -0.5)));
+    this.textEmbed = this.addModule(
+      'text_embed',
+      new Embedding(cfg.vocabSize, cfg.embedDim, Inits.normal(cfg.embedDim ** -0.5)),
+    );
     this.visionEmbed = this.addModule('vision_embed', new VisionEmbedding(cfg));
     this.encoder = this.addModule('encoder', new Encoder(cfg));
   }
@@ -312,20 +349,29 @@ export class BEiT3 extends Module {
       let p: Value;
       if (inp.textPositions) p = pos.B.lookup(s.get(pos.B.weight), inp.textPositions);
       else {
-        if (typeof T !== 'number') throw new Error('BEiT3.forward: text length must be static (or pass textPositions)');
+        if (typeof T !== 'number')
+          throw new Error('BEiT3.forward: text length must be static (or pass textPositions)');
         if (T + 2 > cfg.maxSourcePositions)
-          throw new Error(`BEiT3.forward: ${T} text tokens exceed max_source_positions − 2 = ${cfg.maxSourcePositions - 2}`);
+          throw new Error(
+            `BEiT3.forward: ${T} text tokens exceed max_source_positions − 2 = ${cfg.maxSourcePositions - 2}`,
+          );
         p = ops.slice(s.get(pos.B.weight), [2], [2 + T], [0]);
       }
       let t = ops.add(e, p);
-      if (inp.textPadding) t = ops.mul(t, ops.sub(1, ops.unsqueeze(ops.cast(inp.textPadding, 'float32'), [2])));
+      if (inp.textPadding)
+        t = ops.mul(t, ops.sub(1, ops.unsqueeze(ops.cast(inp.textPadding, 'float32'), [2])));
       x.t = t;
     }
     const att: AttentionInputs = {};
     if (inp.textPadding && inp.textIds && !inp.past) {
       const bias = F.keyPaddingBias(inp.textPadding); // (B,1,1,T)
       att.keyBias = x.v ? F.padLastLeft(bias, nv) : bias;
-      const padded = ops.cast(ops.not(ops.equal(ops.cast(inp.textPadding, 'int32'), ops.lift(0, ops.cast(inp.textPadding, 'int32')))), 'int32');
+      const padded = ops.cast(
+        ops.not(
+          ops.equal(ops.cast(inp.textPadding, 'int32'), ops.lift(0, ops.cast(inp.textPadding, 'int32'))),
+        ),
+        'int32',
+      );
       att.keyKeep = ops.sub(1, x.v ? F.padLastLeft(padded, nv) : padded);
     }
     att.rowBias = inp.attnBias ?? (inp.attnMask ? maskToRowBias(inp.attnMask, x) : undefined);
@@ -345,7 +391,14 @@ export class BEiT3 extends Module {
       out = {};
       for (const n of STREAMS) if (h[n]) out[n] = route(ln, n).forward(s, h[n]!);
     }
-    return { out, embedding, layerInput: x, layerOutputs, caches, splitPosition: x.v && x.t ? nv : x.v ? -1 : 0 };
+    return {
+      out,
+      embedding,
+      layerInput: x,
+      layerOutputs,
+      caches,
+      splitPosition: x.v && x.t ? nv : x.v ? -1 : 0,
+    };
   }
 }
 
@@ -358,13 +411,21 @@ export function maskToRowBias(mask: Value, x: Streams): Streams {
   if (x.v) out.v = ops.slice(bias, [0], [nv], [0]);
   if (x.t) {
     const T = x.t.shape[1] as number;
-    out.t = typeof rows === 'number' ? ops.slice(bias, [rows - T], [rows], [0]) : ops.slice(bias, [-T], [2 ** 62], [0]);
+    out.t =
+      typeof rows === 'number'
+        ? ops.slice(bias, [rows - T], [rows], [0])
+        : ops.slice(bias, [-T], [2 ** 62], [0]);
   }
   return out;
 }
 
 /** Additive bias constant from a (rows, cols) 0/1 "blocked" predicate. */
-export function blockedBias(g: Value['graph'], rows: number, cols: number, blocked: (i: number, j: number) => boolean): Value {
+export function blockedBias(
+  g: Value['graph'],
+  rows: number,
+  cols: number,
+  blocked: (i: number, j: number) => boolean,
+): Value {
   const data = new Float32Array(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) data[i * cols + j] = blocked(i, j) ? -1e8 : 0;
   return g.constant(new Tensor('float32', [rows, cols], data), 'attn_bias');

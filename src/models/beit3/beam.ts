@@ -35,7 +35,9 @@ class BeamHypotheses {
     if (this.hyps.length < this.nHyp || score > this.worstScore) {
       this.hyps.push({ score, ids });
       if (this.hyps.length > this.nHyp) {
-        const order = this.hyps.map((h, i) => [h.score, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        const order = this.hyps
+          .map((h, i) => [h.score, i] as const)
+          .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
         this.hyps.splice(order[0][1], 1);
         this.worstScore = order[1][0];
       } else this.worstScore = Math.min(score, this.worstScore);
@@ -71,7 +73,11 @@ function topk(row: Float32Array, k: number): { idx: number[]; val: number[] } {
   return { idx, val: idx.map((i) => row[i]) };
 }
 
-export async function captionBeamSearch(dec: CaptionDecoder, image: Tensor, opts: BeamOptions): Promise<BeamResult> {
+export async function captionBeamSearch(
+  dec: CaptionDecoder,
+  image: Tensor,
+  opts: BeamOptions,
+): Promise<BeamResult> {
   const nb = opts.numBeams ?? 3;
   const maxLen = opts.maxLen ?? 64;
   const lp = opts.lengthPenalty ?? 0.6;
@@ -82,7 +88,10 @@ export async function captionBeamSearch(dec: CaptionDecoder, image: Tensor, opts
   const PAD = opts.padId ?? 1;
   const B = image.shape[0];
   const rows = B * nb;
-  const rowImage = takeRows(image, Array.from({ length: rows }, (_, r) => Math.floor(r / nb)));
+  const rowImage = takeRows(
+    image,
+    Array.from({ length: rows }, (_, r) => Math.floor(r / nb)),
+  );
   let results = Array.from({ length: rows }, () => [BOS, ...Array(maxLen - 1).fill(MASK)] as number[]);
   let words = Array(rows).fill(BOS) as number[];
   const hyps = Array.from({ length: B }, () => new BeamHypotheses(opts.numKeepBest ?? 1, maxLen - 1, lp));
@@ -90,7 +99,10 @@ export async function captionBeamSearch(dec: CaptionDecoder, image: Tensor, opts
   const done = Array(B).fill(false) as boolean[];
   let cache: HostCache[] = [];
   for (let curLen = 2; curLen <= maxLen; curLen++) {
-    const ids = Tensor.i64([rows, 2], words.flatMap((w) => (curLen === 2 ? [BOS, MASK] : [w, MASK])));
+    const ids = Tensor.i64(
+      [rows, 2],
+      words.flatMap((w) => (curLen === 2 ? [BOS, MASK] : [w, MASK])),
+    );
     const out = curLen === 2 ? await dec.first(rowImage, ids) : await dec.step(ids, curLen, cache);
     const V = out.logits.shape[2];
     const logits = out.logits.data as Float32Array;
@@ -106,7 +118,8 @@ export async function captionBeamSearch(dec: CaptionDecoder, image: Tensor, opts
         let z = 0;
         for (let c = 0; c < V; c++) z += Math.exp(logits[base + c] - m);
         const lse = m + Math.log(z);
-        for (let c = 0; c < V; c++) s[k * V + c] = Math.fround(Math.fround(logits[base + c] - lse) + beamScores[r]);
+        for (let c = 0; c < V; c++)
+          s[k * V + c] = Math.fround(Math.fround(logits[base + c] - lse) + beamScores[r]);
       }
       const { idx, val } = topk(s, topn * nb);
       done[b] = done[b] || hyps[b].isDone(Math.max(...val));
@@ -119,7 +132,8 @@ export async function captionBeamSearch(dec: CaptionDecoder, image: Tensor, opts
         const beamId = Math.floor(idx[j] / V);
         const word = idx[j] % V;
         const src = b * nb + beamId;
-        if ((word === EOS && curLen + 1 <= maxLen) || curLen + 1 === maxLen) hyps[b].add(results[src].slice(0, curLen), val[j]);
+        if ((word === EOS && curLen + 1 <= maxLen) || curLen + 1 === maxLen)
+          hyps[b].add(results[src].slice(0, curLen), val[j]);
         else beam.push([val[j], word, src]);
         if (beam.length === nb) break;
       }
@@ -137,7 +151,10 @@ export async function captionBeamSearch(dec: CaptionDecoder, image: Tensor, opts
   const decoded: number[][] = [];
   const scores: number[] = [];
   for (const h of hyps) {
-    const best = h.hyps.reduce((a, x) => (x.score > a.score ? x : a), h.hyps[0] ?? { score: -Infinity, ids: [BOS] });
+    const best = h.hyps.reduce(
+      (a, x) => (x.score > a.score ? x : a),
+      h.hyps[0] ?? { score: -Infinity, ids: [BOS] },
+    );
     const row = [...best.ids, EOS];
     while (row.length < maxLen) row.push(PAD);
     decoded.push(row);

@@ -36,8 +36,19 @@ export function validateConfig(c: Beit3Config): Beit3Config {
   if (c.embedDim % c.heads) bad.push(`embedDim ${c.embedDim} not divisible by heads ${c.heads}`);
   if (c.imgSize % c.patchSize) bad.push(`imgSize ${c.imgSize} not divisible by patchSize ${c.patchSize}`);
   if (c.variant === 'decoupled' && c.vlExpertLayers) bad.push('vlExpertLayers needs variant "shared"');
-  if (c.vlExpertLayers < 0 || c.vlExpertLayers > c.layers) bad.push(`vlExpertLayers ${c.vlExpertLayers} outside [0, ${c.layers}]`);
-  for (const k of ['imgSize', 'patchSize', 'inChans', 'embedDim', 'heads', 'layers', 'ffnDim', 'vocabSize', 'maxSourcePositions'] as const)
+  if (c.vlExpertLayers < 0 || c.vlExpertLayers > c.layers)
+    bad.push(`vlExpertLayers ${c.vlExpertLayers} outside [0, ${c.layers}]`);
+  for (const k of [
+    'imgSize',
+    'patchSize',
+    'inChans',
+    'embedDim',
+    'heads',
+    'layers',
+    'ffnDim',
+    'vocabSize',
+    'maxSourcePositions',
+  ] as const)
     if (!Number.isInteger(c[k]) || c[k] <= 0) bad.push(`${k} must be a positive integer, got ${c[k]}`);
   if (bad.length) throw new ConfigError(`invalid BEiT-3 config: ${bad.join('; ')}`);
   return c;
@@ -52,7 +63,8 @@ export const headDim = (c: Beit3Config): number => c.embedDim / c.heads;
 export function fromEncoderConfig(e: Record<string, unknown>): Beit3Config {
   const num = (k: string, d?: number): number => {
     const v = e[k] ?? d;
-    if (typeof v !== 'number') throw new ConfigError(`EncoderConfig.${k} must be a number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number')
+      throw new ConfigError(`EncoderConfig.${k} must be a number, got ${JSON.stringify(v)}`);
     return v;
   };
   const unsupported: string[] = [];
@@ -64,8 +76,10 @@ export function fromEncoderConfig(e: Record<string, unknown>): Beit3Config {
   if (num('moe_freq', 0) !== 0) unsupported.push('moe_freq');
   if (e.layernorm_embedding === true) unsupported.push('layernorm_embedding');
   if (e.no_scale_embedding === false) unsupported.push('no_scale_embedding=false');
-  if (e.activation_fn !== undefined && e.activation_fn !== 'gelu') unsupported.push(`activation_fn=${String(e.activation_fn)}`);
-  if (unsupported.length) throw new ConfigError(`unsupported EncoderConfig settings: ${unsupported.join(', ')}`);
+  if (e.activation_fn !== undefined && e.activation_fn !== 'gelu')
+    unsupported.push(`activation_fn=${String(e.activation_fn)}`);
+  if (unsupported.length)
+    throw new ConfigError(`unsupported EncoderConfig settings: ${unsupported.join(', ')}`);
   return validateConfig({
     imgSize: num('img_size'),
     patchSize: num('patch_size'),
@@ -122,7 +136,12 @@ export const SIZES: Record<string, SizeSpec> = {
   giant: { embedDim: 1408, heads: 16, layers: 40, ffnDim: 6144, variant: 'shared', vlExpertLayers: 3 },
 };
 
-export function makeConfig(size: string, imgSize: number, patchSize: number, overrides: Partial<Beit3Config> = {}): Beit3Config {
+export function makeConfig(
+  size: string,
+  imgSize: number,
+  patchSize: number,
+  overrides: Partial<Beit3Config> = {},
+): Beit3Config {
   const s = SIZES[size];
   if (!s) throw new ConfigError(`unknown size "${size}" (known: ${Object.keys(SIZES).join(', ')})`);
   return validateConfig({

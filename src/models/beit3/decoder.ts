@@ -24,7 +24,10 @@ export class CaptionDecoder {
   ) {}
 
   /** Compiles both programs (weights bound as initializers). `promptLen` text ids in the first call (2 officially). */
-  static async create(model: Beit3ForCaptioning, opts: { promptLen?: number; threads?: number } = {}): Promise<CaptionDecoder> {
+  static async create(
+    model: Beit3ForCaptioning,
+    opts: { promptLen?: number; threads?: number } = {},
+  ): Promise<CaptionDecoder> {
     const cfg = model.cfg;
     const n = opts.promptLen ?? 2;
     const L = cfg.layers;
@@ -60,7 +63,10 @@ export class CaptionDecoder {
   }
 
   private collect(out: Record<string, Tensor>): { logits: Tensor; caches: HostCache[] } {
-    const caches = Array.from({ length: this.model.cfg.layers }, (_, l) => ({ key: out[`cache.layer${l}.key`], value: out[`cache.layer${l}.value`] }));
+    const caches = Array.from({ length: this.model.cfg.layers }, (_, l) => ({
+      key: out[`cache.layer${l}.key`],
+      value: out[`cache.layer${l}.value`],
+    }));
     return { logits: out.logits, caches };
   }
 
@@ -70,7 +76,11 @@ export class CaptionDecoder {
   }
 
   /** Step k: `textIds` (B, 2) at official `text_len` (positions textLen, textLen + 1). */
-  async step(textIds: Tensor, textLen: number, past: HostCache[]): Promise<{ logits: Tensor; caches: HostCache[] }> {
+  async step(
+    textIds: Tensor,
+    textLen: number,
+    past: HostCache[],
+  ): Promise<{ logits: Tensor; caches: HostCache[] }> {
     const feeds: Record<string, Tensor> = { text_ids: textIds, text_len: Tensor.scalar(textLen, 'int64') };
     past.forEach((c, l) => {
       feeds[`past.layer${l}.key`] = c.key;
@@ -86,7 +96,10 @@ export class CaptionDecoder {
 
 /** Drops the last `n` cached positions (axis 2) of (B, H, L, d) caches: the `<mask>` entry. */
 export function trimCache(caches: HostCache[], n = 1): HostCache[] {
-  return caches.map((c) => ({ key: sliceAxis2(c.key, 0, c.key.shape[2] - n), value: sliceAxis2(c.value, 0, c.value.shape[2] - n) }));
+  return caches.map((c) => ({
+    key: sliceAxis2(c.key, 0, c.key.shape[2] - n),
+    value: sliceAxis2(c.value, 0, c.value.shape[2] - n),
+  }));
 }
 
 /** Selects batch rows (beam reordering) of every cache. */

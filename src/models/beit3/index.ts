@@ -15,7 +15,14 @@ export * from './decoder.js';
 export * from './beam.js';
 export * from './parity.js';
 // The nn building blocks (nn's functional helpers stay under `nn/functional`; the package's `F` is the engine's).
-export { Module, Parameter, ParamScope, StateDictError, type LoadStateDictOptions, type LoadStateDictResult } from '../../nn/module.js';
+export {
+  Module,
+  Parameter,
+  ParamScope,
+  StateDictError,
+  type LoadStateDictOptions,
+  type LoadStateDictResult,
+} from '../../nn/module.js';
 export { Linear, LayerNorm, Embedding, Multiway } from '../../nn/layers.js';
 export { Inits, type Init } from '../../nn/init.js';
 export * from './load.js';

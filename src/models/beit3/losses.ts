@@ -5,7 +5,13 @@ import { Tensor } from '../../graph/tensor.js';
 
 /** One-hot (N, C) float32 of int64 labels (N,). */
 export function oneHot(labels: Value, numClasses: number): Value {
-  const classes = labels.graph.constant(Tensor.i64([numClasses], Array.from({ length: numClasses }, (_, i) => i)), 'classes');
+  const classes = labels.graph.constant(
+    Tensor.i64(
+      [numClasses],
+      Array.from({ length: numClasses }, (_, i) => i),
+    ),
+    'classes',
+  );
   return ops.cast(ops.equal(ops.unsqueeze(labels, [1]), classes), 'float32');
 }
 
@@ -34,7 +40,10 @@ export function softTargetCrossEntropy(logits: Value, targets: Value): Value {
 export function vqaBceLoss(logits: Value, labels: Value): Value {
   const C = logits.shape[1] as number;
   // max(x,0) − x·y + log(1 + exp(−|x|))
-  const l = ops.add(ops.sub(ops.relu(logits), ops.mul(logits, labels)), ops.log(ops.add(ops.exp(ops.neg(ops.abs(logits))), 1)));
+  const l = ops.add(
+    ops.sub(ops.relu(logits), ops.mul(logits, labels)),
+    ops.log(ops.add(ops.exp(ops.neg(ops.abs(logits))), 1)),
+  );
   return ops.mul(ops.reduceMean(l, [0, 1]), C);
 }
 
@@ -72,7 +81,10 @@ export function captioningLoss(
   const off = eps / (V - 1);
   // Σ_c q_c log q_c is a constant; Σ_c q_c log p_c = off·Σ log p + (on − off)·log p_y.
   const qlogq = on * Math.log(on) + (V - 1) * off * Math.log(off);
-  const cross = ops.add(ops.mul(ops.reduceSum(logp, [1]), off), ops.mul(ops.reduceSum(ops.mul(logp, hot), [1]), on - off));
+  const cross = ops.add(
+    ops.mul(ops.reduceSum(logp, [1]), off),
+    ops.mul(ops.reduceSum(ops.mul(logp, hot), [1]), on - off),
+  );
   const perToken = ops.sub(qlogq, cross);
   let loss: Value;
   if (opts.dropWorst) {
@@ -81,10 +93,18 @@ export function captioningLoss(
     const n = ops.cast(dimAsFloat(perToken), 'float32');
     const k = ops.cast(ops.cast(ops.mul(n, 1 - ratio), 'int64'), 'int64');
     const g = perToken.graph;
-    const [vals] = g.addNode('TopK', [perToken, ops.reshape(k, [1])], [{ dtype: 'float32', shape: ['k'] }, { dtype: 'int64', shape: ['k'] }], {
-      largest: { i: 0 },
-      sorted: { i: 1 },
-    });
+    const [vals] = g.addNode(
+      'TopK',
+      [perToken, ops.reshape(k, [1])],
+      [
+        { dtype: 'float32', shape: ['k'] },
+        { dtype: 'int64', shape: ['k'] },
+      ],
+      {
+        largest: { i: 0 },
+        sorted: { i: 1 },
+      },
+    );
     const thr = ops.reduceMax(vals, [0]);
     const keep = ops.cast(ops.lessOrEqual(perToken, thr), 'float32');
     loss = ops.div(ops.reduceSum(ops.mul(perToken, keep), [0]), ops.reduceSum(keep, [0]));
@@ -95,7 +115,10 @@ export function captioningLoss(
 }
 
 export function argmax(x: Value): Value {
-  const [i] = x.graph.addNode('ArgMax', [x], [{ dtype: 'int64', shape: x.shape.slice(0, -1) }], { axis: { i: -1 }, keepdims: { i: 0 } });
+  const [i] = x.graph.addNode('ArgMax', [x], [{ dtype: 'int64', shape: x.shape.slice(0, -1) }], {
+    axis: { i: -1 },
+    keepdims: { i: 0 },
+  });
   return i;
 }
 

@@ -20,7 +20,16 @@ export interface ParamBreakdown {
 }
 
 export function paramBreakdown(model: Module): ParamBreakdown {
-  const b: ParamBreakdown = { total: 0, vision_experts: 0, language_experts: 0, vl_experts: 0, shared_attention: 0, embeddings: 0, output_norm: 0, heads: 0 };
+  const b: ParamBreakdown = {
+    total: 0,
+    vision_experts: 0,
+    language_experts: 0,
+    vl_experts: 0,
+    shared_attention: 0,
+    embeddings: 0,
+    output_norm: 0,
+    heads: 0,
+  };
   for (const [k, p] of model.namedParameters()) {
     const n = p.numel;
     b.total += n;

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { grad } from '../../autodiff/index.js';
-import { Graph, type Value } from '../../graph/ir.js';
+import { Graph } from '../../graph/ir.js';
 import { ops } from '../../graph/index.js';
 import { Tensor } from '../../graph/tensor.js';
 import { loadCheckpoint } from '../../io/checkpoint.js';
@@ -53,9 +53,17 @@ interface FixtureJson {
   num_classes: number | null;
   io: { calls: { name: string; python?: string; inputs: string[]; outputs: string[] }[] };
   tiny_config?: Record<string, number>;
-  grads?: { loss: number; extra_scalars: Record<string, number>; params_without_grad_stored_as_zeros: string[] };
+  grads?: {
+    loss: number;
+    extra_scalars: Record<string, number>;
+    params_without_grad_stored_as_zeros: string[];
+  };
   observed?: Record<string, unknown>;
-  recommended_tolerances_fp32?: { outputs?: { max_abs?: number }; loss?: { rel?: number; max_abs?: number }; grads?: { per_tensor_rel_l2?: number } };
+  recommended_tolerances_fp32?: {
+    outputs?: { max_abs?: number };
+    loss?: { rel?: number; max_abs?: number };
+    grads?: { per_tensor_rel_l2?: number };
+  };
 }
 
 /** Fixture names in a folder: index.json's list, else every `<name>.json` with a `<name>.io.safetensors`. */
@@ -63,13 +71,17 @@ export function listFixtures(dir: string): string[] {
   const idx = join(dir, 'index.json');
   if (existsSync(idx)) {
     const j = JSON.parse(readFileSync(idx, 'utf8')) as { fixtures?: Record<string, unknown> };
-    if (j.fixtures) return Object.keys(j.fixtures).filter((n) => existsSync(join(dir, `${n}.io.safetensors`)));
+    if (j.fixtures)
+      return Object.keys(j.fixtures).filter((n) => existsSync(join(dir, `${n}.io.safetensors`)));
   }
   const found = readdirSync(dir)
     .filter((f) => f.endsWith('.io.safetensors'))
     .map((f) => f.slice(0, -'.io.safetensors'.length))
     .filter((n) => existsSync(join(dir, `${n}.json`)));
-  if (!found.length) throw new ParityError(`${dir}: no fixtures (expected <name>.json + <name>.io.safetensors, laid out like fixtures/beit3-ref)`);
+  if (!found.length)
+    throw new ParityError(
+      `${dir}: no fixtures (expected <name>.json + <name>.io.safetensors, laid out like fixtures/beit3-ref)`,
+    );
   return found.sort();
 }
 
@@ -117,7 +129,9 @@ function encoderPaddingMask(batch: number, nv: number, padding?: Tensor, vision 
   const T = padding ? padding.shape[1] : 0;
   const L = (vision ? nv : 0) + T;
   const out = new Float64Array(batch * L);
-  if (padding) for (let b = 0; b < batch; b++) for (let j = 0; j < T; j++) out[b * L + L - T + j] = Number(padding.data[b * T + j]);
+  if (padding)
+    for (let b = 0; b < batch; b++)
+      for (let j = 0; j < T; j++) out[b * L + L - T + j] = Number(padding.data[b * T + j]);
   return Tensor.f64([batch, L], out);
 }
 
@@ -128,13 +142,20 @@ function pick(io: Map<string, Tensor>, key: string, fixture: string): Tensor {
 }
 
 /** Forward calls of one fixture: returns (case name → our outputs keyed like the io file's out.*). */
-async function forwardCases(name: string, root: Module, js: FixtureJson, io: Map<string, Tensor>, threads?: number) {
+async function forwardCases(
+  name: string,
+  root: Module,
+  js: FixtureJson,
+  io: Map<string, Tensor>,
+  threads?: number,
+) {
   const results: { case: string; outs: Record<string, Tensor> }[] = [];
   for (const call of js.io.calls) {
     if (call.name === 'decode' || call.name === 'beam') continue;
     const feeds: Record<string, Tensor> = {};
     const rename = (k: string) => (k === 'masked_tokens' ? 'text_ids' : k);
-    for (const k of call.inputs) feeds[rename(name === 'backbone' ? k.slice(k.indexOf('.') + 1) : k)] = pick(io, `in.${k}`, name);
+    for (const k of call.inputs)
+      feeds[rename(name === 'backbone' ? k.slice(k.indexOf('.') + 1) : k)] = pick(io, `in.${k}`, name);
     const outs: Record<string, Tensor> = {};
     if (name === 'backbone') {
       const bb = root as BEiT3;
@@ -142,19 +163,36 @@ async function forwardCases(name: string, root: Module, js: FixtureJson, io: Map
         bb,
         feeds,
         (s, x) => {
-          const o = bb.forward(s, { image: x.image, textIds: x.tokens, textPadding: x.padding_mask, visionMaskedPosition: x.vision_masked_position });
-          const v: Values = { encoder_out: joinStreams(o.out), layer_input: joinStreams(o.layerInput), encoder_embedding: joinStreams(o.embedding) };
+          const o = bb.forward(s, {
+            image: x.image,
+            textIds: x.tokens,
+            textPadding: x.padding_mask,
+            visionMaskedPosition: x.vision_masked_position,
+          });
+          const v: Values = {
+            encoder_out: joinStreams(o.out),
+            layer_input: joinStreams(o.layerInput),
+            encoder_embedding: joinStreams(o.embedding),
+          };
           o.layerOutputs.forEach((l, i) => (v[`layer${i}_out`] = joinStreams(l)));
           return v;
         },
         { threads, name: `backbone_${call.name}` },
       );
       const B = (feeds.image ?? feeds.tokens).shape[0];
-      r.encoder_padding_mask = encoderPaddingMask(B, numVisionTokens(bb.cfg), feeds.padding_mask, !!feeds.image);
+      r.encoder_padding_mask = encoderPaddingMask(
+        B,
+        numVisionTokens(bb.cfg),
+        feeds.padding_mask,
+        !!feeds.image,
+      );
       for (const [k, t] of Object.entries(r)) outs[`${call.name}.${k}`] = t;
     } else {
       const model = root as Beit3TaskModel;
-      const r = await runGraph(model, feeds, (s, x) => model.forward(s, x), { threads, name: `${name}_${call.name}` });
+      const r = await runGraph(model, feeds, (s, x) => model.forward(s, x), {
+        threads,
+        name: `${name}_${call.name}`,
+      });
       for (const o of call.outputs) {
         const local = o.startsWith(`${call.name}.`) ? o.slice(call.name.length + 1) : o;
         if (r[local]) outs[o] = r[local];
@@ -194,7 +232,10 @@ async function decodeCase(
       const special = new Set([0, 1, 2, 3, beam.maskId]);
       const W = ref.shape[1];
       const rows = r.decoded.map((row) => row.filter((t) => !special.has(t)));
-      outs['beam.token_ids'] = Tensor.i64([rows.length, W], rows.flatMap((row) => [...row, ...Array(W).fill(-1)].slice(0, W)));
+      outs['beam.token_ids'] = Tensor.i64(
+        [rows.length, W],
+        rows.flatMap((row) => [...row, ...Array(W).fill(-1)].slice(0, W)),
+      );
     }
     return outs;
   } finally {
@@ -203,10 +244,19 @@ async function decodeCase(
 }
 
 /** Loss + gradients of the official loss vs `<name>.grads.safetensors`. */
-async function gradCase(name: string, root: Module, js: FixtureJson, io: Map<string, Tensor>, refs: Map<string, Tensor>, threads?: number) {
+async function gradCase(
+  name: string,
+  root: Module,
+  js: FixtureJson,
+  io: Map<string, Tensor>,
+  refs: Map<string, Tensor>,
+  threads?: number,
+) {
   const feeds: Record<string, Tensor> = {};
   const prefix = name === 'backbone' ? 'in.grad.' : 'in.';
-  for (const [k, t] of io) if (k.startsWith(prefix) && (name === 'backbone' || !k.slice(3).includes('.'))) feeds[k.slice(prefix.length)] = t;
+  for (const [k, t] of io)
+    if (k.startsWith(prefix) && (name === 'backbone' || !k.slice(3).includes('.')))
+      feeds[k.slice(prefix.length)] = t;
   if (name === 'captioning') {
     feeds.text_ids = feeds.masked_tokens;
     delete feeds.masked_tokens;
@@ -219,7 +269,12 @@ async function gradCase(name: string, root: Module, js: FixtureJson, io: Map<str
     (s, x) => {
       let out: Values;
       if (name === 'backbone') {
-        const o = (root as BEiT3).forward(s, { image: x.image, textIds: x.tokens, textPadding: x.padding_mask, visionMaskedPosition: x.vision_masked_position });
+        const o = (root as BEiT3).forward(s, {
+          image: x.image,
+          textIds: x.tokens,
+          textPadding: x.padding_mask,
+          visionMaskedPosition: x.vision_masked_position,
+        });
         out = { loss: ops.reduceSum(ops.mul(joinStreams(o.out), x.R), [0, 1, 2]) };
       } else out = (root as Beit3TaskModel).loss(s, x);
       const params = s.used();
@@ -232,13 +287,23 @@ async function gradCase(name: string, root: Module, js: FixtureJson, io: Map<str
     },
     { threads, name: `${name}_grad` },
   );
-  for (const k of keys) if (!used.includes(k)) r[`grad.${k}`] = Tensor.zeros('float32', pick(refs, `grad.${k}`, name).shape);
+  for (const k of keys)
+    if (!used.includes(k)) r[`grad.${k}`] = Tensor.zeros('float32', pick(refs, `grad.${k}`, name).shape);
   return r;
 }
 
-function gradCompare(ours: Record<string, Tensor>, refs: Map<string, Tensor>, js: FixtureJson, fixture: string): CaseResult {
-  const zeroKey = Object.keys(js.observed ?? {}).find((k) => k.startsWith('grads_that_are_mathematically_zero'));
-  const mathZero = new Set(Object.keys((zeroKey ? (js.observed![zeroKey] as Record<string, number>) : {}) ?? {}));
+function gradCompare(
+  ours: Record<string, Tensor>,
+  refs: Map<string, Tensor>,
+  js: FixtureJson,
+  fixture: string,
+): CaseResult {
+  const zeroKey = Object.keys(js.observed ?? {}).find((k) =>
+    k.startsWith('grads_that_are_mathematically_zero'),
+  );
+  const mathZero = new Set(
+    Object.keys((zeroKey ? (js.observed![zeroKey] as Record<string, number>) : {}) ?? {}),
+  );
   const relTol = js.recommended_tolerances_fp32?.grads?.per_tensor_rel_l2 ?? 1e-3;
   let worst = 0;
   let worstKey = '';
@@ -267,7 +332,15 @@ function gradCompare(ours: Record<string, Tensor>, refs: Map<string, Tensor>, js
     }
   }
   if (worst > 1) notes.push(`worst ${worstKey}`);
-  return { fixture, case: 'grads', maxErr: worst, tol: 1, ok: worst <= 1, worst: worstKey, note: 'score = max(elementwise |g−ref|/(1e-5+1e-3|ref|), relL2/1e-3); ≤ 1 passes' };
+  return {
+    fixture,
+    case: 'grads',
+    maxErr: worst,
+    tol: 1,
+    ok: worst <= 1,
+    worst: worstKey,
+    note: 'score = max(elementwise |g−ref|/(1e-5+1e-3|ref|), relL2/1e-3); ≤ 1 passes',
+  };
 }
 
 /** Beam settings from the recorded python call (fallback: the json's tiny_config; <mask> = vocab − 1). */
@@ -292,7 +365,11 @@ export function modelForFixture(name: string, js: FixtureJson): Module {
   return createTaskModel(name as TaskName, cfg, js.num_classes ?? undefined);
 }
 
-export async function parityFixture(dir: string, name: string, opts: ParityOptions = {}): Promise<CaseResult[]> {
+export async function parityFixture(
+  dir: string,
+  name: string,
+  opts: ParityOptions = {},
+): Promise<CaseResult[]> {
   const js = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as FixtureJson;
   const root = modelForFixture(name, js);
   const pth = join(dir, `${name}.pth`);
@@ -316,7 +393,15 @@ export async function parityFixture(dir: string, name: string, opts: ParityOptio
         worst = o;
       }
     }
-    results.push({ fixture: name, case: caseName, maxErr: m, tol, ok: m <= tol, worst, note: `weights ${usePth ? '.pth' : '.safetensors'}` });
+    results.push({
+      fixture: name,
+      case: caseName,
+      maxErr: m,
+      tol,
+      ok: m <= tol,
+      worst,
+      note: `weights ${usePth ? '.pth' : '.safetensors'}`,
+    });
   };
   for (const c of await forwardCases(name, root, js, io, opts.threads)) {
     const call = js.io.calls.find((x) => x.name === c.case)!;
@@ -327,7 +412,11 @@ export async function parityFixture(dir: string, name: string, opts: ParityOptio
   if (decode && name === 'captioning') {
     const beam = beamCall ? beamSettings(beamCall.python ?? '', js) : undefined;
     const outs = await decodeCase(root as Beit3ForCaptioning, io, beam, opts.threads);
-    compare('decode', outs, decode.outputs.filter((o) => !o.endsWith('input_ids')));
+    compare(
+      'decode',
+      outs,
+      decode.outputs.filter((o) => !o.endsWith('input_ids')),
+    );
     if (beamCall) {
       const before = results.length;
       compare('beam', outs, beamCall.outputs);
@@ -340,7 +429,12 @@ export async function parityFixture(dir: string, name: string, opts: ParityOptio
     const refs = await loadSafetensors(gfile);
     const ours = await gradCase(name, root, js, io, refs, opts.threads);
     const lossTol = js.recommended_tolerances_fp32?.loss?.rel ?? 1e-5;
-    const scalars: [string, string][] = [['loss', 'loss'], ...Object.keys(js.grads.extra_scalars).map((k) => [k, k === 'loss_drop_worst_step12001' ? 'loss_drop_worst' : k] as [string, string])];
+    const scalars: [string, string][] = [
+      ['loss', 'loss'],
+      ...Object.keys(js.grads.extra_scalars).map(
+        (k) => [k, k === 'loss_drop_worst_step12001' ? 'loss_drop_worst' : k] as [string, string],
+      ),
+    ];
     let worst = 0;
     let wk = '';
     for (const [refKey, ourKey] of scalars) {
@@ -353,7 +447,15 @@ export async function parityFixture(dir: string, name: string, opts: ParityOptio
         wk = refKey;
       }
     }
-    results.push({ fixture: name, case: 'loss', maxErr: worst, tol: lossTol, ok: worst <= lossTol, worst: wk, note: 'relative (abs below 1)' });
+    results.push({
+      fixture: name,
+      case: 'loss',
+      maxErr: worst,
+      tol: lossTol,
+      ok: worst <= lossTol,
+      worst: wk,
+      note: 'relative (abs below 1)',
+    });
     results.push(gradCompare(ours, refs, js, name));
   }
   return results;

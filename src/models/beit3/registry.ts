@@ -30,11 +30,17 @@ export class UnknownModelError extends Error {
     readonly model: string,
     readonly suggestions: string[],
   ) {
-    super(`unknown model "${model}"${suggestions.length ? `; did you mean ${suggestions.join(', ')}?` : ''} (run \`beit3 info --list\` for all names)`);
+    super(
+      `unknown model "${model}"${suggestions.length ? `; did you mean ${suggestions.join(', ')}?` : ''} (run \`beit3 info --list\` for all names)`,
+    );
   }
 }
 
-const DEFAULT_CLASSES: Partial<Record<TaskName, number>> = { imageclassification: 1000, vqav2: 3129, nlvr2: 2 };
+const DEFAULT_CLASSES: Partial<Record<TaskName, number>> = {
+  imageclassification: 1000,
+  vqav2: 3129,
+  nlvr2: 2,
+};
 const TASKS: TaskName[] = ['imageclassification', 'vqav2', 'nlvr2', 'retrieval', 'captioning', 'pretraining'];
 
 const OFFICIAL: [string, number, TaskName][] = [
@@ -63,7 +69,16 @@ function buildRegistry(): Map<string, RegistryEntry> {
   const m = new Map<string, RegistryEntry>();
   const add = (size: string, patch: number, img: number, task: TaskName, official: boolean) => {
     const name = entryName(size, patch, img, task);
-    if (!m.has(name)) m.set(name, { name, size, patchSize: patch, imgSize: img, task, numClasses: DEFAULT_CLASSES[task], official });
+    if (!m.has(name))
+      m.set(name, {
+        name,
+        size,
+        patchSize: patch,
+        imgSize: img,
+        task,
+        numClasses: DEFAULT_CLASSES[task],
+        official,
+      });
   };
   for (const [size, img, task] of OFFICIAL) add(size, 16, img, task, true);
   // Pretrained backbone layouts (beit3_base_patch16_224.pth ...) and their higher resolutions.
@@ -107,7 +122,10 @@ export function getEntry(name: string): RegistryEntry {
   const scored = listModels()
     .map((n) => [n, editDistance(name, n)] as const)
     .sort((x, y) => x[1] - y[1]);
-  const best = scored.filter(([, d]) => d <= Math.max(3, scored[0][1] + 2)).slice(0, 5).map(([n]) => n);
+  const best = scored
+    .filter(([, d]) => d <= Math.max(3, scored[0][1] + 2))
+    .slice(0, 5)
+    .map(([n]) => n);
   throw new UnknownModelError(name, best);
 }
 

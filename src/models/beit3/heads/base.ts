@@ -3,7 +3,8 @@ import { Module, type ParamScope } from '../../../nn/module.js';
 import { BEiT3 } from '../backbone.js';
 import type { Beit3Config } from '../config.js';
 
-export type TaskName = 'backbone' | 'imageclassification' | 'vqav2' | 'nlvr2' | 'retrieval' | 'captioning' | 'pretraining';
+export type TaskName =
+  'backbone' | 'imageclassification' | 'vqav2' | 'nlvr2' | 'retrieval' | 'captioning' | 'pretraining';
 
 /** Graph values by name (inputs or outputs of a model call). */
 export type Values = Record<string, Value>;
@@ -35,10 +36,16 @@ export abstract class Beit3TaskModel extends Module {
 export function imageSpec(cfg: Beit3Config, batch: number | string): InputSpec {
   return { dtype: 'float32', shape: [batch, cfg.inChans, cfg.imgSize, cfg.imgSize] };
 }
-export const textSpec = (batch: number | string, len: number): InputSpec => ({ dtype: 'int64', shape: [batch, len] });
+export const textSpec = (batch: number | string, len: number): InputSpec => ({
+  dtype: 'int64',
+  shape: [batch, len],
+});
 
 export function need(inp: Values, ...names: string[]): Value[] {
   const missing = names.filter((n) => !inp[n]);
-  if (missing.length) throw new Error(`missing model input(s): ${missing.join(', ')} (got ${Object.keys(inp).join(', ') || 'none'})`);
+  if (missing.length)
+    throw new Error(
+      `missing model input(s): ${missing.join(', ')} (got ${Object.keys(inp).join(', ') || 'none'})`,
+    );
   return names.map((n) => inp[n]);
 }

@@ -65,7 +65,10 @@ export class Beit3ForCaptioning extends Beit3TaskModel {
     const { logits } = this.forward(s, { ...inp, text_ids: inp.text_ids ?? inp.masked_tokens });
     const target = ops.gather(ops.reshape(labels, [-1]), F.nonzeroFlat(pos), 0);
     const after = this.lossOptions.dropWorstAfter ?? 12000;
-    const base = { smoothing: this.lossOptions.smoothing ?? 0.1, dropWorstRatio: this.lossOptions.dropWorstRatio ?? 0.2 };
+    const base = {
+      smoothing: this.lossOptions.smoothing ?? 0.1,
+      dropWorstRatio: this.lossOptions.dropWorstRatio ?? 0.2,
+    };
     const r = captioningLoss(logits, target, { ...base, dropWorst: globalStep > after });
     const dropped = captioningLoss(logits, target, { ...base, dropWorst: true });
     return { loss: r.loss, acc: r.accuracy, loss_drop_worst: dropped.loss, logits };
@@ -86,10 +89,21 @@ export class Beit3ForCaptioning extends Beit3TaskModel {
    * (`textLen` int64 scalar = the official `text_len`), attending to `past` caches of length
    * Lp (= Nv + textLen − 2) plus itself causally. Returns logits (B, 2, V) and caches (Lp + 2).
    */
-  decodeStep(s: ParamScope, textIds: Value, textLen: Value, past: KVCache[]): { logits: Value; caches: KVCache[] } {
+  decodeStep(
+    s: ParamScope,
+    textIds: Value,
+    textLen: Value,
+    past: KVCache[],
+  ): { logits: Value; caches: KVCache[] } {
     const n = textIds.shape[1] as number;
     const g = s.graph;
-    const offsets = g.constant(Tensor.i64([n], Array.from({ length: n }, (_, i) => i)), 'offsets');
+    const offsets = g.constant(
+      Tensor.i64(
+        [n],
+        Array.from({ length: n }, (_, i) => i),
+      ),
+      'offsets',
+    );
     const positions = ops.add(textLen, offsets);
     const causal = blockedBias(g, n, n, (i, j) => j > i);
     const rowT = F.padLastLeft(causal, F.dimOf(past[0].key, 2));

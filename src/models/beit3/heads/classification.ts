@@ -33,7 +33,10 @@ export class Beit3ForImageClassification extends Beit3TaskModel {
     const [label] = need(inp, 'label');
     const { logits } = this.forward(s, inp);
     return {
-      loss: this.labelSmoothing > 0 ? labelSmoothingCrossEntropy(logits, label, this.labelSmoothing) : crossEntropy(logits, label),
+      loss:
+        this.labelSmoothing > 0
+          ? labelSmoothingCrossEntropy(logits, label, this.labelSmoothing)
+          : crossEntropy(logits, label),
       loss_plain_ce: crossEntropy(logits, label),
       logits,
     };

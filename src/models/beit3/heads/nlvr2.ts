@@ -20,7 +20,10 @@ export class TwoLayerMLP extends Module {
     this.dense2 = this.addModule('dense2', new Linear(hidden, out, { initScale: 0.001 }));
   }
   forward(s: ParamScope, x: ReturnType<typeof ops.add>): ReturnType<typeof ops.add> {
-    return this.dense2.forward(s, F.gelu(this.norm2.forward(s, this.dense1.forward(s, this.norm1.forward(s, x)))));
+    return this.dense2.forward(
+      s,
+      F.gelu(this.norm2.forward(s, this.dense1.forward(s, this.norm1.forward(s, x)))),
+    );
   }
 }
 

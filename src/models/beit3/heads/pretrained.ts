@@ -10,10 +10,19 @@ import { Beit3TaskModel, imageSpec, type InputSpec, need, textSpec, type Values 
 export class Beit3Backbone extends Beit3TaskModel {
   readonly task = 'backbone' as const;
   inputs(batch: number | string, textLen: number): Record<string, InputSpec> {
-    return { image: imageSpec(this.cfg, batch), text_ids: textSpec(batch, textLen), padding_mask: textSpec(batch, textLen) };
+    return {
+      image: imageSpec(this.cfg, batch),
+      text_ids: textSpec(batch, textLen),
+      padding_mask: textSpec(batch, textLen),
+    };
   }
   forward(s: ParamScope, inp: Values): Values {
-    const r = this.beit3.forward(s, { image: inp.image, textIds: inp.text_ids, textPadding: inp.padding_mask, visionMaskedPosition: inp.vision_masked_position });
+    const r = this.beit3.forward(s, {
+      image: inp.image,
+      textIds: inp.text_ids,
+      textPadding: inp.padding_mask,
+      visionMaskedPosition: inp.vision_masked_position,
+    });
     return { encoder_out: joinStreams(r.out) };
   }
   /** Synthetic loss Σ encoder_out ⊙ R (the backbone fixture's gradient check). */

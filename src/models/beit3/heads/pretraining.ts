@@ -60,9 +60,15 @@ export class Beit3ForPretraining extends Beit3TaskModel {
     const out = this.forward(s, inp);
     const terms: Values = {};
     if (out.mlm_logits)
-      terms.mlm_loss = crossEntropy(out.mlm_logits, ops.gather(ops.reshape(inp.text_labels, [-1]), F.nonzeroFlat(inp.language_masked_pos), 0));
+      terms.mlm_loss = crossEntropy(
+        out.mlm_logits,
+        ops.gather(ops.reshape(inp.text_labels, [-1]), F.nonzeroFlat(inp.language_masked_pos), 0),
+      );
     if (out.mim_logits)
-      terms.mim_loss = crossEntropy(out.mim_logits, ops.gather(ops.reshape(inp.visual_tokens, [-1]), F.nonzeroFlat(inp.vision_masked_position), 0));
+      terms.mim_loss = crossEntropy(
+        out.mim_logits,
+        ops.gather(ops.reshape(inp.visual_tokens, [-1]), F.nonzeroFlat(inp.vision_masked_position), 0),
+      );
     const parts = Object.values(terms);
     if (!parts.length) throw new Error('pretraining loss: needs masked text or masked image inputs');
     return { loss: parts.length === 2 ? ops.add(parts[0], parts[1]) : parts[0], ...terms, ...out };

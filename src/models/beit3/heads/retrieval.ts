@@ -21,7 +21,11 @@ export class Beit3ForRetrieval extends Beit3TaskModel {
     this.visionHead = this.addModule('vision_head', new Linear(D, D, { bias: false }));
   }
   inputs(batch: number | string, textLen: number): Record<string, InputSpec> {
-    return { image: imageSpec(this.cfg, batch), text_description: textSpec(batch, textLen), padding_mask: textSpec(batch, textLen) };
+    return {
+      image: imageSpec(this.cfg, batch),
+      text_description: textSpec(batch, textLen),
+      padding_mask: textSpec(batch, textLen),
+    };
   }
   /** Image → vision_cls (B, D), normalized. */
   encodeImage(s: ParamScope, image: ReturnType<typeof ops.add>) {
@@ -38,7 +42,8 @@ export class Beit3ForRetrieval extends Beit3TaskModel {
     const out: Values = {};
     if (inp.image) out.vision_cls = this.encodeImage(s, inp.image);
     if (inp.text_description) out.language_cls = this.encodeText(s, inp.text_description, inp.padding_mask);
-    if (out.vision_cls && out.language_cls) out.loss = clipLoss(out.vision_cls, out.language_cls, s.get(this.logitScale));
+    if (out.vision_cls && out.language_cls)
+      out.loss = clipLoss(out.vision_cls, out.language_cls, s.get(this.logitScale));
     return out;
   }
   loss(s: ParamScope, inp: Values): Values {

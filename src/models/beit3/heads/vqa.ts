@@ -43,7 +43,11 @@ export class Beit3ForVQA extends Beit3TaskModel {
     this.head = this.addModule('head', new VqaHead(cfg.embedDim, numClasses));
   }
   inputs(batch: number | string, textLen: number): Record<string, InputSpec> {
-    return { image: imageSpec(this.cfg, batch), question: textSpec(batch, textLen), padding_mask: textSpec(batch, textLen) };
+    return {
+      image: imageSpec(this.cfg, batch),
+      question: textSpec(batch, textLen),
+      padding_mask: textSpec(batch, textLen),
+    };
   }
   forward(s: ParamScope, inp: Values): Values {
     const [image, question, padding] = need(inp, 'image', 'question', 'padding_mask');
