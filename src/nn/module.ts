@@ -8,9 +8,9 @@ export class Parameter {
   value: Tensor | undefined;
   constructor(
     readonly shape: readonly number[],
-    readonly init: Init,
+    public init: Init,
     /** Multiplier applied after init (e.g. the 0.001 head scaling of modeling_finetune.py). */
-    readonly initScale = 1,
+    public initScale = 1,
   ) {}
 
   get numel(): number {

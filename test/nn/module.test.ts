@@ -112,3 +112,32 @@ describe('nn.Module', () => {
     }
   });
 });
+
+describe('BEiT3 torchscale init (bare backbone)', () => {
+  it('applies xavier q/k/v/out and the Magneto sub-LN scaling 1/√log(2L)', async () => {
+    const { BEiT3, configFor } = await import('../../src/models/beit3/index.js');
+    const cfg = configFor('beit3_tiny_patch8_32');
+    const sd = new BEiT3(cfg, { init: 'torchscale' }).initialize(2).stateDict();
+    const maxAbs = (k: string) => Math.max(...[...(sd.get(k)!.data as Float32Array)].map(Math.abs));
+    const s = 1 / Math.sqrt(Math.log(2 * cfg.layers));
+    const D = cfg.embedDim;
+    const xav = (fi: number, fo: number, gain: number) => gain * Math.sqrt(6 / (fi + fo));
+    expect(maxAbs('encoder.layers.0.self_attn.q_proj.A.weight')).toBeLessThanOrEqual(xav(D, D, Math.SQRT1_2));
+    expect(maxAbs('encoder.layers.0.self_attn.q_proj.A.weight')).toBeGreaterThan(
+      0.9 * xav(D, D, Math.SQRT1_2),
+    );
+    expect(maxAbs('encoder.layers.0.self_attn.v_proj.B.weight')).toBeLessThanOrEqual(
+      xav(D, D, Math.SQRT1_2) * s + 1e-7,
+    );
+    expect(maxAbs('encoder.layers.0.self_attn.v_proj.B.weight')).toBeGreaterThan(
+      0.9 * xav(D, D, Math.SQRT1_2) * s,
+    );
+    expect(maxAbs('encoder.layers.1.self_attn.out_proj.A.bias')).toBe(0);
+    expect(maxAbs('encoder.layers.1.ffn.A.fc2.weight')).toBeLessThanOrEqual(s / Math.sqrt(cfg.ffnDim) + 1e-7);
+    // the wrapper init (registered models) is trunc_normal(0.02) for every Linear instead
+    const w = new BEiT3(cfg).initialize(2).stateDict();
+    expect(
+      Math.max(...[...(w.get('encoder.layers.1.ffn.A.fc2.weight')!.data as Float32Array)].map(Math.abs)),
+    ).toBeLessThanOrEqual(0.02);
+  });
+});

@@ -319,7 +319,16 @@ export class BEiT3 extends Module {
   readonly textEmbed: Embedding;
   readonly visionEmbed: VisionEmbedding;
   readonly encoder: Encoder;
-  constructor(readonly cfg: Beit3Config) {
+  /**
+   * `init: 'wrapper'` (default): the init every registered model gets from BEiT3Wrapper (all
+   * Linears trunc_normal(0.02), LayerNorms 1/0). `'torchscale'`: the bare torchscale BEiT3 init
+   * (xavier q/k/v with gain 1/√2, xavier out_proj with bias 0, PyTorch-default fc1/fc2, then the
+   * Magneto sub-LN scaling: fc1, fc2, out_proj, v_proj divided by √log(2·layers)).
+   */
+  constructor(
+    readonly cfg: Beit3Config,
+    opts: { init?: 'wrapper' | 'torchscale' } = {},
+  ) {
     super();
     // torchscale TextEmbedding init: normal(0, D^-0.5).
     this.textEmbed = this.addModule(
@@ -328,6 +337,27 @@ export class BEiT3 extends Module {
     );
     this.visionEmbed = this.addModule('vision_embed', new VisionEmbedding(cfg));
     this.encoder = this.addModule('encoder', new Encoder(cfg));
+    if (opts.init === 'torchscale') this.useTorchscaleInit();
+  }
+
+  private useTorchscaleInit(): void {
+    const sublnScale = 1 / Math.sqrt(Math.log(this.cfg.layers * 2));
+    const xavier = (p: Parameter, gain: number) => gain * Math.sqrt(6 / (p.shape[0] + p.shape[1]));
+    for (const [name, p] of this.encoder.namedParameters('encoder.')) {
+      if (!/\.layers\.\d+\./.test(name)) continue;
+      const isWeight = name.endsWith('.weight');
+      if (/\.self_attn\.(q|k|v)_proj\./.test(name))
+        p.init = isWeight
+          ? Inits.uniform(xavier(p, Math.SQRT1_2))
+          : Inits.uniform(1 / Math.sqrt(this.cfg.embedDim));
+      else if (/\.self_attn\.out_proj\./.test(name))
+        p.init = isWeight ? Inits.uniform(xavier(p, 1)) : Inits.zeros;
+      else if (/\.fc[12]\./.test(name)) {
+        const fanIn = /\.fc1\./.test(name) ? this.cfg.embedDim : this.cfg.ffnDim;
+        p.init = Inits.uniform(1 / Math.sqrt(fanIn));
+      }
+      if (/\.(fc1|fc2|out_proj|v_proj)\./.test(name)) p.initScale = sublnScale;
+    }
   }
 
   forward(s: ParamScope, inp: BackboneInputs): BackboneOutputs {

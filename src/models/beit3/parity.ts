@@ -361,7 +361,7 @@ function beamSettings(python: string, js: FixtureJson) {
 /** Builds the fixture's model from its json (bare BEiT3 for `backbone`). */
 export function modelForFixture(name: string, js: FixtureJson): Module {
   const cfg = fromEncoderConfig(js.encoder_config);
-  if (name === 'backbone') return new BEiT3(cfg);
+  if (name === 'backbone') return new BEiT3(cfg, { init: 'torchscale' });
   return createTaskModel(name as TaskName, cfg, js.num_classes ?? undefined);
 }
 
