@@ -138,18 +138,33 @@ export const tasksSuite: Suite = {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
-      // int8 vs fp32 image encoding, same preprocessed batch (model compute only)
+      // int8 vs fp32 image encoding on one preprocessed batch (model compute only); the three
+      // variants run round-robin and each keeps its fastest run, so load from other processes
+      // on the shared machine hits them alike
       const x = await p.preprocess(files.slice(0, BATCH));
-      const fpMs = await measure(() => p.embedImages([...Array(BATCH).keys()].map((i) => sliceImage(x, i))));
-      await p.dispose();
-      for (const scope of ['ffn', 'all'] as const) {
-        const q = await open<RetrievalPipeline>(c, { dtype: 'q8', quantize: { scope } });
-        const qMs = await measure(() => q.embedImages([...Array(BATCH).keys()].map((i) => sliceImage(x, i))));
-        ctx.report({ name: `tasks q8(${scope}) image encoding base-224 b8`, value: (1000 * BATCH) / qMs.ms, unit: 'images/s', note: `fp32 ${((1000 * BATCH) / fpMs.ms).toFixed(2)} images/s` });
-        ctx.report({ name: `tasks q8(${scope}) speedup vs fp32 (image encoding)`, value: fpMs.ms / qMs.ms, unit: 'x' });
-        await q.dispose();
+      const batch = [...Array(BATCH).keys()].map((i) => sliceImage(x, i));
+      const variants: [string, RetrievalPipeline][] = [
+        ['fp32', p],
+        ['q8(ffn)', await open<RetrievalPipeline>(c, { dtype: 'q8', quantize: { scope: 'ffn' } })],
+        ['q8(all)', await open<RetrievalPipeline>(c, { dtype: 'q8', quantize: { scope: 'all' } })],
+      ];
+      const best = new Map<string, number>();
+      for (const [, v] of variants) await v.embedImages(batch);
+      for (let r = 0; r < 3; r++)
+        for (const [k, v] of variants) {
+          const t0 = performance.now();
+          await v.embedImages(batch);
+          best.set(k, Math.min(best.get(k) ?? Infinity, performance.now() - t0));
+        }
+      const fp = best.get('fp32')!;
+      ctx.report({ name: 'tasks fp32 image encoding base-224 b8', value: (1000 * BATCH) / fp, unit: 'images/s' });
+      for (const [k, v] of variants.slice(1)) {
+        const ms = best.get(k)!;
+        ctx.report({ name: `tasks ${k} image encoding base-224 b8`, value: (1000 * BATCH) / ms, unit: 'images/s' });
+        ctx.report({ name: `tasks ${k} speedup vs fp32 (image encoding)`, value: fp / ms, unit: 'x' });
+        await v.dispose();
       }
-      ctx.report({ name: 'tasks fp32 image encoding base-224 b8', value: (1000 * BATCH) / fpMs.ms, unit: 'images/s' });
+      await p.dispose();
     }
     if (want('vqa')) {
       const p = await open<VqaPipeline>(baseConfig('vqav2', 'beit3_base_patch16_384_vqav2'));

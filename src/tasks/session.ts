@@ -25,6 +25,8 @@ export interface SessionOptions {
   dtype?: PipelineDType;
   /** Options of the int8 rewrite (dtype 'q8'). */
   quantize?: QuantizeOptions;
+  /** Fix symbolic dims (e.g. {batch: 8}) so ORT plans static shapes. */
+  specialize?: Record<string, number>;
   threads?: number;
 }
 
@@ -91,6 +93,7 @@ export class TaskSession {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       logSeverityLevel: 3, // graph-optimizer notices are not the user's business
+      ...(opts.specialize ? { freeDimensionOverrides: { ...opts.specialize } } : {}),
     };
     let session: ort.InferenceSession;
     if (modelInitializerBytes(proto) > EXTERNAL_BYTES) {
