@@ -158,13 +158,22 @@ function listKeys(keys: readonly string[], max = 20): string {
  * by its official key (so `Program.compile(g, {bind: scope.bindings()})` turns them into
  * initializers for inference, or a train step feeds them).
  */
+export interface ScopeOptions {
+  /** Training-mode forward (like torch's model.train()): stochastic layers such as drop path are active. */
+  training?: boolean;
+  /** Seed for the in-graph random ops of a training forward (ORT RandomUniformLike). */
+  seed?: number;
+}
+
 export class ParamScope {
   private readonly names = new Map<Parameter, string>();
   private readonly values = new Map<Parameter, Value>();
+  private randomOps = 0;
 
   constructor(
     readonly graph: Graph,
     readonly root: Module,
+    readonly options: ScopeOptions = {},
   ) {
     for (const [n, p] of root.namedParameters()) this.names.set(p, n);
   }
@@ -179,6 +188,15 @@ export class ParamScope {
       this.values.set(p, v);
     }
     return v;
+  }
+
+  get training(): boolean {
+    return this.options.training === true;
+  }
+
+  /** A distinct seed for the next random op of this graph (undefined = ORT picks one). */
+  nextSeed(): number | undefined {
+    return this.options.seed === undefined ? undefined : this.options.seed * 1000 + this.randomOps++;
   }
 
   /** Parameters used so far: key → graph input. */

@@ -173,6 +173,8 @@ export class EncoderLayer extends Module {
   constructor(
     readonly cfg: Beit3Config,
     readonly hasVLExpert: boolean,
+    /** Stochastic depth rate of this layer (torchscale: linspace(0, drop_path_rate, layers)). */
+    readonly dropPath = 0,
   ) {
     super();
     const D = cfg.embedDim;
@@ -188,6 +190,10 @@ export class EncoderLayer extends Module {
       'final_layer_norm',
       new Multiway(() => new LayerNorm(D, cfg.layernormEps), hasVLExpert),
     );
+  }
+
+  private dropPathBranch(s: ParamScope, branch: Value): Value {
+    return dropPath(s, branch, this.dropPath);
   }
 
   forward(s: ParamScope, x: Streams, att: AttentionInputs, past?: KVCache): { out: Streams; cache: KVCache } {
@@ -217,9 +223,9 @@ export class EncoderLayer extends Module {
       let o = F.mergeHeads(F.attention(q[n]!, K, V, [att.rowBias?.[n], att.keyBias]));
       if (fusion) o.graph.fusions.set(o, fusion);
       o = route(a.innerAttnLn, n).forward(s, o);
-      const y = ops.add(x[n]!, route(a.outProj, n).forward(s, o));
+      const y = ops.add(x[n]!, this.dropPathBranch(s, route(a.outProj, n).forward(s, o)));
       const f = route(this.ffn, n, fused).forward(s, route(this.finalLayerNorm, n, fused).forward(s, y));
-      out[n] = ops.add(y, f);
+      out[n] = ops.add(y, this.dropPathBranch(s, f));
     }
     return { out, cache: { key: K, value: V } };
   }
@@ -254,6 +260,15 @@ function attentionFusion(
   };
 }
 
+/** Drop path (stochastic depth) on a residual branch (B, L, D): per sample keep with prob 1 − p, scaled by 1/(1 − p). */
+function dropPath(s: ParamScope, branch: Value, p: number): Value {
+  if (!s.training || p <= 0) return branch;
+  const perSample = ops.slice(branch, [0, 0], [1, 1], [1, 2]); // (B, 1, 1)
+  const u = ops.randomUniformLike(perSample, 0, 1, s.nextSeed());
+  const keep = ops.cast(ops.greaterOrEqual(u, p), branch.dtype);
+  return ops.mul(branch, ops.mul(keep, 1 / (1 - p)));
+}
+
 export class Encoder extends Module {
   readonly embedPositions: PositionTables;
   readonly layers: EncoderLayer[] = [];
@@ -264,7 +279,13 @@ export class Encoder extends Module {
     const list = this.addModule('layers', new ModuleList());
     for (let i = 0; i < cfg.layers; i++)
       this.layers.push(
-        list.push(new EncoderLayer(cfg, cfg.variant === 'shared' && i >= cfg.layers - cfg.vlExpertLayers)),
+        list.push(
+          new EncoderLayer(
+            cfg,
+            cfg.variant === 'shared' && i >= cfg.layers - cfg.vlExpertLayers,
+            cfg.layers > 1 ? (cfg.dropPathRate * i) / (cfg.layers - 1) : 0,
+          ),
+        ),
       );
     this.layerNorm = cfg.normalizeOutput
       ? this.addModule('layer_norm', new Multiway(() => new LayerNorm(cfg.embedDim, cfg.layernormEps)))
