@@ -19,7 +19,7 @@ export interface CompileOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
    * Store initializers as ONNX external data in a temp folder (needed above protobuf's 2 GB
-   * limit). 'auto' (default) does so when constants + bound inputs exceed 1.5 GiB.
+   * limit). 'auto' (default) does so when constants + bound inputs exceed 64 MiB.
    */
   externalData?: boolean | 'auto';
   /**
@@ -43,7 +43,12 @@ export class RuntimeError extends Error {
   override name = 'RuntimeError';
 }
 
-const EXTERNAL_AUTO_BYTES = 1.5 * 2 ** 30;
+/**
+ * External data is used from this size on: besides lifting the 2 GB protobuf limit it compiles
+ * ~3× faster with ~40% less peak memory than inline initializers (measured on 680 MB of
+ * weights, see docs/engine.md), because the weights skip protobuf encoding and parsing.
+ */
+const EXTERNAL_AUTO_BYTES = 64 * 2 ** 20;
 
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
   float32: 'float32',
