@@ -246,7 +246,8 @@ function resolveSection(
 
   const transform = (str(s, 'transform', where) ?? (task === 'imageclassification' ? 'imagenet' : 'vl')) as EvalTransformName;
   if (transform !== 'vl' && transform !== 'imagenet') throw new TaskConfigError(`${where}: transform must be "vl" or "imagenet", got "${transform}"`);
-  const textLen = num(s, 'num_max_bpe_tokens', where) ?? num((ctx.root.tiny_config ?? {}) as Json, 'num_max_bpe_tokens', where) ?? 64;
+  // default: the official evaluation length, capped by the model's text position table
+  const textLen = num(s, 'num_max_bpe_tokens', where) ?? num((ctx.root.tiny_config ?? {}) as Json, 'num_max_bpe_tokens', where) ?? Math.min(64, model.maxSourcePositions - 2);
   if (!Number.isInteger(textLen) || textLen < 3) throw new TaskConfigError(`${where}: num_max_bpe_tokens must be an integer ≥ 3, got ${textLen}`);
   if (task !== 'imageclassification' && textLen + 2 > model.maxSourcePositions)
     throw new TaskConfigError(`${where}: num_max_bpe_tokens ${textLen} needs ${textLen + 2} text positions, the model has max_source_positions ${model.maxSourcePositions}`);

@@ -7,6 +7,7 @@ import type { PipelineOptions } from './base.js';
 import { CaptioningPipeline } from './caption.js';
 import { ImageClassificationPipeline } from './classify.js';
 import { loadTaskConfig, type ModelTask, normalizeTask, type TaskConfig } from './config.js';
+import { TaskConfigError } from './errors.js';
 import { FeaturesPipeline } from './features.js';
 import { type LoadModelOptions, loadTaskModel } from './model.js';
 import { Nlvr2Pipeline } from './nlvr2.js';
@@ -46,6 +47,8 @@ export interface CreatePipelineOptions extends PipelineOptions, LoadModelOptions
   config: string | TaskConfig;
   /** Weight files (override the config's). */
   weights?: string[];
+  /** Section of a multi-task config to read (features from another task's checkpoint). */
+  section?: string;
 }
 
 /**
@@ -57,9 +60,10 @@ export async function pipeline<T extends string>(
   opts: CreatePipelineOptions,
 ): Promise<T extends keyof typeof ALIAS_TYPES ? PipelineTypes[(typeof ALIAS_TYPES)[T]] : PipelineTypes[ModelTask]> {
   const t = normalizeTask(task);
-  let config = typeof opts.config === 'string' ? loadTaskConfig(opts.config, { task: t, weights: opts.weights }) : opts.config;
+  let config = typeof opts.config === 'string' ? loadTaskConfig(opts.config, { task: opts.section ?? t, weights: opts.weights }) : opts.config;
   if (typeof opts.config !== 'string' && opts.weights?.length) config = { ...config, weights: opts.weights };
-  if (config.task !== t) config = { ...config, task: t };
+  if (t === 'backbone') config = { ...config, task: 'backbone' };
+  else if (config.task !== t) throw new TaskConfigError(`${config.source ?? 'config'}: is a ${config.task} config, pipeline('${task}') runs ${t}`);
   const loaded = await loadTaskModel(config, opts);
   return (await TASKS[t].create(loaded, opts)) as never;
 }
