@@ -102,3 +102,63 @@ describe('beit3 registry', () => {
     }
   });
 });
+
+describe('shared-attention variant gradients', () => {
+  it('match central finite differences (shared out_proj, VL expert fc2, text expert fc1)', async () => {
+    const { grad } = await import('../../src/autodiff/index.js');
+    const model = createModel('beit3_tiny_patch8_32_vqav2', {
+      numClasses: 6,
+      config: { variant: 'shared', vlExpertLayers: 1 },
+    }).initialize(11);
+    const g = new Graph('fd');
+    const s = new ParamScope(g, model);
+    const x = {
+      image: g.input('image', 'float32', [2, 3, 32, 32]),
+      question: g.input('question', 'int64', [2, 5]),
+      padding_mask: g.input('padding_mask', 'int64', [2, 5]),
+      labels: g.input('labels', 'float32', [2, 6]),
+    };
+    const { loss } = model.loss(s, x);
+    const keys = [
+      'beit3.encoder.layers.1.self_attn.out_proj.weight',
+      'beit3.encoder.layers.1.ffn.C.fc2.bias',
+      'beit3.encoder.layers.0.ffn.B.fc1.weight',
+    ];
+    const gs = grad(
+      loss,
+      keys.map((k) => s.used().get(k)!),
+    );
+    g.output(loss, 'loss');
+    gs.forEach((v, i) => g.output(v, `g${i}`));
+    const p = await Program.compile(g, { fuse: false }); // parameters fed, not bound
+    const state = model.stateDict();
+    const feeds: Record<string, Tensor> = {
+      image: Tensor.f32(
+        [2, 3, 32, 32],
+        Array.from({ length: 2 * 3072 }, (_, i) => Math.sin(i * 0.7)),
+      ),
+      question: Tensor.i64([2, 5], [0, 17, 33, 8, 2, 0, 44, 2, 1, 1]),
+      padding_mask: Tensor.i64([2, 5], [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]),
+      labels: Tensor.f32([2, 6], [0, 1, 0, 0.3, 0, 0, 0.6, 0, 0, 0, 1, 0]),
+    };
+    for (const k of s.used().keys()) feeds[k] = state.get(k)!;
+    const base = await p.run(feeds);
+    for (const [i, k] of keys.entries()) {
+      const t = state.get(k)!;
+      for (const idx of [0, 7]) {
+        const at = (d: number) => {
+          const data = Float32Array.from(t.data as Float32Array);
+          data[idx] += d;
+          return p
+            .run({ ...feeds, [k]: new Tensor('float32', t.shape, data) })
+            .then((r) => Number(r.loss.data[0]));
+        };
+        const h = 1e-2;
+        const fd = ((await at(h)) - (await at(-h))) / (2 * h);
+        const an = Number(base[`g${i}`].data[idx]);
+        expect(Math.abs(an)).toBeGreaterThan(1e-4); // a real signal, well above float32 FD noise
+        expect(Math.abs(fd - an)).toBeLessThan(5e-5 + 0.05 * Math.abs(an));
+      }
+    }
+  }, 60_000);
+});
