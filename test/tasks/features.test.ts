@@ -55,9 +55,9 @@ describe('features', () => {
   it('pyramid resampling: bilinear (align_corners=False) and 2×2 max pooling known answers', () => {
     const x = new Tensor('float32', [1, 1, 2, 2], Float32Array.from([0, 1, 2, 3]));
     // torch.nn.functional.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
-    expect(Array.from(bilinear(x, 4, 4).data)).toEqual([0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3]);
+    expect(Array.from(bilinear(x, 4, 4).data as Float32Array)).toEqual([0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3]);
     const y = new Tensor('float32', [1, 1, 3, 4], Float32Array.from([1, 5, 2, 0, 3, 4, 9, 1, 7, 7, 7, 7]));
-    expect(Array.from(maxPool2(y).data)).toEqual([5, 9]);
+    expect(Array.from(maxPool2(y).data as Float32Array)).toEqual([5, 9]);
   });
 });
 
@@ -72,7 +72,7 @@ describe('loading', () => {
     const [a, b] = [await make('retrieval.pth'), await make('retrieval.safetensors')];
     const S = json.encoder_config.img_size;
     const x = new Tensor('float32', [3, S, S], Float32Array.from({ length: 3 * S * S }, (_, i) => Math.sin(i)));
-    expect(Array.from((await a.embedImages([x])).data)).toEqual(Array.from((await b.embedImages([x])).data));
+    expect(Array.from((await a.embedImages([x])).data as Float32Array)).toEqual(Array.from((await b.embedImages([x])).data as Float32Array));
     await Promise.all([a.dispose(), b.dispose()]);
   });
 });
