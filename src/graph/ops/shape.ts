@@ -333,9 +333,13 @@ export function scatterND(
     throw new ShapeError(
       `ScatterND: last dim of indices ${shapeToString(idx.shape)} must be static and <= rank of data ${shapeToString(data.shape)}`,
     );
-  if (updates.rank !== idx.rank - 1 + data.rank - k || updates.dtype !== data.dtype)
+  const want = [...idx.shape.slice(0, -1), ...data.shape.slice(k)];
+  const fits =
+    updates.rank === want.length &&
+    updates.shape.every((d, j) => typeof d !== 'number' || typeof want[j] !== 'number' || d === want[j]);
+  if (!fits || updates.dtype !== data.dtype)
     throw new ShapeError(
-      `ScatterND: updates ${updates.toString()} do not fit data ${data.toString()} with indices ${idx.toString()}`,
+      `ScatterND: updates ${updates.toString()} do not fit data ${data.toString()} with indices ${idx.toString()} (want ${shapeToString(want)})`,
     );
   const attrs: Record<string, Attr> = reduction !== 'none' ? { reduction: { s: reduction } } : {};
   return data.graph.addNode(
