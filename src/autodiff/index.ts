@@ -22,7 +22,8 @@ export interface GradOptions {
  */
 export function grad(loss: Value, wrt: readonly Value[], opts: GradOptions = {}): Value[] {
   const g = loss.graph;
-  if (!isFloat(loss.dtype)) throw new GraphError(`grad: loss ${loss.toString()} must be floating point`);
+  if (loss.dtype !== 'float32' && loss.dtype !== 'float64')
+    throw new GraphError(`grad: loss ${loss.toString()} must be float32 or float64 (cast half-precision losses up first)`);
   for (const w of wrt) {
     if (w.graph !== g) throw new GraphError(`grad: ${w.name} belongs to another graph than the loss`);
     if (!isFloat(w.dtype))
