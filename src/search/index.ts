@@ -206,7 +206,11 @@ export class ImageIndex {
       else if (bad && bad.size === st.size && bad.mtimeMs === st.mtimeMs) res.failed.push({ path, reason: bad.reason });
       else todo.push({ path, abs, size: st.size, mtimeMs: st.mtimeMs, update: !!k });
     }
-    for (const f of [...this.meta.files]) if (!present.has(f.path)) (this.remove(f.path), res.removed++);
+    for (const f of [...this.meta.files])
+      if (!present.has(f.path)) {
+        this.remove(f.path);
+        res.removed++;
+      }
     this.meta.failed = this.meta.failed.filter((f) => present.has(f.path) && !todo.some((t) => t.path === f.path));
     const chunk = opts.chunk ?? 32;
     let done = 0;
@@ -237,8 +241,10 @@ export class ImageIndex {
         const feats = await pipeline.embedImages(pre.filter((t): t is Tensor => !(t instanceof Error)));
         const d = feats.shape[1];
         ok.forEach((f, j) => {
-          if (f.update) (this.remove(f.path), res.updated++);
-          else res.added++;
+          if (f.update) {
+            this.remove(f.path);
+            res.updated++;
+          } else res.added++;
           this.addVector({ path: f.path, size: f.size, mtimeMs: f.mtimeMs }, (feats.data as Float32Array).slice(j * d, (j + 1) * d));
         });
       }

@@ -34,7 +34,7 @@ export interface CaptionResult {
   sumLogprobs: number;
 }
 
-export interface CaptionOptions extends Partial<GenerationSettings> {}
+export type CaptionOptions = Partial<GenerationSettings>;
 
 /** utils.BeamHypotheses (n_hyp = num_keep_best, early_stopping = False). */
 export class BeamHypotheses {

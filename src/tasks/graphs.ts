@@ -108,7 +108,10 @@ export function captionStepSpec(m: Beit3ForCaptioning, c: TaskConfig, numBeams: 
 export function featuresSpec(m: Beit3TaskModel, c: TaskConfig, withImage = true, withText = false): GraphSpec {
   const inputs: Record<string, InputDecl> = {};
   if (withImage) inputs.image = image(c);
-  if (withText) (inputs.text_ids = text(c)), (inputs.padding_mask = text(c));
+  if (withText) {
+    inputs.text_ids = text(c);
+    inputs.padding_mask = text(c);
+  }
   return {
     name: `features_${withImage ? 'v' : ''}${withText ? 't' : ''}`,
     inputs,

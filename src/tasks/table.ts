@@ -68,6 +68,7 @@ export async function pipeline<T extends string>(
   return (await TASKS[t].create(loaded, opts)) as never;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- used as a type: alias → pipeline class
 const ALIAS_TYPES = {
   imageclassification: 'imageclassification',
   classification: 'imageclassification',

@@ -17,7 +17,7 @@ import {
 
 const DIR = resolve('fixtures/beit3-ref/e2e');
 const CONFIG = join(DIR, 'config.json');
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 const cases = JSON.parse(readFileSync(join(DIR, 'cases.json'), 'utf8')) as Json;
 const imagePath = (name: string) => join(DIR, cases.images[name].file as string);
 let ref: Map<string, Tensor>;
