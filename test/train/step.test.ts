@@ -86,6 +86,9 @@ describe('AdamW train step vs an independent reference', () => {
         .forEach((v, j) => expect(v).toBeCloseTo(P.b[j], 12));
     }
     expect(step.stepCount).toBe(4);
+    // The training program is standard ONNX only (no contrib kernels such as GeluGrad).
+    const { toModelProto } = await import('../../src/graph/onnx.js');
+    expect(toModelProto(step.program.graph, { fuse: false }).graph!.node!.every((n) => !n.domain)).toBe(true);
   });
 });
 
