@@ -113,6 +113,8 @@ export class Program {
     private readonly session: ort.InferenceSession,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
+    /** The options this program was compiled with. */
+    readonly options: Readonly<CompileOptions>,
   ) {}
 
   static async compile(graph: Graph, opts: CompileOptions = {}): Promise<Program> {
@@ -147,6 +149,7 @@ export class Program {
       session,
       graph.inputs.filter((v) => !bound.has(v.name)).map((v) => v.name),
       graph.outputs.map((v) => v.name),
+      { ...opts },
     );
   }
 
