@@ -46,6 +46,21 @@ describe('beit3 task commands', () => {
     }
   });
 
+  it('export with external data, then quantize it; the result loads in onnxruntime-node', async () => {
+    const out = join(tmp, 'cls.onnx');
+    const e = beit3('export', '--task', 'classify', '-c', CONFIG, '--out', out, '--external', '--json');
+    expect(e.code, e.stderr).toBe(0);
+    expect(JSON.parse(e.stdout).files).toEqual([out, `${out}.data`, `${out}.meta.json`]);
+    const q = beit3('quantize', out, join(tmp, 'cls.q8.onnx'), '--scope', 'all', '--json');
+    expect(q.code, q.stderr).toBe(0);
+    expect(JSON.parse(q.stdout).quantized).toBeGreaterThan(0);
+    const ort = await import('onnxruntime-node');
+    const s = await ort.InferenceSession.create(join(tmp, 'cls.q8.onnx'));
+    expect(s.inputNames).toEqual(['image']);
+    await s.release();
+    expect(beit3('quantize', join(tmp, 'missing.onnx'), join(tmp, 'x.onnx')).code).not.toBe(0);
+  });
+
   it('index a folder then search it', () => {
     const dir = join(tmp, 'imgs');
     mkdirSync(dir);

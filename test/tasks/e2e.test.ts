@@ -103,6 +103,13 @@ describe('e2e: image classification', () => {
     expect(out.map((o) => o.topk.map((t) => t.label))).toEqual(items.map((i) => i.topk_names));
     expect(maxAbs(out.flatMap((o) => Array.from(o.logits)), ref.get('imageclassification.logits')!.data as Float32Array)).toBeLessThan(1e-4);
   });
+  it('decoding in worker threads gives the same answers', async () => {
+    const items = cases.tasks.imageclassification.items as Json[];
+    const w = (await pipeline('classify', { config: CONFIG, workers: 1, batchSize: 3 })) as ImageClassificationPipeline;
+    const out = await w.run(items.map((i) => imagePath(i.image)));
+    expect(out.map((o) => o.topk.map((t) => t.index))).toEqual(items.map((i) => i.topk));
+    await w.dispose();
+  });
 });
 
 describe('e2e: captioning (official beam search)', () => {
