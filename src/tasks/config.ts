@@ -111,6 +111,23 @@ function readLabelsFile(path: string, what: string): string[] {
     throw new TaskConfigError(`${what}: labels file ${path} not found`);
   }
   const t = text.trim();
+  const lines = t.split(/\r?\n/).filter((l) => l.trim());
+  // unilm's answer2label.txt: one {"answer": "...", "label": n} per line
+  if (lines.length > 1 && lines.every((l) => l.trim().startsWith('{'))) {
+    const rows = lines.map((l, i) => {
+      try {
+        return JSON.parse(l) as { answer?: unknown; label?: unknown };
+      } catch {
+        throw new TaskConfigError(`${path}:${i + 1}: not a JSON line`);
+      }
+    });
+    if (rows.every((r) => typeof r.label === 'number' && r.answer !== undefined)) {
+      const out: string[] = [];
+      for (const r of rows) out[r.label as number] = String(r.answer);
+      if (out.length !== rows.length || out.some((a) => a === undefined)) throw new TaskConfigError(`${path}: labels are not 0..${rows.length - 1} without gaps`);
+      return out;
+    }
+  }
   if (t.startsWith('[') || t.startsWith('{')) {
     const j = JSON.parse(t) as unknown;
     if (Array.isArray(j)) return j.map(String);

@@ -62,6 +62,11 @@ describe('task config', () => {
     writeFileSync(labels, e2e.tasks.vqav2.label2ans.join('\n') + '\n');
     const c = loadTaskConfig(single('vqav2', { label2ans: undefined, answers_file: labels }));
     expect(c.labels).toEqual(e2e.tasks.vqav2.label2ans);
+    // unilm's answer2label.txt (JSON lines, any order)
+    const jl = join(tmp, 'answer2label.txt');
+    const answers: string[] = e2e.tasks.vqav2.label2ans;
+    writeFileSync(jl, answers.map((answer, label) => JSON.stringify({ answer, label })).reverse().join('\n'));
+    expect(loadTaskConfig(single('vqav2', { label2ans: undefined, answers_file: jl })).labels).toEqual(answers);
   });
 });
 
