@@ -268,6 +268,8 @@ function resolveSection(
   if (!Number.isInteger(textLen) || textLen < 3) throw new TaskConfigError(`${where}: num_max_bpe_tokens must be an integer ≥ 3, got ${textLen}`);
   if (task !== 'imageclassification' && textLen + 2 > model.maxSourcePositions)
     throw new TaskConfigError(`${where}: num_max_bpe_tokens ${textLen} needs ${textLen + 2} text positions, the model has max_source_positions ${model.maxSourcePositions}`);
+  const keep = num(s, 'num_keep_best', where);
+  if (keep !== undefined && keep !== 1) throw new TaskConfigError(`${where}: num_keep_best ${keep} is not supported (the official evaluation keeps 1)`);
   const generation: GenerationSettings = {
     numBeams: num(s, 'num_beams', where) ?? 3,
     maxLen: num(s, 'max_len', where) ?? textLen,
