@@ -14,6 +14,7 @@ import { ImageIndex } from '../../src/search/index.js';
 import {
   type CaptioningPipeline,
   type ImageClassificationPipeline,
+  type LoadedModel,
   loadTaskModel,
   type ModelTask,
   ortClock,
@@ -54,9 +55,9 @@ function baseConfig(task: ModelTask, name: string, over: Partial<TaskConfig> = {
   };
 }
 
-async function open<T>(c: TaskConfig, opts: PipelineOptions = {}): Promise<T> {
-  const loaded = await loadTaskModel(c, { randomSeed: 0 });
-  return (await TASKS[c.task].create(loaded, { batchSize: BATCH, ...opts })) as T;
+async function open<T>(c: TaskConfig | LoadedModel, opts: PipelineOptions = {}): Promise<T> {
+  const loaded = 'model' in c && 'notes' in c ? c : await loadTaskModel(c as TaskConfig, { randomSeed: 0 });
+  return (await TASKS[loaded.config.task].create(loaded, { batchSize: BATCH, ...opts })) as T;
 }
 
 /**
@@ -145,8 +146,8 @@ export const tasksSuite: Suite = {
       const batch = [...Array(BATCH).keys()].map((i) => sliceImage(x, i));
       const variants: [string, RetrievalPipeline][] = [
         ['fp32', p],
-        ['q8(ffn)', await open<RetrievalPipeline>(c, { dtype: 'q8', quantize: { scope: 'ffn' } })],
-        ['q8(all)', await open<RetrievalPipeline>(c, { dtype: 'q8', quantize: { scope: 'all' } })],
+        ['q8(ffn)', await open<RetrievalPipeline>(p.loaded, { dtype: 'q8', quantize: { scope: 'ffn' } })],
+        ['q8(all)', await open<RetrievalPipeline>(p.loaded, { dtype: 'q8', quantize: { scope: 'all' } })],
       ];
       const best = new Map<string, number>();
       for (const [, v] of variants) await v.embedImages(batch);
