@@ -101,19 +101,13 @@ export class CaptioningPipeline extends Pipeline {
   async firstLogits(images: Tensor): Promise<Tensor> {
     const B = images.shape[0];
     const ids = new BigInt64Array(2 * B);
-    for (let b = 0; b < B; b++) ids[2 * b + 1] = BigInt(this.maskId());
+    const mask = (await this.tokenizer()).maskId;
+    for (let b = 0; b < B; b++) ids[2 * b + 1] = BigInt(mask);
     return (await (await this.first()).run({ image: images, text_ids: new Tensor('int64', [B, 2], ids) })).logits;
   }
 
-  private maskId(): number {
-    // <mask> = len(spm) + 1 (XLM-R convention), i.e. the tokenizer's last id
-    return this.tokenizerMask ?? this.config.model.vocabSize - 1;
-  }
-  private tokenizerMask?: number;
-
   async run(images: readonly ImageInput[], opts: CaptionOptions = {}): Promise<CaptionResult[]> {
     const tok = await this.tokenizer();
-    this.tokenizerMask = tok.maskId;
     const gen: GenerationSettings = { ...this.config.generation, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
     if (!Number.isInteger(gen.numBeams) || gen.numBeams < 1) throw new TaskInputError(`numBeams must be a positive integer, got ${gen.numBeams}`);
     if (!Number.isInteger(gen.maxLen) || gen.maxLen < 3) throw new TaskInputError(`maxLen must be an integer ≥ 3, got ${gen.maxLen}`);
@@ -139,7 +133,8 @@ export class CaptioningPipeline extends Pipeline {
     const nb = gen.numBeams;
     const R = B * nb;
     const V = this.config.model.vocabSize;
-    const MASK = this.maskId();
+    // <mask> = len(spm) + 1 in the XLM-R id convention (8001 for an 8000-piece model, 64001 for beit3.spm)
+    const MASK = (await this.tokenizer()).maskId;
     const maxLen = gen.maxLen;
     const K = gen.topnPerBeam * nb;
     if (K > V) throw new TaskInputError(`topn_per_beam × numBeams = ${K} exceeds the vocabulary (${V})`);
