@@ -29,7 +29,15 @@ import type { BenchContext, Suite } from '../report.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SRC = join(ROOT, 'fixtures/images/source');
-const IMAGES = ['astronaut.png', 'camera.png', 'chelsea.png', 'logo.png', 'palette_color.png', 'rocket.jpg', 'no_time_for_that_tiny.gif'].map((f) => join(SRC, f));
+const IMAGES = [
+  'astronaut.png',
+  'camera.png',
+  'chelsea.png',
+  'logo.png',
+  'palette_color.png',
+  'rocket.jpg',
+  'no_time_for_that_tiny.gif',
+].map((f) => join(SRC, f));
 const TOKENIZER = join(ROOT, 'fixtures/sentencepiece/unigram_8k.model');
 const E2E = join(ROOT, 'fixtures/beit3-ref/e2e');
 const N = 16;
@@ -77,8 +85,19 @@ async function measure(fn: () => Promise<unknown>, reps = 2): Promise<{ ms: numb
   return best;
 }
 
-function report(ctx: BenchContext, name: string, items: number, m: { ms: number; outside: number }, unit: string): void {
-  ctx.report({ name, value: (1000 * items) / m.ms, unit, note: `${(100 * m.outside).toFixed(1)}% of wall time outside ORT` });
+function report(
+  ctx: BenchContext,
+  name: string,
+  items: number,
+  m: { ms: number; outside: number },
+  unit: string,
+): void {
+  ctx.report({
+    name,
+    value: (1000 * items) / m.ms,
+    unit,
+    note: `${(100 * m.outside).toFixed(1)}% of wall time outside ORT`,
+  });
   ctx.report({ name: `${name} outside-ORT fraction`, value: m.outside, unit: 'fraction' });
 }
 
@@ -95,8 +114,13 @@ async function agreement(ctx: BenchContext): Promise<void> {
   };
   const rank = async (dtype: 'fp32' | 'q8', scope?: 'ffn' | 'all') => {
     const p = (await pipeline('retrieval', { config, dtype, quantize: { scope } })) as RetrievalPipeline;
-    const ims = [...cases.tasks.retrieval.images].sort((a: { image_id: number }, b: { image_id: number }) => a.image_id - b.image_id);
-    const s = RetrievalPipeline.scores(await p.embedImages(ims.map((i: { image: string }) => img(i.image))), await p.embedTexts(cases.tasks.retrieval.texts.map((t: { text: string }) => t.text)));
+    const ims = [...cases.tasks.retrieval.images].sort(
+      (a: { image_id: number }, b: { image_id: number }) => a.image_id - b.image_id,
+    );
+    const s = RetrievalPipeline.scores(
+      await p.embedImages(ims.map((i: { image: string }) => img(i.image))),
+      await p.embedTexts(cases.tasks.retrieval.texts.map((t: { text: string }) => t.text)),
+    );
     await p.dispose();
     const r = RetrievalPipeline.rankings(s);
     return [...r.imageRankPerText.map((x) => x[0]), ...r.textRankPerImage.map((x) => x[0])];
@@ -106,8 +130,18 @@ async function agreement(ctx: BenchContext): Promise<void> {
   for (const scope of ['ffn', 'all'] as const) {
     const qa = await ask('q8', scope);
     const qr = await rank('q8', scope);
-    ctx.report({ name: `tasks q8(${scope}) VQA answer agreement (e2e fixture)`, value: qa.filter((a, i) => a === fa[i]).length / fa.length, unit: 'fraction', note: `${fa.length} questions` });
-    ctx.report({ name: `tasks q8(${scope}) retrieval top-1 agreement (e2e fixture)`, value: qr.filter((a, i) => a === fr[i]).length / fr.length, unit: 'fraction', note: `${fr.length} queries, both directions` });
+    ctx.report({
+      name: `tasks q8(${scope}) VQA answer agreement (e2e fixture)`,
+      value: qa.filter((a, i) => a === fa[i]).length / fa.length,
+      unit: 'fraction',
+      note: `${fa.length} questions`,
+    });
+    ctx.report({
+      name: `tasks q8(${scope}) retrieval top-1 agreement (e2e fixture)`,
+      value: qr.filter((a, i) => a === fr[i]).length / fr.length,
+      unit: 'fraction',
+      note: `${fr.length} queries, both directions`,
+    });
   }
 }
 
@@ -116,8 +150,16 @@ export const tasksSuite: Suite = {
   async run(ctx: BenchContext) {
     const want = (n: string) => !ctx.filter || n.includes(ctx.filter) || 'tasks'.includes(ctx.filter);
     if (want('classification')) {
-      const p = await open<ImageClassificationPipeline>(baseConfig('imageclassification', 'beit3_base_patch16_224_imageclassification'));
-      report(ctx, 'tasks classification base-224 b8 (files→top-5)', N, await measure(() => p.run(files)), 'images/s');
+      const p = await open<ImageClassificationPipeline>(
+        baseConfig('imageclassification', 'beit3_base_patch16_224_imageclassification'),
+      );
+      report(
+        ctx,
+        'tasks classification base-224 b8 (files→top-5)',
+        N,
+        await measure(() => p.run(files)),
+        'images/s',
+      );
       await p.dispose();
     }
     if (want('index')) {
@@ -132,7 +174,11 @@ export const tasksSuite: Suite = {
         files.forEach((f, i) => copyFileSync(f, join(dir, 'imgs', `${i}${f.slice(f.lastIndexOf('.'))}`)));
         let k = 0;
         const run = async () => {
-          const idx = ImageIndex.openOrCreate(join(dir, `idx${k++}`), join(dir, 'imgs'), { weights: [], embedDim: c.model.embedDim, imgSize: 224 });
+          const idx = ImageIndex.openOrCreate(join(dir, `idx${k++}`), join(dir, 'imgs'), {
+            weights: [],
+            embedDim: c.model.embedDim,
+            imgSize: 224,
+          });
           await idx.sync(p, { chunk: BATCH });
         };
         report(ctx, 'tasks indexing base-224 b8 (files→HNSW)', N, await measure(run), 'images/s');
@@ -158,10 +204,18 @@ export const tasksSuite: Suite = {
           best.set(k, Math.min(best.get(k) ?? Infinity, performance.now() - t0));
         }
       const fp = best.get('fp32')!;
-      ctx.report({ name: 'tasks fp32 image encoding base-224 b8', value: (1000 * BATCH) / fp, unit: 'images/s' });
+      ctx.report({
+        name: 'tasks fp32 image encoding base-224 b8',
+        value: (1000 * BATCH) / fp,
+        unit: 'images/s',
+      });
       for (const [k, v] of variants.slice(1)) {
         const ms = best.get(k)!;
-        ctx.report({ name: `tasks ${k} image encoding base-224 b8`, value: (1000 * BATCH) / ms, unit: 'images/s' });
+        ctx.report({
+          name: `tasks ${k} image encoding base-224 b8`,
+          value: (1000 * BATCH) / ms,
+          unit: 'images/s',
+        });
         ctx.report({ name: `tasks ${k} speedup vs fp32 (image encoding)`, value: fp / ms, unit: 'x' });
         await v.dispose();
       }
@@ -169,15 +223,32 @@ export const tasksSuite: Suite = {
     }
     if (want('vqa')) {
       const p = await open<VqaPipeline>(baseConfig('vqav2', 'beit3_base_patch16_384_vqav2'));
-      const qs = ['What color is the cat?', 'How many people are there?', 'Is this a rocket?', 'What is on the table?'];
+      const qs = [
+        'What color is the cat?',
+        'How many people are there?',
+        'Is this a rocket?',
+        'What is on the table?',
+      ];
       const items = files.map((image, i) => ({ image, question: qs[i % qs.length] }));
-      report(ctx, 'tasks VQA base-224 b8 (files+questions→answers)', N, await measure(() => p.run(items)), 'questions/s');
+      report(
+        ctx,
+        'tasks VQA base-224 b8 (files+questions→answers)',
+        N,
+        await measure(() => p.run(items)),
+        'questions/s',
+      );
       await p.dispose();
     }
     if (want('caption')) {
       const p = await open<CaptioningPipeline>(baseConfig('captioning', 'beit3_base_patch16_224_captioning'));
       const imgs = files.slice(0, BATCH);
-      report(ctx, 'tasks captioning greedy base-224 b8 max_len 32', imgs.length, await measure(() => p.run(imgs, { numBeams: 1 })), 'captions/s');
+      report(
+        ctx,
+        'tasks captioning greedy base-224 b8 max_len 32',
+        imgs.length,
+        await measure(() => p.run(imgs, { numBeams: 1 })),
+        'captions/s',
+      );
       await p.dispose();
     }
     if (want('agreement') || want('q8')) await agreement(ctx);

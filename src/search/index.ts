@@ -12,7 +12,16 @@
  * after every chunk, so an interrupted `beit3 index` resumes where it stopped: files whose path,
  * size and mtime are already in the index are skipped, changed files are re-embedded.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, join, relative, resolve } from 'node:path';
 import type { Tensor } from '../graph/tensor.js';
@@ -27,7 +36,17 @@ export class SearchIndexError extends Error {
   override name = 'SearchIndexError';
 }
 
-export const SEARCH_IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.gif', '.webp', '.tif', '.tiff', '.bmp', '.avif'];
+export const SEARCH_IMAGE_EXTENSIONS = [
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.gif',
+  '.webp',
+  '.tif',
+  '.tiff',
+  '.bmp',
+  '.avif',
+];
 
 export interface IndexedFile {
   label: number;
@@ -83,7 +102,9 @@ export function listImages(dir: string): string[] {
     try {
       entries = readdirSync(d, { withFileTypes: true });
     } catch (e) {
-      throw new SearchIndexError(`${d}: cannot read folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new SearchIndexError(
+        `${d}: cannot read folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      );
     }
     for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const p = join(d, e.name);
@@ -115,20 +136,31 @@ export class ImageIndex {
   /** Opens an existing index folder. */
   static open(dir: string): ImageIndex {
     const metaPath = join(dir, 'meta.json');
-    if (!existsSync(metaPath)) throw new SearchIndexError(`${dir}: not an image index (no meta.json); build one with \`beit3 index DIR --out ${dir}\``);
+    if (!existsSync(metaPath))
+      throw new SearchIndexError(
+        `${dir}: not an image index (no meta.json); build one with \`beit3 index DIR --out ${dir}\``,
+      );
     let meta: IndexMeta;
     try {
       meta = JSON.parse(readFileSync(metaPath, 'utf8')) as IndexMeta;
     } catch (e) {
       throw new SearchIndexError(`${metaPath}: unreadable (${(e as Error).message})`);
     }
-    if (meta.version !== 1 || !Array.isArray(meta.files)) throw new SearchIndexError(`${metaPath}: unsupported index version ${String(meta.version)}`);
+    if (meta.version !== 1 || !Array.isArray(meta.files))
+      throw new SearchIndexError(`${metaPath}: unsupported index version ${String(meta.version)}`);
     const h = new HierarchicalNSW('ip', meta.dim);
     const vec = join(dir, 'vectors.hnsw');
     if (meta.files.length || existsSync(vec)) {
       if (!existsSync(vec)) throw new SearchIndexError(`${dir}: vectors.hnsw is missing`);
       h.readIndexSync(vec, true);
-    } else h.initIndex({ maxElements: 1024, m: 16, efConstruction: 200, randomSeed: 100, allowReplaceDeleted: true });
+    } else
+      h.initIndex({
+        maxElements: 1024,
+        m: 16,
+        efConstruction: 200,
+        randomSeed: 100,
+        allowReplaceDeleted: true,
+      });
     return new ImageIndex(dir, meta, h);
   }
 
@@ -140,13 +172,28 @@ export class ImageIndex {
         throw new SearchIndexError(
           `${dir}: index was built with a ${idx.meta.model.embedDim}-d / ${idx.meta.model.imgSize}px model, this one is ${model.embedDim}-d / ${model.imgSize}px (use a new --out folder)`,
         );
-      if (resolve(idx.meta.root) !== resolve(root)) throw new SearchIndexError(`${dir}: index is for folder ${idx.meta.root}, not ${resolve(root)}`);
+      if (resolve(idx.meta.root) !== resolve(root))
+        throw new SearchIndexError(`${dir}: index is for folder ${idx.meta.root}, not ${resolve(root)}`);
       return idx;
     }
     mkdirSync(dir, { recursive: true });
-    const meta: IndexMeta = { version: 1, model, root: resolve(root), dim: model.embedDim, nextLabel: 0, files: [], failed: [] };
+    const meta: IndexMeta = {
+      version: 1,
+      model,
+      root: resolve(root),
+      dim: model.embedDim,
+      nextLabel: 0,
+      files: [],
+      failed: [],
+    };
     const h = new HierarchicalNSW('ip', model.embedDim);
-    h.initIndex({ maxElements: 1024, m: 16, efConstruction: 200, randomSeed: 100, allowReplaceDeleted: true });
+    h.initIndex({
+      maxElements: 1024,
+      m: 16,
+      efConstruction: 200,
+      randomSeed: 100,
+      allowReplaceDeleted: true,
+    });
     const idx = new ImageIndex(dir, meta, h);
     idx.save();
     return idx;
@@ -164,12 +211,14 @@ export class ImageIndex {
 
   private ensureCapacity(extra: number): void {
     const need = this.hnsw.getCurrentCount() + extra;
-    if (need > this.hnsw.getMaxElements()) this.hnsw.resizeIndex(Math.max(need, 2 * this.hnsw.getMaxElements()));
+    if (need > this.hnsw.getMaxElements())
+      this.hnsw.resizeIndex(Math.max(need, 2 * this.hnsw.getMaxElements()));
   }
 
   /** Adds one vector (already L2-normalized) for a file. */
   addVector(file: Omit<IndexedFile, 'label'>, vector: Float32Array): void {
-    if (vector.length !== this.meta.dim) throw new SearchIndexError(`vector has ${vector.length} dims, index has ${this.meta.dim}`);
+    if (vector.length !== this.meta.dim)
+      throw new SearchIndexError(`vector has ${vector.length} dims, index has ${this.meta.dim}`);
     this.ensureCapacity(1);
     const label = this.meta.nextLabel++;
     this.hnsw.addPoint(Array.from(vector), label, true);
@@ -188,7 +237,10 @@ export class ImageIndex {
    * `chunk` images, saving after each chunk. Files that cannot be decoded are skipped and reported;
    * files gone from the folder are removed.
    */
-  async sync(pipeline: RetrievalPipeline, opts: { chunk?: number; onProgress?: (p: IndexProgress) => void; signal?: AbortSignal } = {}): Promise<AddResult> {
+  async sync(
+    pipeline: RetrievalPipeline,
+    opts: { chunk?: number; onProgress?: (p: IndexProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<AddResult> {
     const root = this.meta.root;
     const files = listImages(root);
     const known = new Map(this.meta.files.map((f) => [f.path, f]));
@@ -203,7 +255,8 @@ export class ImageIndex {
       const k = known.get(path);
       const bad = knownBad.get(path);
       if (k && k.size === st.size && k.mtimeMs === st.mtimeMs) res.unchanged++;
-      else if (bad && bad.size === st.size && bad.mtimeMs === st.mtimeMs) res.failed.push({ path, reason: bad.reason });
+      else if (bad && bad.size === st.size && bad.mtimeMs === st.mtimeMs)
+        res.failed.push({ path, reason: bad.reason });
       else todo.push({ path, abs, size: st.size, mtimeMs: st.mtimeMs, update: !!k });
     }
     for (const f of [...this.meta.files])
@@ -211,7 +264,9 @@ export class ImageIndex {
         this.remove(f.path);
         res.removed++;
       }
-    this.meta.failed = this.meta.failed.filter((f) => present.has(f.path) && !todo.some((t) => t.path === f.path));
+    this.meta.failed = this.meta.failed.filter(
+      (f) => present.has(f.path) && !todo.some((t) => t.path === f.path),
+    );
     const chunk = opts.chunk ?? 32;
     let done = 0;
     for (let i = 0; i < todo.length; i += chunk) {
@@ -234,7 +289,14 @@ export class ImageIndex {
           const reason = e.message.replace(`${f.abs}: `, '');
           res.failed.push({ path: f.path, reason });
           this.meta.failed.push({ path: f.path, reason, size: f.size, mtimeMs: f.mtimeMs });
-          opts.onProgress?.({ done, total: todo.length, added: res.added, failed: res.failed.length, file: f.path, reason });
+          opts.onProgress?.({
+            done,
+            total: todo.length,
+            added: res.added,
+            failed: res.failed.length,
+            file: f.path,
+            reason,
+          });
         }
       });
       if (ok.length) {
@@ -245,7 +307,10 @@ export class ImageIndex {
             this.remove(f.path);
             res.updated++;
           } else res.added++;
-          this.addVector({ path: f.path, size: f.size, mtimeMs: f.mtimeMs }, (feats.data as Float32Array).slice(j * d, (j + 1) * d));
+          this.addVector(
+            { path: f.path, size: f.size, mtimeMs: f.mtimeMs },
+            (feats.data as Float32Array).slice(j * d, (j + 1) * d),
+          );
         });
       }
       done += part.length;
@@ -258,7 +323,8 @@ export class ImageIndex {
 
   /** Nearest images to a query vector (L2-normalized), best first; score = cosine similarity. */
   searchVector(vector: Float32Array, k: number): SearchHit[] {
-    if (vector.length !== this.meta.dim) throw new SearchIndexError(`query has ${vector.length} dims, index has ${this.meta.dim}`);
+    if (vector.length !== this.meta.dim)
+      throw new SearchIndexError(`query has ${vector.length} dims, index has ${this.meta.dim}`);
     const live = this.meta.files.length;
     if (!live) return [];
     const n = Math.min(k, live);
@@ -268,14 +334,22 @@ export class ImageIndex {
     return r.neighbors
       .map((label, i) => ({ label, f: byLabel.get(label), score: 1 - r.distances[i] }))
       .filter((x) => x.f)
-      .map((x) => ({ path: x.f!.path, file: join(this.meta.root, x.f!.path), score: x.score, label: x.label }))
+      .map((x) => ({
+        path: x.f!.path,
+        file: join(this.meta.root, x.f!.path),
+        score: x.score,
+        label: x.label,
+      }))
       .sort((a, b) => b.score - a.score);
   }
 
   /** Text query → top-k images. */
   async searchText(pipeline: RetrievalPipeline, text: string, k = 5): Promise<SearchHit[]> {
     const q = await pipeline.embedTexts([text]);
-    if (q.shape[1] !== this.meta.dim) throw new SearchIndexError(`the model embeds ${q.shape[1]}-d vectors, the index holds ${this.meta.dim}-d`);
+    if (q.shape[1] !== this.meta.dim)
+      throw new SearchIndexError(
+        `the model embeds ${q.shape[1]}-d vectors, the index holds ${this.meta.dim}-d`,
+      );
     return this.searchVector(q.data as Float32Array, k);
   }
 

@@ -40,7 +40,8 @@ export interface PipelineOptions {
 }
 
 export function chunks<T>(items: readonly T[], size: number): T[][] {
-  if (!Number.isInteger(size) || size < 1) throw new TaskInputError(`batch size must be a positive integer, got ${size}`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new TaskInputError(`batch size must be a positive integer, got ${size}`);
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
@@ -59,7 +60,8 @@ export abstract class Pipeline {
   ) {
     this.config = loaded.config;
     this.batchSize = options.batchSize ?? 8;
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new TaskInputError(`batchSize must be a positive integer, got ${this.batchSize}`);
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
+      throw new TaskInputError(`batchSize must be a positive integer, got ${this.batchSize}`);
     if (options.workers) this.pool = new PreprocessPool({ threads: options.workers });
   }
 
@@ -71,7 +73,10 @@ export abstract class Pipeline {
   protected async tokenizer(): Promise<Beit3Tokenizer> {
     if (this.tokenizerValue) return this.tokenizerValue;
     const path = this.config.tokenizer;
-    if (!path) throw new TaskConfigError(`${this.config.source ?? 'config'}: task ${this.task} needs a tokenizer (give "tokenizer": path to the SentencePiece .model)`);
+    if (!path)
+      throw new TaskConfigError(
+        `${this.config.source ?? 'config'}: task ${this.task} needs a tokenizer (give "tokenizer": path to the SentencePiece .model)`,
+      );
     let tok: Beit3Tokenizer;
     try {
       tok = await Beit3Tokenizer.load(path);
@@ -79,7 +84,9 @@ export abstract class Pipeline {
       throw new TaskConfigError(`tokenizer ${path}: ${(e as Error).message}`);
     }
     if (tok.vocabSize > this.config.model.vocabSize)
-      throw new SizeMismatchError(`tokenizer ${path} produces ${tok.vocabSize} ids, the model's vocab_size is ${this.config.model.vocabSize}`);
+      throw new SizeMismatchError(
+        `tokenizer ${path} produces ${tok.vocabSize} ids, the model's vocab_size is ${this.config.model.vocabSize}`,
+      );
     this.tokenizerValue = tok;
     return tok;
   }
@@ -87,9 +94,14 @@ export abstract class Pipeline {
   /** Labels for the head, or an error naming what is missing. */
   protected labels(): string[] {
     const l = this.config.labels;
-    if (!l) throw new MissingVocabularyError(`${this.config.source ?? 'config'}: task ${this.task} needs ${this.task === 'vqav2' ? 'an answer vocabulary ("label2ans" or "answers_file")' : 'class names ("class_names" or "labels_file")'}`);
+    if (!l)
+      throw new MissingVocabularyError(
+        `${this.config.source ?? 'config'}: task ${this.task} needs ${this.task === 'vqav2' ? 'an answer vocabulary ("label2ans" or "answers_file")' : 'class names ("class_names" or "labels_file")'}`,
+      );
     if (this.config.numClasses !== undefined && l.length !== this.config.numClasses)
-      throw new MissingVocabularyError(`${this.config.source ?? 'config'}: ${l.length} labels for a head with ${this.config.numClasses} classes`);
+      throw new MissingVocabularyError(
+        `${this.config.source ?? 'config'}: ${l.length} labels for a head with ${this.config.numClasses} classes`,
+      );
     return l;
   }
 
@@ -98,12 +110,17 @@ export abstract class Pipeline {
     const S = this.config.model.imgSize;
     if (img instanceof Tensor) {
       if (img.dtype !== 'float32' || img.shape.join() !== `3,${S},${S}`)
-        throw new SizeMismatchError(`image tensor must be float32 [3, ${S}, ${S}], got ${img.dtype} [${img.shape}]`);
+        throw new SizeMismatchError(
+          `image tensor must be float32 [3, ${S}, ${S}], got ${img.dtype} [${img.shape}]`,
+        );
       return img;
     }
-    if (this.pool && (typeof img === 'string' || img instanceof Uint8Array)) return this.pool.run({ source: img, transform: this.config.transform, size: S });
+    if (this.pool && (typeof img === 'string' || img instanceof Uint8Array))
+      return this.pool.run({ source: img, transform: this.config.transform, size: S });
     const rgb = typeof img === 'string' || img instanceof Uint8Array ? await decodeImage(img) : img;
-    return this.config.transform === 'imagenet' && this.config.cropPct !== 1 ? imagenetEvalTransform(rgb, S, this.config.cropPct) : evalTransform(this.config.transform, rgb, S);
+    return this.config.transform === 'imagenet' && this.config.cropPct !== 1
+      ? imagenetEvalTransform(rgb, S, this.config.cropPct)
+      : evalTransform(this.config.transform, rgb, S);
   }
 
   async preprocess(images: readonly ImageInput[]): Promise<Tensor> {
@@ -115,7 +132,11 @@ export abstract class Pipeline {
    * Runs `step` over `items` in batches; batch i+1 is prepared (`prepare`) while batch i runs.
    * Results come back in input order.
    */
-  protected async batched<I, P, R>(items: readonly I[], prepare: (b: I[]) => Promise<P>, step: (p: P, b: I[]) => Promise<R[]>): Promise<R[]> {
+  protected async batched<I, P, R>(
+    items: readonly I[],
+    prepare: (b: I[]) => Promise<P>,
+    step: (p: P, b: I[]) => Promise<R[]>,
+  ): Promise<R[]> {
     const parts = chunks(items, this.batchSize);
     const out: R[] = [];
     let next = parts.length ? prepare(parts[0]) : undefined;

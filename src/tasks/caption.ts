@@ -50,7 +50,9 @@ export class BeamHypotheses {
     if (this.hyps.length < this.nHyp || score > this.worstScore) {
       this.hyps.push({ score, ids, sumLogprobs });
       if (this.hyps.length > this.nHyp) {
-        const sorted = this.hyps.map((h, i) => [h.score, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        const sorted = this.hyps
+          .map((h, i) => [h.score, i] as const)
+          .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
         this.hyps.splice(sorted[0][1], 1);
         this.worstScore = sorted[1][0];
       } else this.worstScore = Math.min(score, this.worstScore);
@@ -61,7 +63,10 @@ export class BeamHypotheses {
     return this.worstScore >= bestSumLogprobs / this.maxLength ** this.lengthPenalty;
   }
   best(): { score: number; ids: number[]; sumLogprobs: number } | undefined {
-    return this.hyps.reduce<(typeof this.hyps)[number] | undefined>((a, h) => (!a || h.score > a.score ? h : a), undefined);
+    return this.hyps.reduce<(typeof this.hyps)[number] | undefined>(
+      (a, h) => (!a || h.score > a.score ? h : a),
+      undefined,
+    );
   }
 }
 
@@ -103,16 +108,24 @@ export class CaptioningPipeline extends Pipeline {
     const ids = new BigInt64Array(2 * B);
     const mask = (await this.tokenizer()).maskId;
     for (let b = 0; b < B; b++) ids[2 * b + 1] = BigInt(mask);
-    return (await (await this.first()).run({ image: images, text_ids: new Tensor('int64', [B, 2], ids) })).logits;
+    return (await (await this.first()).run({ image: images, text_ids: new Tensor('int64', [B, 2], ids) }))
+      .logits;
   }
 
   async run(images: readonly ImageInput[], opts: CaptionOptions = {}): Promise<CaptionResult[]> {
     const tok = await this.tokenizer();
-    const gen: GenerationSettings = { ...this.config.generation, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) };
-    if (!Number.isInteger(gen.numBeams) || gen.numBeams < 1) throw new TaskInputError(`numBeams must be a positive integer, got ${gen.numBeams}`);
-    if (!Number.isInteger(gen.maxLen) || gen.maxLen < 3) throw new TaskInputError(`maxLen must be an integer ≥ 3, got ${gen.maxLen}`);
+    const gen: GenerationSettings = {
+      ...this.config.generation,
+      ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+    };
+    if (!Number.isInteger(gen.numBeams) || gen.numBeams < 1)
+      throw new TaskInputError(`numBeams must be a positive integer, got ${gen.numBeams}`);
+    if (!Number.isInteger(gen.maxLen) || gen.maxLen < 3)
+      throw new TaskInputError(`maxLen must be an integer ≥ 3, got ${gen.maxLen}`);
     if (gen.maxLen + 2 > this.config.model.maxSourcePositions)
-      throw new TaskInputError(`maxLen ${gen.maxLen} needs ${gen.maxLen + 2} text positions; the model has ${this.config.model.maxSourcePositions}`);
+      throw new TaskInputError(
+        `maxLen ${gen.maxLen} needs ${gen.maxLen + 2} text positions; the model has ${this.config.model.maxSourcePositions}`,
+      );
     return this.batched(
       images,
       (b) => this.preprocess(b),
@@ -120,15 +133,24 @@ export class CaptioningPipeline extends Pipeline {
         const rows = await this.generate(x, gen);
         return rows.map((r) => ({
           ...r,
-          caption: tok.decode(r.decodedIds.filter((i) => i < tok.vocabSize), { skipSpecialTokens: true }),
-          captionNoCleanup: tok.decode(r.decodedIds.filter((i) => i < tok.vocabSize), { skipSpecialTokens: true, cleanUpTokenizationSpaces: false }),
+          caption: tok.decode(
+            r.decodedIds.filter((i) => i < tok.vocabSize),
+            { skipSpecialTokens: true },
+          ),
+          captionNoCleanup: tok.decode(
+            r.decodedIds.filter((i) => i < tok.vocabSize),
+            { skipSpecialTokens: true, cleanUpTokenizationSpaces: false },
+          ),
         }));
       },
     );
   }
 
   /** The official generation loop over a preprocessed batch; returns decoded id rows and scores. */
-  async generate(images: Tensor, gen: GenerationSettings): Promise<{ decodedIds: number[]; score: number; sumLogprobs: number }[]> {
+  async generate(
+    images: Tensor,
+    gen: GenerationSettings,
+  ): Promise<{ decodedIds: number[]; score: number; sumLogprobs: number }[]> {
     const B = images.shape[0];
     const nb = gen.numBeams;
     const R = B * nb;
@@ -153,7 +175,9 @@ export class CaptioningPipeline extends Pipeline {
       if (first) {
         const ids = new BigInt64Array(2 * B);
         for (let b = 0; b < B; b++) ids[2 * b + 1] = BigInt(MASK);
-        const out = await (await this.first()).run({ image: images, text_ids: new Tensor('int64', [B, 2], ids) });
+        const out = await (
+          await this.first()
+        ).run({ image: images, text_ids: new Tensor('int64', [B, 2], ids) });
         // beams > 0 start at −1e9: step 0's top-k comes from beam 0 (word index = idx, beam 0)
         const lp = out.logprobs.data as Float32Array;
         nextScores = new Float32Array(B * K);
@@ -199,7 +223,8 @@ export class CaptioningPipeline extends Pipeline {
           const idx = Number(nextWords[b * K + j]);
           const beamId = Math.floor(idx / V);
           const word = idx % V;
-          if ((word === EOS_ID && cur + 1 <= maxLen) || cur + 1 === maxLen) hyps[b].add(results[b * nb + beamId].slice(0, cur), sc[j]);
+          if ((word === EOS_ID && cur + 1 <= maxLen) || cur + 1 === maxLen)
+            hyps[b].add(results[b * nb + beamId].slice(0, cur), sc[j]);
           else beam.push([sc[j], word, b * nb + beamId]);
           if (beam.length === nb) break;
         }
@@ -227,7 +252,11 @@ export class CaptioningPipeline extends Pipeline {
 }
 
 function pickCaches(out: Record<string, Tensor>): Record<string, Tensor> {
-  return Object.fromEntries(Object.entries(out).filter(([k]) => k.startsWith('cache.')).map(([k, v]) => [k.slice('cache.'.length), v]));
+  return Object.fromEntries(
+    Object.entries(out)
+      .filter(([k]) => k.startsWith('cache.'))
+      .map(([k, v]) => [k.slice('cache.'.length), v]),
+  );
 }
 
 function prefixed(t: Record<string, Tensor>, p: string): Record<string, Tensor> {
@@ -249,4 +278,3 @@ function topk(v: Float32Array, k: number): number[] {
   }
   return best;
 }
-

@@ -21,14 +21,21 @@ export interface ClassifyResult {
 export class ImageClassificationPipeline extends Pipeline {
   private forward?: Promise<import('./session.js').TaskSession>;
 
-  static async create(loaded: LoadedModel, options: PipelineOptions = {}): Promise<ImageClassificationPipeline> {
+  static async create(
+    loaded: LoadedModel,
+    options: PipelineOptions = {},
+  ): Promise<ImageClassificationPipeline> {
     const p = new ImageClassificationPipeline(loaded, options);
     await p.session();
     return p;
   }
 
   private session() {
-    this.forward ??= compileSpec(this.loaded.model, classifySpec(this.loaded.model, this.config), this.options).then((s) => {
+    this.forward ??= compileSpec(
+      this.loaded.model,
+      classifySpec(this.loaded.model, this.config),
+      this.options,
+    ).then((s) => {
       this.sessions.push(s);
       return s;
     });
@@ -51,7 +58,15 @@ export class ImageClassificationPipeline extends Pipeline {
         return Array.from({ length: logits.shape[0] }, (_, i) => {
           const l = Float32Array.from(row(logits, i));
           const p = softmax(l);
-          return { logits: l, topk: topkIndices(l, k).map((c) => ({ index: c, label: labels?.[c] ?? String(c), score: p[c], logit: l[c] })) };
+          return {
+            logits: l,
+            topk: topkIndices(l, k).map((c) => ({
+              index: c,
+              label: labels?.[c] ?? String(c),
+              score: p[c],
+              logit: l[c],
+            })),
+          };
         });
       },
     );

@@ -30,13 +30,25 @@ export interface ModelCliOptions {
 /** Adds the shared model options to a command. */
 export function withModelOptions(cmd: Command, opts: { task?: boolean } = {}): Command {
   cmd
-    .option('-c, --config <file>', 'task config JSON beside the weights (model, task, image size, tokenizer, labels)')
-    .option('-w, --weights <files...>', 'checkpoint(s): .pth or .safetensors, merged in order (default: the config\'s "weights")')
+    .option(
+      '-c, --config <file>',
+      'task config JSON beside the weights (model, task, image size, tokenizer, labels)',
+    )
+    .option(
+      '-w, --weights <files...>',
+      'checkpoint(s): .pth or .safetensors, merged in order (default: the config\'s "weights")',
+    )
     .option('--dtype <dtype>', 'fp32 | q8 (dynamic int8 MatMul weights)', 'fp32')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
     .option('--batch-size <n>', 'items per model call (bounds memory)', '8')
-    .option('--model <name>', 'registry name, for use without a config (e.g. beit3_base_patch16_224_retrieval)')
-    .option('--random-weights <seed>', 'run with random official-init weights (no checkpoint; for trying the pipeline)')
+    .option(
+      '--model <name>',
+      'registry name, for use without a config (e.g. beit3_base_patch16_224_retrieval)',
+    )
+    .option(
+      '--random-weights <seed>',
+      'run with random official-init weights (no checkpoint; for trying the pipeline)',
+    )
     .option('--tokenizer <file>', 'SentencePiece model (overrides the config)')
     .option('--json', 'machine-readable JSON output on stdout')
     .option('--no-progress', 'no progress output on stderr');
@@ -44,10 +56,16 @@ export function withModelOptions(cmd: Command, opts: { task?: boolean } = {}): C
   return cmd;
 }
 
-export function intOption(name: string, value: string | undefined, min: number, fallback?: number): number | undefined {
+export function intOption(
+  name: string,
+  value: string | undefined,
+  min: number,
+  fallback?: number,
+): number | undefined {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new TaskInputError(`${name} must be an integer ≥ ${min}, got '${value}'`);
+  if (!Number.isInteger(n) || n < min)
+    throw new TaskInputError(`${name} must be an integer ≥ ${min}, got '${value}'`);
   return n;
 }
 
@@ -63,13 +81,18 @@ export function cliConfig(task: ModelTask | string, o: ModelCliOptions): TaskCon
   const t = normalizeTask(task);
   // features run the backbone of any task's checkpoint: --task picks the config section
   const section = o.task ? normalizeTask(o.task) : t === 'backbone' ? undefined : t;
-  if (t !== 'backbone' && section !== t) throw new TaskInputError(`--task ${o.task} does not match this command (it runs ${t})`);
+  if (t !== 'backbone' && section !== t)
+    throw new TaskInputError(`--task ${o.task} does not match this command (it runs ${t})`);
   let c: TaskConfig;
   if (o.config) c = loadTaskConfig(o.config, { task: section, weights: o.weights });
   else if (o.model) c = { ...configForModel(o.model), weights: o.weights ?? [] };
-  else throw new TaskConfigError(`needs --config FILE (a task config JSON beside the weights; see --help) or --model NAME`);
+  else
+    throw new TaskConfigError(
+      `needs --config FILE (a task config JSON beside the weights; see --help) or --model NAME`,
+    );
   if (t === 'backbone') c = { ...c, task: 'backbone' };
-  if (c.task !== t) throw new TaskConfigError(`${o.config ?? o.model}: is a ${c.task} model, this command runs ${t}`);
+  if (c.task !== t)
+    throw new TaskConfigError(`${o.config ?? o.model}: is a ${c.task} model, this command runs ${t}`);
   if (o.tokenizer) c = { ...c, tokenizer: o.tokenizer };
   for (const w of c.weights) if (!existsSync(w)) throw new TaskConfigError(`weights file ${w} not found`);
   return c;
@@ -77,21 +100,31 @@ export function cliConfig(task: ModelTask | string, o: ModelCliOptions): TaskCon
 
 export function pipelineOptions(o: ModelCliOptions, stage?: string): PipelineOptions {
   const dtype = (o.dtype ?? 'fp32') as PipelineDType;
-  if (dtype !== 'fp32' && dtype !== 'q8') throw new TaskInputError(`--dtype must be fp32 or q8, got '${o.dtype}'`);
+  if (dtype !== 'fp32' && dtype !== 'q8')
+    throw new TaskInputError(`--dtype must be fp32 or q8, got '${o.dtype}'`);
   const progress = o.progress === false ? undefined : makeProgress(process.stderr);
   return {
     dtype,
     threads: intOption('--threads', o.threads, 1),
     batchSize: intOption('--batch-size', o.batchSize, 1, 8),
-    onProgress: progress && stage ? (e) => e.total > (intOption('--batch-size', o.batchSize, 1, 8) ?? 8) && progress(stage, e.done, e.total) : undefined,
+    onProgress:
+      progress && stage
+        ? (e) =>
+            e.total > (intOption('--batch-size', o.batchSize, 1, 8) ?? 8) && progress(stage, e.done, e.total)
+        : undefined,
   };
 }
 
 /** Opens the pipeline of a task from CLI options. */
-export async function openPipeline<T extends ModelTask>(task: T, o: ModelCliOptions, stage?: string): Promise<PipelineTypes[T]> {
+export async function openPipeline<T extends ModelTask>(
+  task: T,
+  o: ModelCliOptions,
+  stage?: string,
+): Promise<PipelineTypes[T]> {
   const config = cliConfig(task, o);
   const seed = intOption('--random-weights', o.randomWeights, 0);
-  if (seed !== undefined && config.weights.length) throw new TaskInputError('--random-weights and --weights exclude each other');
+  if (seed !== undefined && config.weights.length)
+    throw new TaskInputError('--random-weights and --weights exclude each other');
   const loaded = await loadTaskModel(config, { randomSeed: seed });
   return (await TASKS[task].create(loaded, pipelineOptions(o, stage))) as PipelineTypes[T];
 }

@@ -49,7 +49,10 @@ const ALIASES: Record<string, ModelTask> = {
 
 export function normalizeTask(name: string): ModelTask {
   const t = ALIASES[name.toLowerCase()];
-  if (!t) throw new TaskConfigError(`unknown task "${name}" (known: ${[...new Set(Object.values(ALIASES))].join(', ')} and aliases ${Object.keys(ALIASES).join(', ')})`);
+  if (!t)
+    throw new TaskConfigError(
+      `unknown task "${name}" (known: ${[...new Set(Object.values(ALIASES))].join(', ')} and aliases ${Object.keys(ALIASES).join(', ')})`,
+    );
   return t;
 }
 
@@ -92,7 +95,9 @@ function readJson(path: string): Json {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new TaskConfigError(`${path}: cannot read config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new TaskConfigError(
+      `${path}: cannot read config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   try {
     const j = JSON.parse(text) as unknown;
@@ -124,7 +129,8 @@ function readLabelsFile(path: string, what: string): string[] {
     if (rows.every((r) => typeof r.label === 'number' && r.answer !== undefined)) {
       const out: string[] = [];
       for (const r of rows) out[r.label as number] = String(r.answer);
-      if (out.length !== rows.length || out.some((a) => a === undefined)) throw new TaskConfigError(`${path}: labels are not 0..${rows.length - 1} without gaps`);
+      if (out.length !== rows.length || out.some((a) => a === undefined))
+        throw new TaskConfigError(`${path}: labels are not 0..${rows.length - 1} without gaps`);
       return out;
     }
   }
@@ -133,26 +139,36 @@ function readLabelsFile(path: string, what: string): string[] {
     if (Array.isArray(j)) return j.map(String);
     // {"label2ans": [...]} or {"0": "yes", ...} / {"yes": 0, ...}
     const o = j as Record<string, unknown>;
-    for (const k of ['label2ans', 'labels', 'class_names', 'answers']) if (Array.isArray(o[k])) return (o[k] as unknown[]).map(String);
+    for (const k of ['label2ans', 'labels', 'class_names', 'answers'])
+      if (Array.isArray(o[k])) return (o[k] as unknown[]).map(String);
     const entries = Object.entries(o);
-    if (entries.every(([, v]) => typeof v === 'number')) return entries.sort((a, b) => (a[1] as number) - (b[1] as number)).map(([k]) => k);
-    if (entries.every(([k]) => /^\d+$/.test(k))) return entries.sort((a, b) => Number(a[0]) - Number(b[0])).map(([, v]) => String(v));
-    throw new TaskConfigError(`${path}: JSON labels must be a list, {label2ans: [...]}, {name: index} or {index: name}`);
+    if (entries.every(([, v]) => typeof v === 'number'))
+      return entries.sort((a, b) => (a[1] as number) - (b[1] as number)).map(([k]) => k);
+    if (entries.every(([k]) => /^\d+$/.test(k)))
+      return entries.sort((a, b) => Number(a[0]) - Number(b[0])).map(([, v]) => String(v));
+    throw new TaskConfigError(
+      `${path}: JSON labels must be a list, {label2ans: [...]}, {name: index} or {index: name}`,
+    );
   }
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
 }
 
 function num(j: Json, key: string, where: string): number | undefined {
   const v = j[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TaskConfigError(`${where}: "${key}" must be a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new TaskConfigError(`${where}: "${key}" must be a number, got ${JSON.stringify(v)}`);
   return v;
 }
 
 function str(j: Json, key: string, where: string): string | undefined {
   const v = j[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw new TaskConfigError(`${where}: "${key}" must be a string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string')
+    throw new TaskConfigError(`${where}: "${key}" must be a string, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -175,28 +191,43 @@ export function loadTaskConfig(path: string, opts: LoadConfigOptions = {}): Task
   let tokenizer: string | undefined;
   if (root.tasks && typeof root.tasks === 'object') {
     const tasks = root.tasks as Record<string, Json>;
-    if (!opts.task) throw new TaskConfigError(`${file}: holds several tasks (${Object.keys(tasks).join(', ')}); choose one with --task`);
+    if (!opts.task)
+      throw new TaskConfigError(
+        `${file}: holds several tasks (${Object.keys(tasks).join(', ')}); choose one with --task`,
+      );
     task = normalizeTask(opts.task);
     const key = Object.keys(tasks).find((k) => normalizeTask(k) === task);
-    if (!key) throw new TaskConfigError(`${file}: no section for task ${task} (has ${Object.keys(tasks).join(', ')})`);
+    if (!key)
+      throw new TaskConfigError(
+        `${file}: no section for task ${task} (has ${Object.keys(tasks).join(', ')})`,
+      );
     section = { ...tasks[key] };
     const tok = root.tokenizer as Json | undefined;
-    tokenizer = tok && typeof tok === 'object' ? str(tok, 'sentencepiece_model', `${file} tokenizer`) : str(root, 'tokenizer', file);
+    tokenizer =
+      tok && typeof tok === 'object'
+        ? str(tok, 'sentencepiece_model', `${file} tokenizer`)
+        : str(root, 'tokenizer', file);
     const backbone = at('backbone.safetensors');
     const head = at(`${key}.head.safetensors`);
     if (existsSync(backbone) && existsSync(head)) defaultWeights = [backbone, head];
   } else {
     const t = str(root, 'task', file);
-    if (!t && !opts.task) throw new TaskConfigError(`${file}: missing "task" (one of imageclassification, vqav2, nlvr2, retrieval, captioning, backbone)`);
+    if (!t && !opts.task)
+      throw new TaskConfigError(
+        `${file}: missing "task" (one of imageclassification, vqav2, nlvr2, retrieval, captioning, backbone)`,
+      );
     task = normalizeTask(t ?? opts.task!);
     if (t && opts.task && normalizeTask(opts.task) !== task)
-      throw new TaskConfigError(`${file}: config is for task ${task}, but ${normalizeTask(opts.task)} was asked for`);
+      throw new TaskConfigError(
+        `${file}: config is for task ${task}, but ${normalizeTask(opts.task)} was asked for`,
+      );
     tokenizer = str(root, 'tokenizer', file);
   }
   const where = `${file}${section === root ? '' : ` (tasks.${task})`}`;
   const w = section.weights ?? root.weights;
   if (typeof w === 'string') defaultWeights = [at(w)];
-  else if (Array.isArray(w) && w.every((x) => typeof x === 'string')) defaultWeights = (w as string[]).map(at);
+  else if (Array.isArray(w) && w.every((x) => typeof x === 'string'))
+    defaultWeights = (w as string[]).map(at);
   return resolveSection(section, {
     task,
     where,
@@ -208,18 +239,35 @@ export function loadTaskConfig(path: string, opts: LoadConfigOptions = {}): Task
 }
 
 /** Builds a TaskConfig from an in-memory object (same keys as the file; paths relative to `baseDir`). */
-export function taskConfigFromObject(obj: Json, opts: { task?: string; baseDir?: string; weights?: string[] } = {}): TaskConfig {
+export function taskConfigFromObject(
+  obj: Json,
+  opts: { task?: string; baseDir?: string; weights?: string[] } = {},
+): TaskConfig {
   const base = resolve(opts.baseDir ?? '.');
   const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const t = str(obj, 'task', 'config') ?? opts.task;
   if (!t) throw new TaskConfigError('config: missing "task"');
   const tok = str(obj, 'tokenizer', 'config');
-  return resolveSection(obj, { task: normalizeTask(t), where: 'config', tokenizer: tok ? at(tok) : undefined, weights: (opts.weights ?? []).map(at), at, root: obj });
+  return resolveSection(obj, {
+    task: normalizeTask(t),
+    where: 'config',
+    tokenizer: tok ? at(tok) : undefined,
+    weights: (opts.weights ?? []).map(at),
+    at,
+    root: obj,
+  });
 }
 
 function resolveSection(
   s: Json,
-  ctx: { task: ModelTask; where: string; tokenizer?: string; weights: string[]; at: (p: string) => string; root: Json },
+  ctx: {
+    task: ModelTask;
+    where: string;
+    tokenizer?: string;
+    weights: string[];
+    at: (p: string) => string;
+    root: Json;
+  },
 ): TaskConfig {
   const { task, where } = ctx;
   // Architecture: official EncoderConfig > registry name (+ overrides).
@@ -231,15 +279,21 @@ function resolveSection(
     else if (modelName) {
       const entry = getEntry(modelName);
       if (entry.task !== task && entry.task !== 'backbone')
-        throw new TaskConfigError(`${where}: model ${modelName} is a ${entry.task} model, config task is ${task}`);
+        throw new TaskConfigError(
+          `${where}: model ${modelName} is a ${entry.task} model, config task is ${task}`,
+        );
       const over: Partial<Beit3Config> = {};
       const img = num(s, 'img_size', where);
       if (img) over.imgSize = img;
       const vocab = num(s, 'vocab_size', where);
       if (vocab) over.vocabSize = vocab;
       model = configFor(modelName, over);
-      if (entry.task === 'backbone' && task !== 'backbone') model = { ...model, normalizeOutput: !(task === 'imageclassification' || task === 'vqav2') };
-    } else throw new TaskConfigError(`${where}: needs "model" (a registry name such as beit3_base_patch16_480_vqav2) or "encoder_config"`);
+      if (entry.task === 'backbone' && task !== 'backbone')
+        model = { ...model, normalizeOutput: !(task === 'imageclassification' || task === 'vqav2') };
+    } else
+      throw new TaskConfigError(
+        `${where}: needs "model" (a registry name such as beit3_base_patch16_480_vqav2) or "encoder_config"`,
+      );
   } catch (e) {
     if (e instanceof ConfigError) throw new TaskConfigError(`${where}: ${e.message}`);
     throw e;
@@ -261,15 +315,26 @@ function resolveSection(
   if (labels && numClasses !== undefined && labels.length !== numClasses)
     throw new TaskConfigError(`${where}: ${labels.length} labels but num_classes = ${numClasses}`);
 
-  const transform = (str(s, 'transform', where) ?? (task === 'imageclassification' ? 'imagenet' : 'vl')) as EvalTransformName;
-  if (transform !== 'vl' && transform !== 'imagenet') throw new TaskConfigError(`${where}: transform must be "vl" or "imagenet", got "${transform}"`);
+  const transform = (str(s, 'transform', where) ??
+    (task === 'imageclassification' ? 'imagenet' : 'vl')) as EvalTransformName;
+  if (transform !== 'vl' && transform !== 'imagenet')
+    throw new TaskConfigError(`${where}: transform must be "vl" or "imagenet", got "${transform}"`);
   // default: the official evaluation length, capped by the model's text position table
-  const textLen = num(s, 'num_max_bpe_tokens', where) ?? num((ctx.root.tiny_config ?? {}) as Json, 'num_max_bpe_tokens', where) ?? Math.min(64, model.maxSourcePositions - 2);
-  if (!Number.isInteger(textLen) || textLen < 3) throw new TaskConfigError(`${where}: num_max_bpe_tokens must be an integer ≥ 3, got ${textLen}`);
+  const textLen =
+    num(s, 'num_max_bpe_tokens', where) ??
+    num((ctx.root.tiny_config ?? {}) as Json, 'num_max_bpe_tokens', where) ??
+    Math.min(64, model.maxSourcePositions - 2);
+  if (!Number.isInteger(textLen) || textLen < 3)
+    throw new TaskConfigError(`${where}: num_max_bpe_tokens must be an integer ≥ 3, got ${textLen}`);
   if (task !== 'imageclassification' && textLen + 2 > model.maxSourcePositions)
-    throw new TaskConfigError(`${where}: num_max_bpe_tokens ${textLen} needs ${textLen + 2} text positions, the model has max_source_positions ${model.maxSourcePositions}`);
+    throw new TaskConfigError(
+      `${where}: num_max_bpe_tokens ${textLen} needs ${textLen + 2} text positions, the model has max_source_positions ${model.maxSourcePositions}`,
+    );
   const keep = num(s, 'num_keep_best', where);
-  if (keep !== undefined && keep !== 1) throw new TaskConfigError(`${where}: num_keep_best ${keep} is not supported (the official evaluation keeps 1)`);
+  if (keep !== undefined && keep !== 1)
+    throw new TaskConfigError(
+      `${where}: num_keep_best ${keep} is not supported (the official evaluation keeps 1)`,
+    );
   const generation: GenerationSettings = {
     numBeams: num(s, 'num_beams', where) ?? 3,
     maxLen: num(s, 'max_len', where) ?? textLen,
@@ -296,7 +361,8 @@ function resolveSection(
 /** A config for a registry name without a file (random or explicitly loaded weights). */
 export function configForModel(name: string, over: Partial<TaskConfig> = {}): TaskConfig {
   const e = getEntry(name);
-  if (e.task === 'pretraining') throw new TaskConfigError(`${name}: pretraining models have no inference pipeline`);
+  if (e.task === 'pretraining')
+    throw new TaskConfigError(`${name}: pretraining models have no inference pipeline`);
   const model = configFor(name);
   return {
     task: e.task,

@@ -9,7 +9,14 @@ import onnxProto from 'onnx-proto';
 import { taskGraphSpecs } from './graphs.js';
 import { buildGraph, type LoadedModel } from './model.js';
 import type { QuantizeOptions, QuantizeStats } from './quantize.js';
-import { encodeModel, modelInitializerBytes, type ModelProto, type PipelineDType, TaskSession, writeAtomic } from './session.js';
+import {
+  encodeModel,
+  modelInitializerBytes,
+  type ModelProto,
+  type PipelineDType,
+  TaskSession,
+  writeAtomic,
+} from './session.js';
 
 const { onnx } = onnxProto;
 
@@ -25,7 +32,9 @@ const MIN_EXTERNAL = 1024;
 /** Writes the model (atomically); returns the files written. */
 export function writeOnnx(model: ModelProto, path: string, opts: WriteOnnxOptions = {}): string[] {
   const threshold = opts.externalThreshold ?? 2 ** 30;
-  const external = opts.external === true || ((opts.external ?? 'auto') === 'auto' && modelInitializerBytes(model) > threshold);
+  const external =
+    opts.external === true ||
+    ((opts.external ?? 'auto') === 'auto' && modelInitializerBytes(model) > threshold);
   if (!external) {
     writeAtomic(path, encodeModel(model));
     return [path];
@@ -83,7 +92,11 @@ export interface ExportResult {
  * Writes every graph of a task's pipeline as ONNX: `out` itself for single-graph tasks, else
  * `<stem>.<role>.onnx` (retrieval: image, text; captioning: first, step), plus `<out>.meta.json`.
  */
-export function exportTaskModel(loaded: LoadedModel, out: string, opts: WriteOnnxOptions & { dtype?: PipelineDType; quantize?: QuantizeOptions } = {}): ExportResult {
+export function exportTaskModel(
+  loaded: LoadedModel,
+  out: string,
+  opts: WriteOnnxOptions & { dtype?: PipelineDType; quantize?: QuantizeOptions } = {},
+): ExportResult {
   const specs = taskGraphSpecs(loaded.model, loaded.config);
   const roles = Object.keys(specs);
   const stem = out.replace(/\.onnx$/i, '');
@@ -96,7 +109,12 @@ export function exportTaskModel(loaded: LoadedModel, out: string, opts: WriteOnn
     const { proto, stats } = TaskSession.modelProto(graph, bind, opts.dtype, opts.quantize);
     if (stats)
       quantized = quantized
-        ? { quantized: quantized.quantized + stats.quantized, skipped: quantized.skipped + stats.skipped, floatBytes: quantized.floatBytes + stats.floatBytes, int8Bytes: quantized.int8Bytes + stats.int8Bytes }
+        ? {
+            quantized: quantized.quantized + stats.quantized,
+            skipped: quantized.skipped + stats.skipped,
+            floatBytes: quantized.floatBytes + stats.floatBytes,
+            int8Bytes: quantized.int8Bytes + stats.int8Bytes,
+          }
         : stats;
     const path = roles.length === 1 ? out : `${stem}.${role}.onnx`;
     files.push(...writeOnnx(proto, path, opts));

@@ -35,18 +35,27 @@ export class FeaturesPipeline extends Pipeline {
     const key = `${withImage}/${withText}`;
     let p = this.sess.get(key);
     if (!p) {
-      p = compileSpec(this.loaded.model, featuresSpec(this.loaded.model, this.config, withImage, withText), this.options).then((s) => (this.sessions.push(s), s));
+      p = compileSpec(
+        this.loaded.model,
+        featuresSpec(this.loaded.model, this.config, withImage, withText),
+        this.options,
+      ).then((s) => (this.sessions.push(s), s));
       this.sess.set(key, p);
     }
     return p;
   }
 
   /** Features of images (and optionally one text per image: fused vision-language input). */
-  async run(images: readonly ImageInput[] | undefined, opts: { texts?: readonly string[]; pyramid?: boolean } = {}): Promise<FeatureResult> {
+  async run(
+    images: readonly ImageInput[] | undefined,
+    opts: { texts?: readonly string[]; pyramid?: boolean } = {},
+  ): Promise<FeatureResult> {
     const texts = opts.texts;
     if (!images?.length && !texts?.length) throw new TaskInputError('features: give images, texts or both');
     if (images?.length && texts?.length && images.length !== texts.length)
-      throw new TaskInputError(`features: ${images.length} images but ${texts.length} texts (fused input pairs them one to one)`);
+      throw new TaskInputError(
+        `features: ${images.length} images but ${texts.length} texts (fused input pairs them one to one)`,
+      );
     const feeds: Record<string, Tensor> = {};
     if (images?.length) feeds.image = await this.preprocess(images);
     if (texts?.length) {
@@ -61,9 +70,13 @@ export class FeaturesPipeline extends Pipeline {
     if (feeds.image) {
       const [B, L, D] = last.shape;
       const pooled = new Float32Array(B * D);
-      for (let b = 0; b < B; b++) pooled.set((last.data as Float32Array).subarray(b * L * D, b * L * D + D), b * D);
+      for (let b = 0; b < B; b++)
+        pooled.set((last.data as Float32Array).subarray(b * L * D, b * L * D + D), b * D);
       res.pooled = new Tensor('float32', [B, D], pooled);
-      if (opts.pyramid ?? true) res.pyramid = simpleFeaturePyramid(patchMap(hiddenStates[hiddenStates.length - 1], numVisionTokens(this.config.model)));
+      if (opts.pyramid ?? true)
+        res.pyramid = simpleFeaturePyramid(
+          patchMap(hiddenStates[hiddenStates.length - 1], numVisionTokens(this.config.model)),
+        );
     }
     return res;
   }
@@ -78,7 +91,8 @@ export function patchMap(h: Tensor, nv: number): Tensor {
   const src = h.data as Float32Array;
   const out = new Float32Array(B * D * P);
   for (let b = 0; b < B; b++)
-    for (let p = 0; p < P; p++) for (let d = 0; d < D; d++) out[(b * D + d) * P + p] = src[(b * L + 1 + p) * D + d];
+    for (let p = 0; p < P; p++)
+      for (let d = 0; d < D; d++) out[(b * D + d) * P + p] = src[(b * L + 1 + p) * D + d];
   return new Tensor('float32', [B, D, g, g], out);
 }
 
@@ -87,7 +101,8 @@ export function bilinear(x: Tensor, outH: number, outW: number): Tensor {
   const [B, C, H, W] = x.shape;
   const src = x.data as Float32Array;
   const out = new Float32Array(B * C * outH * outW);
-  const coord = (o: number, n: number, on: number) => Math.min(Math.max((o + 0.5) * (n / on) - 0.5, 0), n - 1);
+  const coord = (o: number, n: number, on: number) =>
+    Math.min(Math.max((o + 0.5) * (n / on) - 0.5, 0), n - 1);
   for (let bc = 0; bc < B * C; bc++)
     for (let oy = 0; oy < outH; oy++) {
       const y = coord(oy, H, outH);
@@ -119,7 +134,12 @@ export function maxPool2(x: Tensor): Tensor {
     for (let y = 0; y < h; y++)
       for (let xx = 0; xx < w; xx++) {
         const o = bc * H * W;
-        out[(bc * h + y) * w + xx] = Math.max(src[o + 2 * y * W + 2 * xx], src[o + 2 * y * W + 2 * xx + 1], src[o + (2 * y + 1) * W + 2 * xx], src[o + (2 * y + 1) * W + 2 * xx + 1]);
+        out[(bc * h + y) * w + xx] = Math.max(
+          src[o + 2 * y * W + 2 * xx],
+          src[o + 2 * y * W + 2 * xx + 1],
+          src[o + (2 * y + 1) * W + 2 * xx],
+          src[o + (2 * y + 1) * W + 2 * xx + 1],
+        );
       }
   return new Tensor('float32', [B, C, h, w], out);
 }

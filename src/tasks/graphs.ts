@@ -24,7 +24,10 @@ export interface GraphSpec {
   body: (s: ParamScope, x: Record<string, Value>) => Record<string, Value>;
 }
 
-const image = (c: TaskConfig, batch = 'batch'): InputDecl => ({ dtype: 'float32', shape: [batch, c.model.inChans, c.model.imgSize, c.model.imgSize] });
+const image = (c: TaskConfig, batch = 'batch'): InputDecl => ({
+  dtype: 'float32',
+  shape: [batch, c.model.inChans, c.model.imgSize, c.model.imgSize],
+});
 const text = (c: TaskConfig, batch = 'batch'): InputDecl => ({ dtype: 'int64', shape: [batch, c.textLen] });
 
 export function classifySpec(m: Beit3TaskModel, c: TaskConfig): GraphSpec {
@@ -32,7 +35,11 @@ export function classifySpec(m: Beit3TaskModel, c: TaskConfig): GraphSpec {
 }
 
 export function vqaSpec(m: Beit3TaskModel, c: TaskConfig): GraphSpec {
-  return { name: 'vqa', inputs: { image: image(c), question: text(c), padding_mask: text(c) }, body: (s, x) => m.forward(s, x) };
+  return {
+    name: 'vqa',
+    inputs: { image: image(c), question: text(c), padding_mask: text(c) },
+    body: (s, x) => m.forward(s, x),
+  };
 }
 
 export function nlvr2Spec(m: Beit3TaskModel, c: TaskConfig): GraphSpec {
@@ -44,7 +51,11 @@ export function nlvr2Spec(m: Beit3TaskModel, c: TaskConfig): GraphSpec {
 }
 
 export function retrievalImageSpec(m: Beit3ForRetrieval, c: TaskConfig): GraphSpec {
-  return { name: 'retrieval_image', inputs: { image: image(c) }, body: (s, x) => ({ vision_cls: m.encodeImage(s, x.image) }) };
+  return {
+    name: 'retrieval_image',
+    inputs: { image: image(c) },
+    body: (s, x) => ({ vision_cls: m.encodeImage(s, x.image) }),
+  };
 }
 
 export function retrievalTextSpec(m: Beit3ForRetrieval, c: TaskConfig): GraphSpec {
@@ -64,7 +75,9 @@ export function captionFirstSpec(m: Beit3ForCaptioning, c: TaskConfig): GraphSpe
       const r = m.decodeFirst(s, x.image, x.text_ids);
       const logits = ops.squeeze(ops.slice(r.logits, [1], [2], [1]), [1]);
       const out: Record<string, Value> = { logits, logprobs: ops.logSoftmax(logits, -1) };
-      r.caches.forEach((kv, l) => ((out[`cache.layer${l}.key`] = kv.key), (out[`cache.layer${l}.value`] = kv.value)));
+      r.caches.forEach(
+        (kv, l) => ((out[`cache.layer${l}.key`] = kv.key), (out[`cache.layer${l}.value`] = kv.value)),
+      );
       return out;
     },
   };
@@ -74,7 +87,12 @@ export function captionFirstSpec(m: Beit3ForCaptioning, c: TaskConfig): GraphSpe
  * Captioning step k: caches of the previous call reordered by `src` (beam source rows) with their
  * <mask> entry dropped, one decoding step, running beam scores added, top-k over beams × vocab.
  */
-export function captionStepSpec(m: Beit3ForCaptioning, c: TaskConfig, numBeams: number, k: number): GraphSpec {
+export function captionStepSpec(
+  m: Beit3ForCaptioning,
+  c: TaskConfig,
+  numBeams: number,
+  k: number,
+): GraphSpec {
   const cfg = c.model;
   const V = cfg.vocabSize;
   const inputs: Record<string, InputDecl> = {
@@ -84,7 +102,11 @@ export function captionStepSpec(m: Beit3ForCaptioning, c: TaskConfig, numBeams: 
     beam_scores: { dtype: 'float32', shape: ['rows'] },
   };
   for (let l = 0; l < cfg.layers; l++)
-    for (const kv of ['key', 'value']) inputs[`past.layer${l}.${kv}`] = { dtype: 'float32', shape: ['prev_rows', cfg.heads, 'past', headDim(cfg)] };
+    for (const kv of ['key', 'value'])
+      inputs[`past.layer${l}.${kv}`] = {
+        dtype: 'float32',
+        shape: ['prev_rows', cfg.heads, 'past', headDim(cfg)],
+      };
   return {
     name: `caption_step_b${numBeams}`,
     inputs,
@@ -98,14 +120,21 @@ export function captionStepSpec(m: Beit3ForCaptioning, c: TaskConfig, numBeams: 
       const scores = ops.reshape(ops.add(lp, ops.unsqueeze(x.beam_scores, [1])), [-1, numBeams * V]);
       const [vals, idx] = ops.topK(scores, k, -1);
       const out: Record<string, Value> = { next_scores: vals, next_words: idx };
-      r.caches.forEach((kv, l) => ((out[`cache.layer${l}.key`] = kv.key), (out[`cache.layer${l}.value`] = kv.value)));
+      r.caches.forEach(
+        (kv, l) => ((out[`cache.layer${l}.key`] = kv.key), (out[`cache.layer${l}.value`] = kv.value)),
+      );
       return out;
     },
   };
 }
 
 /** Backbone features for image and/or text input: final and per-layer hidden states. */
-export function featuresSpec(m: Beit3TaskModel, c: TaskConfig, withImage = true, withText = false): GraphSpec {
+export function featuresSpec(
+  m: Beit3TaskModel,
+  c: TaskConfig,
+  withImage = true,
+  withText = false,
+): GraphSpec {
   const inputs: Record<string, InputDecl> = {};
   if (withImage) inputs.image = image(c);
   if (withText) {
@@ -134,10 +163,16 @@ export function taskGraphSpecs(m: Beit3TaskModel, c: TaskConfig): Record<string,
     case 'nlvr2':
       return { model: nlvr2Spec(m, c) };
     case 'retrieval':
-      return { image: retrievalImageSpec(m as Beit3ForRetrieval, c), text: retrievalTextSpec(m as Beit3ForRetrieval, c) };
+      return {
+        image: retrievalImageSpec(m as Beit3ForRetrieval, c),
+        text: retrievalTextSpec(m as Beit3ForRetrieval, c),
+      };
     case 'captioning': {
       const g = c.generation;
-      return { first: captionFirstSpec(m as Beit3ForCaptioning, c), step: captionStepSpec(m as Beit3ForCaptioning, c, g.numBeams, g.numBeams * g.topnPerBeam) };
+      return {
+        first: captionFirstSpec(m as Beit3ForCaptioning, c),
+        step: captionStepSpec(m as Beit3ForCaptioning, c, g.numBeams, g.numBeams * g.topnPerBeam),
+      };
     }
     case 'backbone':
       return { model: featuresSpec(m, c) };

@@ -33,7 +33,14 @@ export function detectHeadTask(keys: Iterable<string>): string | undefined {
 
 /** Output classes of a head, read from its last layer's weight. */
 function classesInWeights(task: ModelTask, state: ReadonlyMap<string, Tensor>): number | undefined {
-  const key = task === 'vqav2' ? 'head.3.weight' : task === 'nlvr2' ? 'head.dense2.weight' : task === 'imageclassification' ? 'head.weight' : undefined;
+  const key =
+    task === 'vqav2'
+      ? 'head.3.weight'
+      : task === 'nlvr2'
+        ? 'head.dense2.weight'
+        : task === 'imageclassification'
+          ? 'head.weight'
+          : undefined;
   return key ? state.get(key)?.shape[0] : undefined;
 }
 
@@ -79,7 +86,9 @@ export async function loadTaskModel(config: TaskConfig, opts: LoadModelOptions =
     const inWeights = classesInWeights(config.task, state);
     if (inWeights !== undefined) {
       if (numClasses !== undefined && numClasses !== inWeights)
-        throw new SizeMismatchError(`${where}: the ${config.task} head has ${inWeights} classes, the config says ${numClasses}${config.labels ? ` (${config.labels.length} labels)` : ''}`);
+        throw new SizeMismatchError(
+          `${where}: the ${config.task} head has ${inWeights} classes, the config says ${numClasses}${config.labels ? ` (${config.labels.length} labels)` : ''}`,
+        );
       numClasses = inWeights;
     }
     const emb = state.get('beit3.text_embed.weight');
@@ -88,9 +97,16 @@ export async function loadTaskModel(config: TaskConfig, opts: LoadModelOptions =
         `${where}: beit3.text_embed.weight is [${emb.shape}], the config's model has vocab_size ${config.model.vocabSize} × embed_dim ${config.model.embedDim}`,
       );
   } else if (opts.randomSeed === undefined)
-    throw new TaskConfigError(`${config.source ?? 'config'}: no weights given (pass --weights, list "weights" in the config, or ask for random weights)`);
-  if (numClasses === undefined && (config.task === 'vqav2' || config.task === 'imageclassification' || config.task === 'nlvr2'))
-    throw new TaskConfigError(`${config.source ?? 'config'}: number of classes unknown (give num_classes or labels)`);
+    throw new TaskConfigError(
+      `${config.source ?? 'config'}: no weights given (pass --weights, list "weights" in the config, or ask for random weights)`,
+    );
+  if (
+    numClasses === undefined &&
+    (config.task === 'vqav2' || config.task === 'imageclassification' || config.task === 'nlvr2')
+  )
+    throw new TaskConfigError(
+      `${config.source ?? 'config'}: number of classes unknown (give num_classes or labels)`,
+    );
   const model = createTaskModel(config.task, config.model, numClasses);
   if (!state) {
     model.initialize(opts.randomSeed);
@@ -136,7 +152,9 @@ export async function loadTaskModel(config: TaskConfig, opts: LoadModelOptions =
       `${where}: ${mismatched
         .slice(0, 5)
         .map(([k, s]) => `${k} is [${filtered.get(k)!.shape}], model expects [${s}]`)
-        .join('; ')}${mismatched.length > 5 ? ` (+${mismatched.length - 5} more)` : ''} — check the config's model sizes`,
+        .join(
+          '; ',
+        )}${mismatched.length > 5 ? ` (+${mismatched.length - 5} more)` : ''} — check the config's model sizes`,
     );
   const missing = [...own.keys()].filter((k) => !filtered.has(k));
   const extra = [...filtered.keys()].filter((k) => !own.has(k));
@@ -175,6 +193,10 @@ export async function compileGraph(
 }
 
 /** Compiles a graph spec (src/tasks/graphs.ts). */
-export function compileSpec(model: Beit3TaskModel, spec: GraphSpec, opts: SessionOptions = {}): Promise<TaskSession> {
+export function compileSpec(
+  model: Beit3TaskModel,
+  spec: GraphSpec,
+  opts: SessionOptions = {},
+): Promise<TaskSession> {
   return compileGraph(spec.name, model, spec.inputs, spec.body, opts);
 }

@@ -31,24 +31,36 @@ export class Nlvr2Pipeline extends Pipeline {
   }
 
   private session() {
-    this.sess ??= compileSpec(this.loaded.model, nlvr2Spec(this.loaded.model, this.config), this.options).then((s) => (this.sessions.push(s), s));
+    this.sess ??= compileSpec(
+      this.loaded.model,
+      nlvr2Spec(this.loaded.model, this.config),
+      this.options,
+    ).then((s) => (this.sessions.push(s), s));
     return this.sess;
   }
 
   async logits(imageA: Tensor, imageB: Tensor, text: Tensor, paddingMask: Tensor): Promise<Tensor> {
-    return (await (await this.session()).run({ image_a: imageA, image_b: imageB, text_description: text, padding_mask: paddingMask })).logits;
+    return (
+      await (
+        await this.session()
+      ).run({ image_a: imageA, image_b: imageB, text_description: text, padding_mask: paddingMask })
+    ).logits;
   }
 
   async run(items: readonly Nlvr2Input[]): Promise<Nlvr2Result[]> {
     if (!items.length) throw new TaskInputError('no statements given');
-    if (this.config.numClasses !== undefined && this.config.numClasses !== 2) throw new TaskInputError(`NLVR2 head must have 2 classes, has ${this.config.numClasses}`);
+    if (this.config.numClasses !== undefined && this.config.numClasses !== 2)
+      throw new TaskInputError(`NLVR2 head must have 2 classes, has ${this.config.numClasses}`);
     const tok = await this.tokenizer();
     return this.batched(
       items,
       async (b) => ({
         a: await this.preprocess(b.map((x) => x.left)),
         b: await this.preprocess(b.map((x) => x.right)),
-        text: tok.batch(b.map((x) => x.statement), this.config.textLen),
+        text: tok.batch(
+          b.map((x) => x.statement),
+          this.config.textLen,
+        ),
       }),
       async ({ a, b, text }) => {
         const logits = await this.logits(a, b, text.languageTokens, text.paddingMask);
@@ -57,7 +69,13 @@ export class Nlvr2Pipeline extends Pipeline {
           // torch max(-1) returns the first maximal index on ties
           const label = l[1] > l[0] ? 1 : 0;
           const p = softmax(l);
-          return { label, answer: label === 1, probability: p[label], probabilityTrue: p[1], logits: [l[0], l[1]] as [number, number] };
+          return {
+            label,
+            answer: label === 1,
+            probability: p[label],
+            probabilityTrue: p[1],
+            logits: [l[0], l[1]] as [number, number],
+          };
         });
       },
     );

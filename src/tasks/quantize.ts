@@ -62,7 +62,11 @@ function dims(t: TensorProto): number[] {
 }
 
 /** Per-column symmetric int8 of W (K, N) row-major: q[k,n] = round(W[k,n] / s[n]). */
-export function quantizePerColumn(w: Float32Array, K: number, N: number): { q: Int8Array; scale: Float32Array } {
+export function quantizePerColumn(
+  w: Float32Array,
+  K: number,
+  N: number,
+): { q: Int8Array; scale: Float32Array } {
   const scale = new Float32Array(N);
   for (let k = 0; k < K; k++)
     for (let n = 0; n < N; n++) {
@@ -72,7 +76,8 @@ export function quantizePerColumn(w: Float32Array, K: number, N: number): { q: I
   for (let n = 0; n < N; n++) scale[n] = scale[n] > 0 ? scale[n] / 127 : 1;
   const q = new Int8Array(K * N);
   for (let k = 0; k < K; k++)
-    for (let n = 0; n < N; n++) q[k * N + n] = Math.max(-127, Math.min(127, Math.round(w[k * N + n] / scale[n])));
+    for (let n = 0; n < N; n++)
+      q[k * N + n] = Math.max(-127, Math.min(127, Math.round(w[k * N + n] / scale[n])));
   return { q, scale };
 }
 
@@ -136,9 +141,24 @@ export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): Q
     const { q, scale } = quantizePerColumn(W, K, N);
     const base = `${b}.q8_${stats.quantized}`;
     newInits.push(
-      { name: `${base}.weight`, dims: [K, N], dataType: onnx.TensorProto.DataType.INT8, rawData: new Uint8Array(q.buffer) },
-      { name: `${base}.scale`, dims: [N], dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(scale.buffer) },
-      { name: `${base}.zero_point`, dims: [N], dataType: onnx.TensorProto.DataType.INT8, rawData: new Uint8Array(N) },
+      {
+        name: `${base}.weight`,
+        dims: [K, N],
+        dataType: onnx.TensorProto.DataType.INT8,
+        rawData: new Uint8Array(q.buffer),
+      },
+      {
+        name: `${base}.scale`,
+        dims: [N],
+        dataType: onnx.TensorProto.DataType.FLOAT,
+        rawData: new Uint8Array(scale.buffer),
+      },
+      {
+        name: `${base}.zero_point`,
+        dims: [N],
+        dataType: onnx.TensorProto.DataType.INT8,
+        rawData: new Uint8Array(N),
+      },
     );
     n.opType = 'DynamicQuantizeMatMul';
     n.domain = 'com.microsoft';
@@ -150,7 +170,8 @@ export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): Q
   g.node = nodes.filter((n) => !dropNodes.has(n));
   g.initializer = [...(g.initializer ?? []).filter((t) => !dropInits.has(t.name!)), ...newInits];
   const opsets = m.opsetImport ?? [];
-  if (stats.quantized && !opsets.some((o) => o.domain === 'com.microsoft')) opsets.push({ domain: 'com.microsoft', version: 1 });
+  if (stats.quantized && !opsets.some((o) => o.domain === 'com.microsoft'))
+    opsets.push({ domain: 'com.microsoft', version: 1 });
   m.opsetImport = opsets;
   return stats;
 }

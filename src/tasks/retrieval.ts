@@ -52,12 +52,16 @@ export class RetrievalPipeline extends Pipeline {
   }
 
   private images() {
-    this.imageSession ??= this.track(compileSpec(this.m, retrievalImageSpec(this.m, this.config), this.options));
+    this.imageSession ??= this.track(
+      compileSpec(this.m, retrievalImageSpec(this.m, this.config), this.options),
+    );
     return this.imageSession;
   }
 
   private texts() {
-    this.textSession ??= this.track(compileSpec(this.m, retrievalTextSpec(this.m, this.config), this.options));
+    this.textSession ??= this.track(
+      compileSpec(this.m, retrievalTextSpec(this.m, this.config), this.options),
+    );
     return this.textSession;
   }
 
@@ -83,7 +87,10 @@ export class RetrievalPipeline extends Pipeline {
     const rows = await this.batched(
       texts,
       async (b) => tok.batch(b, this.config.textLen),
-      async (t) => splitRows((await sess.run({ text_description: t.languageTokens, padding_mask: t.paddingMask })).language_cls),
+      async (t) =>
+        splitRows(
+          (await sess.run({ text_description: t.languageTokens, padding_mask: t.paddingMask })).language_cls,
+        ),
     );
     return stackRows(rows);
   }
@@ -109,21 +116,35 @@ export class RetrievalPipeline extends Pipeline {
   static rankings(scores: Tensor): { textRankPerImage: number[][]; imageRankPerText: number[][] } {
     const [n, m] = scores.shape;
     const s = scores.data as Float32Array;
-    const textRankPerImage = Array.from({ length: n }, (_, i) => topkIndices(s.subarray(i * m, (i + 1) * m), m));
-    const imageRankPerText = Array.from({ length: m }, (_, j) => topkIndices(Array.from({ length: n }, (_, i) => s[i * m + j]), n));
+    const textRankPerImage = Array.from({ length: n }, (_, i) =>
+      topkIndices(s.subarray(i * m, (i + 1) * m), m),
+    );
+    const imageRankPerText = Array.from({ length: m }, (_, j) =>
+      topkIndices(
+        Array.from({ length: n }, (_, i) => s[i * m + j]),
+        n,
+      ),
+    );
     return { textRankPerImage, imageRankPerText };
   }
 
   /** Official recalls (×100): `iids` = image id of each score row, `tiids` = image id of each text. */
   static evaluate(scores: Tensor, iids: readonly number[], tiids: readonly number[]): RetrievalRecalls {
     const { textRankPerImage, imageRankPerText } = RetrievalPipeline.rankings(scores);
-    const tr = (k: number) => (100 * textRankPerImage.filter((r, i) => r.slice(0, k).some((t) => tiids[t] === iids[i])).length) / iids.length;
-    const ir = (k: number) => (100 * imageRankPerText.filter((r, j) => r.slice(0, k).some((i) => iids[i] === tiids[j])).length) / tiids.length;
+    const tr = (k: number) =>
+      (100 * textRankPerImage.filter((r, i) => r.slice(0, k).some((t) => tiids[t] === iids[i])).length) /
+      iids.length;
+    const ir = (k: number) =>
+      (100 * imageRankPerText.filter((r, j) => r.slice(0, k).some((i) => iids[i] === tiids[j])).length) /
+      tiids.length;
     const r = { tr_r1: tr(1), tr_r5: tr(5), tr_r10: tr(10), ir_r1: ir(1), ir_r5: ir(5), ir_r10: ir(10) };
     return { ...r, average_score: (r.tr_r1 + r.tr_r5 + r.tr_r10 + r.ir_r1 + r.ir_r5 + r.ir_r10) / 6 };
   }
 
-  async run(input: { images: readonly ImageInput[]; texts: readonly string[] }, opts: { topk?: number } = {}): Promise<RetrievalResult> {
+  async run(
+    input: { images: readonly ImageInput[]; texts: readonly string[] },
+    opts: { topk?: number } = {},
+  ): Promise<RetrievalResult> {
     const vi = await this.embedImages(input.images);
     const vt = await this.embedTexts(input.texts);
     const scores = RetrievalPipeline.scores(vi, vt);
@@ -133,8 +154,12 @@ export class RetrievalPipeline extends Pipeline {
     const s = scores.data as Float32Array;
     return {
       scores,
-      textsPerImage: textRankPerImage.map((r, i) => r.slice(0, k).map((j) => ({ index: j, score: s[i * m + j] }))),
-      imagesPerText: imageRankPerText.map((r, j) => r.slice(0, k).map((i) => ({ index: i, score: s[i * m + j] }))),
+      textsPerImage: textRankPerImage.map((r, i) =>
+        r.slice(0, k).map((j) => ({ index: j, score: s[i * m + j] })),
+      ),
+      imagesPerText: imageRankPerText.map((r, j) =>
+        r.slice(0, k).map((i) => ({ index: i, score: s[i * m + j] })),
+      ),
     };
   }
 }

@@ -33,8 +33,24 @@ export interface SessionOptions {
 /** Time spent in ORT `run` calls across every session of the process (ms). */
 export const ortClock = { ms: 0, calls: 0 };
 
-const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = { float32: 'float32', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8', float64: 'float64' };
-const FROM_ORT: Record<string, DType> = { float32: 'float32', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8', float64: 'float64' };
+const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
+  float32: 'float32',
+  int64: 'int64',
+  int32: 'int32',
+  bool: 'bool',
+  uint8: 'uint8',
+  int8: 'int8',
+  float64: 'float64',
+};
+const FROM_ORT: Record<string, DType> = {
+  float32: 'float32',
+  int64: 'int64',
+  int32: 'int32',
+  bool: 'bool',
+  uint8: 'uint8',
+  int8: 'int8',
+  float64: 'float64',
+};
 
 export function toOrtTensor(t: Tensor): ort.Tensor {
   const type = ORT_TYPE[t.dtype];
@@ -72,7 +88,12 @@ export class TaskSession {
   ) {}
 
   /** ModelProto of a graph with parameters bound as initializers (optionally int8-quantized). */
-  static modelProto(graph: Graph, bind: ReadonlyMap<string, Tensor>, dtype: PipelineDType = 'fp32', quantize?: QuantizeOptions): { proto: ModelProto; stats?: QuantizeStats } {
+  static modelProto(
+    graph: Graph,
+    bind: ReadonlyMap<string, Tensor>,
+    dtype: PipelineDType = 'fp32',
+    quantize?: QuantizeOptions,
+  ): { proto: ModelProto; stats?: QuantizeStats } {
     const proto = toModelProto(graph, { bind, producer: 'beit3 tasks' });
     if (dtype === 'q8') {
       const stats = quantizeModelProto(proto, quantize);
@@ -81,12 +102,21 @@ export class TaskSession {
     return { proto };
   }
 
-  static async create(graph: Graph, bind: ReadonlyMap<string, Tensor>, opts: SessionOptions = {}): Promise<TaskSession> {
+  static async create(
+    graph: Graph,
+    bind: ReadonlyMap<string, Tensor>,
+    opts: SessionOptions = {},
+  ): Promise<TaskSession> {
     const { proto, stats } = TaskSession.modelProto(graph, bind, opts.dtype, opts.quantize);
     return TaskSession.fromProto(graph.name, proto, opts, stats);
   }
 
-  static async fromProto(name: string, proto: ModelProto, opts: SessionOptions = {}, stats?: QuantizeStats): Promise<TaskSession> {
+  static async fromProto(
+    name: string,
+    proto: ModelProto,
+    opts: SessionOptions = {},
+    stats?: QuantizeStats,
+  ): Promise<TaskSession> {
     const sessionOpts: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: opts.threads ?? 0,

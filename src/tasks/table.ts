@@ -30,16 +30,61 @@ export interface TaskEntry {
   needsTokenizer: boolean;
   needsLabels: boolean;
   transform: 'vl' | 'imagenet';
-  create(loaded: Awaited<ReturnType<typeof loadTaskModel>>, opts: PipelineOptions): Promise<PipelineTypes[ModelTask]>;
+  create(
+    loaded: Awaited<ReturnType<typeof loadTaskModel>>,
+    opts: PipelineOptions,
+  ): Promise<PipelineTypes[ModelTask]>;
 }
 
 export const TASKS: { readonly [K in ModelTask]: TaskEntry } = {
-  imageclassification: { id: 'image-classification', description: 'image → top-k class labels', needsTokenizer: false, needsLabels: false, transform: 'imagenet', create: (l, o) => ImageClassificationPipeline.create(l, o) },
-  retrieval: { id: 'image-text-retrieval', description: 'images × texts → similarity scores and rankings', needsTokenizer: true, needsLabels: false, transform: 'vl', create: (l, o) => RetrievalPipeline.create(l, o) },
-  vqav2: { id: 'visual-question-answering', description: 'image + question → answer', needsTokenizer: true, needsLabels: true, transform: 'vl', create: (l, o) => VqaPipeline.create(l, o) },
-  nlvr2: { id: 'visual-reasoning', description: 'two images + statement → true/false', needsTokenizer: true, needsLabels: false, transform: 'vl', create: (l, o) => Nlvr2Pipeline.create(l, o) },
-  captioning: { id: 'image-to-text', description: 'image → caption (official beam search)', needsTokenizer: true, needsLabels: false, transform: 'vl', create: (l, o) => CaptioningPipeline.create(l, o) },
-  backbone: { id: 'image-feature-extraction', description: 'per-layer hidden states, simple feature pyramid', needsTokenizer: false, needsLabels: false, transform: 'vl', create: (l, o) => FeaturesPipeline.create(l, o) },
+  imageclassification: {
+    id: 'image-classification',
+    description: 'image → top-k class labels',
+    needsTokenizer: false,
+    needsLabels: false,
+    transform: 'imagenet',
+    create: (l, o) => ImageClassificationPipeline.create(l, o),
+  },
+  retrieval: {
+    id: 'image-text-retrieval',
+    description: 'images × texts → similarity scores and rankings',
+    needsTokenizer: true,
+    needsLabels: false,
+    transform: 'vl',
+    create: (l, o) => RetrievalPipeline.create(l, o),
+  },
+  vqav2: {
+    id: 'visual-question-answering',
+    description: 'image + question → answer',
+    needsTokenizer: true,
+    needsLabels: true,
+    transform: 'vl',
+    create: (l, o) => VqaPipeline.create(l, o),
+  },
+  nlvr2: {
+    id: 'visual-reasoning',
+    description: 'two images + statement → true/false',
+    needsTokenizer: true,
+    needsLabels: false,
+    transform: 'vl',
+    create: (l, o) => Nlvr2Pipeline.create(l, o),
+  },
+  captioning: {
+    id: 'image-to-text',
+    description: 'image → caption (official beam search)',
+    needsTokenizer: true,
+    needsLabels: false,
+    transform: 'vl',
+    create: (l, o) => CaptioningPipeline.create(l, o),
+  },
+  backbone: {
+    id: 'image-feature-extraction',
+    description: 'per-layer hidden states, simple feature pyramid',
+    needsTokenizer: false,
+    needsLabels: false,
+    transform: 'vl',
+    create: (l, o) => FeaturesPipeline.create(l, o),
+  },
 };
 
 export interface CreatePipelineOptions extends PipelineOptions, LoadModelOptions {
@@ -58,12 +103,20 @@ export interface CreatePipelineOptions extends PipelineOptions, LoadModelOptions
 export async function pipeline<T extends string>(
   task: T,
   opts: CreatePipelineOptions,
-): Promise<T extends keyof typeof ALIAS_TYPES ? PipelineTypes[(typeof ALIAS_TYPES)[T]] : PipelineTypes[ModelTask]> {
+): Promise<
+  T extends keyof typeof ALIAS_TYPES ? PipelineTypes[(typeof ALIAS_TYPES)[T]] : PipelineTypes[ModelTask]
+> {
   const t = normalizeTask(task);
-  let config = typeof opts.config === 'string' ? loadTaskConfig(opts.config, { task: opts.section ?? t, weights: opts.weights }) : opts.config;
+  let config =
+    typeof opts.config === 'string'
+      ? loadTaskConfig(opts.config, { task: opts.section ?? t, weights: opts.weights })
+      : opts.config;
   if (typeof opts.config !== 'string' && opts.weights?.length) config = { ...config, weights: opts.weights };
   if (t === 'backbone') config = { ...config, task: 'backbone' };
-  else if (config.task !== t) throw new TaskConfigError(`${config.source ?? 'config'}: is a ${config.task} config, pipeline('${task}') runs ${t}`);
+  else if (config.task !== t)
+    throw new TaskConfigError(
+      `${config.source ?? 'config'}: is a ${config.task} config, pipeline('${task}') runs ${t}`,
+    );
   const loaded = await loadTaskModel(config, opts);
   return (await TASKS[t].create(loaded, opts)) as never;
 }

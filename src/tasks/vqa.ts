@@ -33,7 +33,9 @@ export class VqaPipeline extends Pipeline {
   }
 
   private session() {
-    this.sess ??= compileSpec(this.loaded.model, vqaSpec(this.loaded.model, this.config), this.options).then((s) => (this.sessions.push(s), s));
+    this.sess ??= compileSpec(this.loaded.model, vqaSpec(this.loaded.model, this.config), this.options).then(
+      (s) => (this.sessions.push(s), s),
+    );
     return this.sess;
   }
 
@@ -49,12 +51,23 @@ export class VqaPipeline extends Pipeline {
     const k = opts.topk ?? this.config.topk;
     return this.batched(
       items,
-      async (b) => ({ image: await this.preprocess(b.map((x) => x.image)), text: tok.batch(b.map((x) => x.question), this.config.textLen) }),
+      async (b) => ({
+        image: await this.preprocess(b.map((x) => x.image)),
+        text: tok.batch(
+          b.map((x) => x.question),
+          this.config.textLen,
+        ),
+      }),
       async ({ image, text }) => {
         const logits = await this.logits(image, text.languageTokens, text.paddingMask);
         return Array.from({ length: logits.shape[0] }, (_, i) => {
           const l = row(logits, i);
-          const top = topkIndices(l, k).map((c) => ({ answer: labels[c], index: c, logit: l[c], score: 1 / (1 + Math.exp(-l[c])) }));
+          const top = topkIndices(l, k).map((c) => ({
+            answer: labels[c],
+            index: c,
+            logit: l[c],
+            score: 1 / (1 + Math.exp(-l[c])),
+          }));
           return { ...top[0], topk: top };
         });
       },

@@ -17,7 +17,8 @@ const model = { weights: [], embedDim: 24, imgSize: 40 };
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'beit3-search-'));
   mkdirSync(join(dir, 'imgs/sub'), { recursive: true });
-  for (const f of ['astronaut.png', 'camera.png', 'chelsea.png', 'rocket.jpg']) copyFileSync(join(SRC, f), join(dir, 'imgs', f));
+  for (const f of ['astronaut.png', 'camera.png', 'chelsea.png', 'rocket.jpg'])
+    copyFileSync(join(SRC, f), join(dir, 'imgs', f));
   copyFileSync(join(E2E, 'images/horse.png'), join(dir, 'imgs/sub/horse.png'));
   copyFileSync(join(SRC, 'truncated.jpg'), join(dir, 'imgs/broken.jpg'));
   writeFileSync(join(dir, 'imgs/notes.txt'), 'not an image');
@@ -59,11 +60,19 @@ describe('ImageIndex', () => {
     const r3 = await idx3.sync(p);
     expect([r3.added, r3.removed, r3.unchanged]).toEqual([1, 1, 4]);
     const all = await ImageIndex.open(out).searchText(p, query, 10);
-    expect(all.map((h) => h.path).sort()).toEqual(['astronaut.png', 'chelsea.png', 'rocket.jpg', 'sub/horse.png', 'sub/logo.png']);
+    expect(all.map((h) => h.path).sort()).toEqual([
+      'astronaut.png',
+      'chelsea.png',
+      'rocket.jpg',
+      'sub/horse.png',
+      'sub/logo.png',
+    ]);
   });
 
   it('refuses a model of another size and a missing index', () => {
-    expect(() => ImageIndex.openOrCreate(join(dir, 'index'), join(dir, 'imgs'), { ...model, embedDim: 32 })).toThrow(SearchIndexError);
+    expect(() =>
+      ImageIndex.openOrCreate(join(dir, 'index'), join(dir, 'imgs'), { ...model, embedDim: 32 }),
+    ).toThrow(SearchIndexError);
     expect(() => ImageIndex.open(join(dir, 'nothing'))).toThrow(/not an image index/);
   });
 });

@@ -15,7 +15,11 @@ const tmp = mkdtempSync(join(tmpdir(), 'beit3-taskcli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function beit3(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -36,7 +40,16 @@ describe('beit3 task commands', () => {
       ['vqa', img('chelsea'), 'What?'], // no config
       ['vqa', join(tmp, 'missing.png'), 'What?', '-c', CONFIG],
       ['classify', img('chelsea'), '-c', CONFIG, '--topk', 'x'],
-      ['vqa', img('chelsea'), 'q', '-c', CONFIG, '-w', join(E2E, 'backbone.safetensors'), join(E2E, 'nlvr2.head.safetensors')],
+      [
+        'vqa',
+        img('chelsea'),
+        'q',
+        '-c',
+        CONFIG,
+        '-w',
+        join(E2E, 'backbone.safetensors'),
+        join(E2E, 'nlvr2.head.safetensors'),
+      ],
       ['search', join(tmp, 'no-index'), 'a cat'],
     ]) {
       const r = beit3(...args);
@@ -64,7 +77,8 @@ describe('beit3 task commands', () => {
   it('index a folder then search it', () => {
     const dir = join(tmp, 'imgs');
     mkdirSync(dir);
-    for (const n of ['chelsea', 'rocket', 'astronaut', 'horse']) copyFileSync(img(n), join(dir, `${n}${img(n).slice(img(n).lastIndexOf('.'))}`));
+    for (const n of ['chelsea', 'rocket', 'astronaut', 'horse'])
+      copyFileSync(img(n), join(dir, `${n}${img(n).slice(img(n).lastIndexOf('.'))}`));
     const r = beit3('index', dir, '--out', join(tmp, 'idx'), '-c', CONFIG, '--json', '--no-progress');
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ size: 4, added: 4 });

@@ -40,15 +40,31 @@ describe('e2e: VQA', () => {
   afterAll(() => p.dispose());
   it('answers equal the official predictions, logits within 1e-4', async () => {
     const items = cases.tasks.vqav2.items as Json[];
-    const out = await p.run(items.map((i) => ({ image: imagePath(i.image), question: i.question })), { topk: 3 });
+    const out = await p.run(
+      items.map((i) => ({ image: imagePath(i.image), question: i.question })),
+      { topk: 3 },
+    );
     expect(out.map((o) => o.answer)).toEqual(items.map((i) => i.answer));
-    expect(out.map((o) => o.topk.map((t) => t.answer))).toEqual(items.map((i) => (i.top3 as [string, number][]).map((t) => t[0])));
+    expect(out.map((o) => o.topk.map((t) => t.answer))).toEqual(
+      items.map((i) => (i.top3 as [string, number][]).map((t) => t[0])),
+    );
     // raw logits through the batch path
-    const tok = await (p as unknown as { tokenizer(): Promise<import('../../src/text/beit3-tokenizer.js').Beit3Tokenizer> }).tokenizer();
-    const text = tok.batch(items.map((i) => i.question as string), p.config.textLen);
+    const tok = await (
+      p as unknown as { tokenizer(): Promise<import('../../src/text/beit3-tokenizer.js').Beit3Tokenizer> }
+    ).tokenizer();
+    const text = tok.batch(
+      items.map((i) => i.question as string),
+      p.config.textLen,
+    );
     expect(ints(text.languageTokens)).toEqual(ints(ref.get('vqav2.language_tokens')!));
-    const logits = await p.logits(await p.preprocess(items.map((i) => imagePath(i.image))), text.languageTokens, text.paddingMask);
-    expect(maxAbs(logits.data as Float32Array, ref.get('vqav2.logits')!.data as Float32Array)).toBeLessThan(1e-4);
+    const logits = await p.logits(
+      await p.preprocess(items.map((i) => imagePath(i.image))),
+      text.languageTokens,
+      text.paddingMask,
+    );
+    expect(maxAbs(logits.data as Float32Array, ref.get('vqav2.logits')!.data as Float32Array)).toBeLessThan(
+      1e-4,
+    );
   });
 });
 
@@ -58,10 +74,23 @@ describe('e2e: NLVR2', () => {
   afterAll(() => p.dispose());
   it('labels and logits equal the official ones', async () => {
     const items = cases.tasks.nlvr2.items as Json[];
-    const out = await p.run(items.map((i) => ({ left: imagePath(i.image_left), right: imagePath(i.image_right), statement: i.sentence })));
+    const out = await p.run(
+      items.map((i) => ({
+        left: imagePath(i.image_left),
+        right: imagePath(i.image_right),
+        statement: i.sentence,
+      })),
+    );
     expect(out.map((o) => o.label)).toEqual(items.map((i) => i.pred));
-    expect(out.map((o) => String(o.answer === true ? 'True' : 'False'))).toEqual(items.map((i) => i.pred_text));
-    expect(maxAbs(out.flatMap((o) => o.logits), ref.get('nlvr2.logits')!.data as Float32Array)).toBeLessThan(1e-4);
+    expect(out.map((o) => String(o.answer === true ? 'True' : 'False'))).toEqual(
+      items.map((i) => i.pred_text),
+    );
+    expect(
+      maxAbs(
+        out.flatMap((o) => o.logits),
+        ref.get('nlvr2.logits')!.data as Float32Array,
+      ),
+    ).toBeLessThan(1e-4);
     for (const o of out) expect(o.probability).toBeGreaterThan(0.5);
   });
 });
@@ -76,20 +105,36 @@ describe('e2e: retrieval', () => {
     const texts = r.texts as Json[];
     const vi = await p.embedImages(images.map((i) => imagePath(i.image)));
     const vt = await p.embedTexts(texts.map((t) => t.text));
-    expect(maxAbs(vi.data as Float32Array, ref.get('retrieval.vision_cls')!.data as Float32Array)).toBeLessThan(1e-4);
-    expect(maxAbs(vt.data as Float32Array, ref.get('retrieval.language_cls')!.data as Float32Array)).toBeLessThan(1e-4);
+    expect(
+      maxAbs(vi.data as Float32Array, ref.get('retrieval.vision_cls')!.data as Float32Array),
+    ).toBeLessThan(1e-4);
+    expect(
+      maxAbs(vt.data as Float32Array, ref.get('retrieval.language_cls')!.data as Float32Array),
+    ).toBeLessThan(1e-4);
     const scores = RetrievalPipeline.scores(vi, vt);
-    expect(maxAbs(scores.data as Float32Array, ref.get('retrieval.scores')!.data as Float32Array)).toBeLessThan(1e-4);
+    expect(
+      maxAbs(scores.data as Float32Array, ref.get('retrieval.scores')!.data as Float32Array),
+    ).toBeLessThan(1e-4);
     const { textRankPerImage, imageRankPerText } = RetrievalPipeline.rankings(scores);
     expect(textRankPerImage.flat()).toEqual(ints(ref.get('retrieval.text_rank_per_image')!));
     expect(imageRankPerText.flat()).toEqual(ints(ref.get('retrieval.image_rank_per_text')!));
     const iids = images.map((i) => i.image_id as number);
     expect(imageRankPerText.map((r) => r.map((row) => iids[row]))).toEqual(texts.map((t) => t.images_ranked));
-    const ev = RetrievalPipeline.evaluate(scores, images.map((i) => i.image_id), texts.map((t) => t.image_id));
-    for (const [k, v] of Object.entries(r.official_eval as Record<string, number>)) expect(ev[k as keyof typeof ev]).toBeCloseTo(v, 4);
+    const ev = RetrievalPipeline.evaluate(
+      scores,
+      images.map((i) => i.image_id),
+      texts.map((t) => t.image_id),
+    );
+    for (const [k, v] of Object.entries(r.official_eval as Record<string, number>))
+      expect(ev[k as keyof typeof ev]).toBeCloseTo(v, 4);
     // the convenience API gives the same top-k
-    const run = await p.run({ images: images.map((i) => imagePath(i.image)), texts: texts.map((t) => t.text) }, { topk: 3 });
-    expect(run.imagesPerText.map((x) => x.map((y) => iids[y.index]))).toEqual(texts.map((t) => (t.images_ranked as number[]).slice(0, 3)));
+    const run = await p.run(
+      { images: images.map((i) => imagePath(i.image)), texts: texts.map((t) => t.text) },
+      { topk: 3 },
+    );
+    expect(run.imagesPerText.map((x) => x.map((y) => iids[y.index]))).toEqual(
+      texts.map((t) => (t.images_ranked as number[]).slice(0, 3)),
+    );
   });
 });
 
@@ -102,11 +147,20 @@ describe('e2e: image classification', () => {
     const out = await p.run(items.map((i) => imagePath(i.image)));
     expect(out.map((o) => o.topk.map((t) => t.index))).toEqual(items.map((i) => i.topk));
     expect(out.map((o) => o.topk.map((t) => t.label))).toEqual(items.map((i) => i.topk_names));
-    expect(maxAbs(out.flatMap((o) => Array.from(o.logits)), ref.get('imageclassification.logits')!.data as Float32Array)).toBeLessThan(1e-4);
+    expect(
+      maxAbs(
+        out.flatMap((o) => Array.from(o.logits)),
+        ref.get('imageclassification.logits')!.data as Float32Array,
+      ),
+    ).toBeLessThan(1e-4);
   });
   it('decoding in worker threads gives the same answers', async () => {
     const items = cases.tasks.imageclassification.items as Json[];
-    const w = (await pipeline('classify', { config: CONFIG, workers: 1, batchSize: 3 })) as ImageClassificationPipeline;
+    const w = (await pipeline('classify', {
+      config: CONFIG,
+      workers: 1,
+      batchSize: 3,
+    })) as ImageClassificationPipeline;
     const out = await w.run(items.map((i) => imagePath(i.image)));
     expect(out.map((o) => o.topk.map((t) => t.index))).toEqual(items.map((i) => i.topk));
     await w.dispose();
@@ -121,7 +175,12 @@ describe('e2e: captioning (official beam search)', () => {
     const c = cases.tasks.captioning as Json;
     const items = c.items as Json[];
     const x = await p.preprocess(items.map((i) => imagePath(i.image)));
-    expect(maxAbs((await p.firstLogits(x)).data as Float32Array, ref.get('captioning.step0.logits')!.data as Float32Array)).toBeLessThan(1e-4);
+    expect(
+      maxAbs(
+        (await p.firstLogits(x)).data as Float32Array,
+        ref.get('captioning.step0.logits')!.data as Float32Array,
+      ),
+    ).toBeLessThan(1e-4);
     const out = await p.run(items.map((i) => imagePath(i.image)));
     expect(out.map((o) => o.decodedIds)).toEqual(items.map((i) => i.decoded_ids));
     expect(out.map((o) => o.caption)).toEqual(items.map((i) => i.caption));

@@ -50,7 +50,8 @@ describe('export', () => {
     for (const file of [out, ext.graphs[0].path]) {
       const s = await ort.InferenceSession.create(file);
       expect(s.outputNames).toEqual(['logits']);
-      const got = (await s.run({ image: toOrt(image), question: toOrt(q), padding_mask: toOrt(m) })).logits.data as Float32Array;
+      const got = (await s.run({ image: toOrt(image), question: toOrt(q), padding_mask: toOrt(m) })).logits
+        .data as Float32Array;
       expect(maxAbs(got, ours.data as Float32Array)).toBeLessThan(1e-6);
       expect(maxAbs(got, ref.get('vqav2.logits')!.data as Float32Array)).toBeLessThan(1e-4);
       await s.release();
@@ -61,15 +62,31 @@ describe('export', () => {
   });
 
   it('retrieval and captioning export one file per graph', async () => {
-    const ret = exportTaskModel(await loadTaskModel(loadTaskConfig(CONFIG, { task: 'retrieval' })), join(tmp, 'ret.onnx'));
+    const ret = exportTaskModel(
+      await loadTaskModel(loadTaskConfig(CONFIG, { task: 'retrieval' })),
+      join(tmp, 'ret.onnx'),
+    );
     expect(ret.graphs.map((g) => g.role)).toEqual(['image', 'text']);
     const s = await ort.InferenceSession.create(join(tmp, 'ret.text.onnx'));
-    const got = await s.run({ text_description: toOrt(ref.get('retrieval.language_tokens')!), padding_mask: toOrt(ref.get('retrieval.padding_mask')!) });
-    expect(maxAbs(got.language_cls.data as Float32Array, ref.get('retrieval.language_cls')!.data as Float32Array)).toBeLessThan(1e-4);
+    const got = await s.run({
+      text_description: toOrt(ref.get('retrieval.language_tokens')!),
+      padding_mask: toOrt(ref.get('retrieval.padding_mask')!),
+    });
+    expect(
+      maxAbs(got.language_cls.data as Float32Array, ref.get('retrieval.language_cls')!.data as Float32Array),
+    ).toBeLessThan(1e-4);
     await s.release();
-    const cap = exportTaskModel(await loadTaskModel(loadTaskConfig(CONFIG, { task: 'captioning' })), join(tmp, 'cap.onnx'));
+    const cap = exportTaskModel(
+      await loadTaskModel(loadTaskConfig(CONFIG, { task: 'captioning' })),
+      join(tmp, 'cap.onnx'),
+    );
     expect(cap.graphs.map((g) => g.role)).toEqual(['first', 'step']);
-    expect(cap.graphs[1].inputs.map((i) => i.name).slice(0, 4)).toEqual(['text_ids', 'text_len', 'src', 'beam_scores']);
+    expect(cap.graphs[1].inputs.map((i) => i.name).slice(0, 4)).toEqual([
+      'text_ids',
+      'text_len',
+      'src',
+      'beam_scores',
+    ]);
   });
 });
 
@@ -83,7 +100,8 @@ describe('int8 quantization', () => {
       let amax = 0;
       for (let k = 0; k < K; k++) amax = Math.max(amax, Math.abs(w[k * N + n]));
       expect(scale[n]).toBeCloseTo(amax / 127, 7);
-      for (let k = 0; k < K; k++) expect(Math.abs(q[k * N + n] * scale[n] - w[k * N + n])).toBeLessThanOrEqual(scale[n] / 2 + 1e-7);
+      for (let k = 0; k < K; k++)
+        expect(Math.abs(q[k * N + n] * scale[n] - w[k * N + n])).toBeLessThanOrEqual(scale[n] / 2 + 1e-7);
     }
     expect(Math.max(...Array.from(q, Math.abs))).toBe(127);
   });
@@ -104,14 +122,24 @@ describe('int8 quantization', () => {
     const loaded = await loadTaskModel(loadTaskConfig(CONFIG, { task: 'vqa' }));
     const L = loaded.config.model.layers;
     // FFN scope: fc1, fc2 of both experts per layer
-    expect(exportTaskModel(loaded, join(tmp, 'vqa-q8ffn.onnx'), { dtype: 'q8' }).quantized!.quantized).toBe(L * 4);
+    expect(exportTaskModel(loaded, join(tmp, 'vqa-q8ffn.onnx'), { dtype: 'q8' }).quantized!.quantized).toBe(
+      L * 4,
+    );
     // all: q, k, v, out, fc1, fc2 of both experts + pooler + 2 head layers; the patch projection (Reshape) stays float
     const r = exportTaskModel(loaded, join(tmp, 'vqa-q8.onnx'), { dtype: 'q8', quantize: { scope: 'all' } });
     expect(r.quantized!.quantized).toBe(L * 6 * 2 + 3);
-    const all = (await pipeline('vqa', { config: CONFIG, dtype: 'q8', quantize: { scope: 'all' } })) as VqaPipeline;
+    const all = (await pipeline('vqa', {
+      config: CONFIG,
+      dtype: 'q8',
+      quantize: { scope: 'all' },
+    })) as VqaPipeline;
     const c = await all.logits(image, ref.get('vqav2.language_tokens')!, ref.get('vqav2.padding_mask')!);
     const s = await ort.InferenceSession.create(join(tmp, 'vqa-q8.onnx'));
-    const got = await s.run({ image: toOrt(image), question: toOrt(ref.get('vqav2.language_tokens')!), padding_mask: toOrt(ref.get('vqav2.padding_mask')!) });
+    const got = await s.run({
+      image: toOrt(image),
+      question: toOrt(ref.get('vqav2.language_tokens')!),
+      padding_mask: toOrt(ref.get('vqav2.padding_mask')!),
+    });
     expect(maxAbs(got.logits.data as Float32Array, c.data as Float32Array)).toBeLessThan(1e-5);
     await s.release();
     await Promise.all([fp.dispose(), q8.dispose(), all.dispose()]);

@@ -26,14 +26,21 @@ describe('features', () => {
   it('every layer, and the final cls feature through the retrieval head equals the official vision_cls', async () => {
     const p = (await pipeline('features', { config: CONFIG, section: 'retrieval' })) as FeaturesPipeline;
     expect(p.loaded.notes.join()).toMatch(/ignored 3 head keys/);
-    const images = [...cases.tasks.retrieval.images].sort((a, b) => a.image_id - b.image_id).map((i) => img(i.image));
+    const images = [...cases.tasks.retrieval.images]
+      .sort((a, b) => a.image_id - b.image_id)
+      .map((i) => img(i.image));
     const r = await p.run(images);
     const cfg = p.config.model;
     expect(r.hiddenStates).toHaveLength(cfg.layers);
     const nv = (cfg.imgSize / cfg.patchSize) ** 2 + 1;
     expect(r.lastHiddenState.shape).toEqual([images.length, nv, cfg.embedDim]);
     const g = cfg.imgSize / cfg.patchSize;
-    expect(r.pyramid!.map((t) => t.shape.slice(2))).toEqual([[4 * g, 4 * g], [2 * g, 2 * g], [g, g], [Math.floor(g / 2), Math.floor(g / 2)]]);
+    expect(r.pyramid!.map((t) => t.shape.slice(2))).toEqual([
+      [4 * g, 4 * g],
+      [2 * g, 2 * g],
+      [g, g],
+      [Math.floor(g / 2), Math.floor(g / 2)],
+    ]);
     const head = (await loadSafetensors(join(E2E, 'retrieval.head.safetensors'))).get('vision_head.weight')!;
     const ref = (await loadSafetensors(join(E2E, 'e2e.safetensors'))).get('retrieval.vision_cls')!;
     const D = cfg.embedDim;
@@ -41,7 +48,9 @@ describe('features', () => {
     const pooled = r.pooled!.data as Float32Array;
     let err = 0;
     for (let b = 0; b < images.length; b++) {
-      const y = Array.from({ length: D }, (_, o) => pooled.subarray(b * D, (b + 1) * D).reduce((s, v, i) => s + v * W[o * D + i], 0));
+      const y = Array.from({ length: D }, (_, o) =>
+        pooled.subarray(b * D, (b + 1) * D).reduce((s, v, i) => s + v * W[o * D + i], 0),
+      );
       const n = Math.hypot(...y);
       y.forEach((v, o) => (err = Math.max(err, Math.abs(v / n - (ref.data as Float32Array)[b * D + o]))));
     }
@@ -55,7 +64,9 @@ describe('features', () => {
   it('pyramid resampling: bilinear (align_corners=False) and 2×2 max pooling known answers', () => {
     const x = new Tensor('float32', [1, 1, 2, 2], Float32Array.from([0, 1, 2, 3]));
     // torch.nn.functional.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)
-    expect(Array.from(bilinear(x, 4, 4).data as Float32Array)).toEqual([0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3]);
+    expect(Array.from(bilinear(x, 4, 4).data as Float32Array)).toEqual([
+      0, 0.25, 0.75, 1, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2, 2.25, 2.75, 3,
+    ]);
     const y = new Tensor('float32', [1, 1, 3, 4], Float32Array.from([1, 5, 2, 0, 3, 4, 9, 1, 7, 7, 7, 7]));
     expect(Array.from(maxPool2(y).data as Float32Array)).toEqual([5, 9]);
   });
@@ -66,13 +77,22 @@ describe('loading', () => {
     const fx = resolve('fixtures/beit3-ref');
     const json = JSON.parse(readFileSync(join(fx, 'retrieval.json'), 'utf8'));
     const make = async (file: string) => {
-      const c = taskConfigFromObject({ task: 'retrieval', encoder_config: json.encoder_config }, { weights: [join(fx, file)] });
+      const c = taskConfigFromObject(
+        { task: 'retrieval', encoder_config: json.encoder_config },
+        { weights: [join(fx, file)] },
+      );
       return (await TASKS.retrieval.create(await loadTaskModel(c), {})) as RetrievalPipeline;
     };
     const [a, b] = [await make('retrieval.pth'), await make('retrieval.safetensors')];
     const S = json.encoder_config.img_size;
-    const x = new Tensor('float32', [3, S, S], Float32Array.from({ length: 3 * S * S }, (_, i) => Math.sin(i)));
-    expect(Array.from((await a.embedImages([x])).data as Float32Array)).toEqual(Array.from((await b.embedImages([x])).data as Float32Array));
+    const x = new Tensor(
+      'float32',
+      [3, S, S],
+      Float32Array.from({ length: 3 * S * S }, (_, i) => Math.sin(i)),
+    );
+    expect(Array.from((await a.embedImages([x])).data as Float32Array)).toEqual(
+      Array.from((await b.embedImages([x])).data as Float32Array),
+    );
     await Promise.all([a.dispose(), b.dispose()]);
   });
 });

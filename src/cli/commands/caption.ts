@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
-import { intOption, type ModelCliOptions, numberOption, openPipeline, print, withModelOptions } from '../../tasks/cli.js';
+import {
+  intOption,
+  type ModelCliOptions,
+  numberOption,
+  openPipeline,
+  print,
+  withModelOptions,
+} from '../../tasks/cli.js';
 import { CliError } from '../errors.js';
 
 /** `beit3 caption IMAGE... --config C [--num-beams N] [--greedy]` */
@@ -11,23 +18,44 @@ export function register(program: Command): void {
       .argument('<images...>', 'image files')
       .option('--num-beams <n>', 'beams (default: config num_beams, official 3)')
       .option('--greedy', 'one beam (the official loop with --num_beams 1)')
-      .option('--max-len <n>', 'length limit incl. <s> and </s> (default: config max_len = num_max_bpe_tokens)')
+      .option(
+        '--max-len <n>',
+        'length limit incl. <s> and </s> (default: config max_len = num_max_bpe_tokens)',
+      )
       .option('--length-penalty <x>', 'score = sum_logprobs / len ** x (default: config, official 0.6)'),
     { task: true },
   )
-    .addHelpText('after', '\nExamples:\n  beit3 caption photo.jpg --config coco_captioning/config.json\n  beit3 caption *.png -c config.json --greedy --max-len 20 --json\n')
-    .action(async (images: string[], o: ModelCliOptions & { numBeams?: string; greedy?: boolean; maxLen?: string; lengthPenalty?: string }) => {
-      if (o.greedy && o.numBeams !== undefined) throw new CliError('--greedy and --num-beams exclude each other');
-      const p = await openPipeline('captioning', o, 'caption');
-      try {
-        const out = await p.run(images, {
-          numBeams: o.greedy ? 1 : intOption('--num-beams', o.numBeams, 1),
-          maxLen: intOption('--max-len', o.maxLen, 3),
-          lengthPenalty: numberOption('--length-penalty', o.lengthPenalty),
-        });
-        print(o, images.map((image, i) => ({ image, caption: out[i].caption, score: out[i].score, ids: out[i].decodedIds })), () => images.map((image, i) => `${image}\t${out[i].caption}`));
-      } finally {
-        await p.dispose();
-      }
-    });
+    .addHelpText(
+      'after',
+      '\nExamples:\n  beit3 caption photo.jpg --config coco_captioning/config.json\n  beit3 caption *.png -c config.json --greedy --max-len 20 --json\n',
+    )
+    .action(
+      async (
+        images: string[],
+        o: ModelCliOptions & { numBeams?: string; greedy?: boolean; maxLen?: string; lengthPenalty?: string },
+      ) => {
+        if (o.greedy && o.numBeams !== undefined)
+          throw new CliError('--greedy and --num-beams exclude each other');
+        const p = await openPipeline('captioning', o, 'caption');
+        try {
+          const out = await p.run(images, {
+            numBeams: o.greedy ? 1 : intOption('--num-beams', o.numBeams, 1),
+            maxLen: intOption('--max-len', o.maxLen, 3),
+            lengthPenalty: numberOption('--length-penalty', o.lengthPenalty),
+          });
+          print(
+            o,
+            images.map((image, i) => ({
+              image,
+              caption: out[i].caption,
+              score: out[i].score,
+              ids: out[i].decodedIds,
+            })),
+            () => images.map((image, i) => `${image}\t${out[i].caption}`),
+          );
+        } finally {
+          await p.dispose();
+        }
+      },
+    );
 }

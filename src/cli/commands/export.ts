@@ -10,26 +10,52 @@ export function register(program: Command): void {
   withModelOptions(
     program
       .command('export')
-      .description('write a task model as self-contained ONNX (named inputs/outputs; external data when large) + <out>.meta.json')
-      .requiredOption('-t, --task <task>', 'imageclassification | vqav2 | nlvr2 | retrieval | captioning | backbone')
-      .requiredOption('-o, --out <file>', 'output .onnx (retrieval: <stem>.image.onnx + <stem>.text.onnx; captioning: <stem>.first.onnx + <stem>.step.onnx)')
+      .description(
+        'write a task model as self-contained ONNX (named inputs/outputs; external data when large) + <out>.meta.json',
+      )
+      .requiredOption(
+        '-t, --task <task>',
+        'imageclassification | vqav2 | nlvr2 | retrieval | captioning | backbone',
+      )
+      .requiredOption(
+        '-o, --out <file>',
+        'output .onnx (retrieval: <stem>.image.onnx + <stem>.text.onnx; captioning: <stem>.first.onnx + <stem>.step.onnx)',
+      )
       .option('--external', 'always store weights as external data (<out>.data); default: only above 1 GiB')
       .option('--scope <scope>', 'q8: ffn (default) | all', 'ffn'),
   )
-    .addHelpText('after', '\nExamples:\n  beit3 export --task vqav2 --config vqa/config.json --out vqa.onnx\n  beit3 export --task retrieval -c config.json -w model.pth --out ret.onnx --dtype q8\n')
-    .action(async (o: ModelCliOptions & { task: string; out: string; external?: boolean; scope?: string }) => {
-      if (!/\.onnx$/i.test(o.out)) throw new CliError(`--out must end in .onnx, got '${o.out}'`);
-      if (o.scope !== 'ffn' && o.scope !== 'all') throw new CliError(`--scope must be ffn or all, got '${o.scope}'`);
-      const dtype = (o.dtype ?? 'fp32') as PipelineDType;
-      if (dtype !== 'fp32' && dtype !== 'q8') throw new CliError(`--dtype must be fp32 or q8, got '${o.dtype}'`);
-      const config = cliConfig(o.task, o);
-      const seed = o.randomWeights !== undefined ? Number(o.randomWeights) : undefined;
-      const loaded = await loadTaskModel(config, { randomSeed: seed });
-      const r = exportTaskModel(loaded, o.out, { dtype, external: o.external ? true : 'auto', quantize: { scope: o.scope } });
-      print(o, r, () => [
-        ...r.graphs.map((g) => `${g.path}  inputs: ${g.inputs.map((i) => `${i.name}[${i.shape.join(',')}]`).join(' ')}  outputs: ${g.outputs.slice(0, 4).join(' ')}${g.outputs.length > 4 ? ` (+${g.outputs.length - 4})` : ''}`),
-        ...(r.quantized ? [`int8: ${r.quantized.quantized} MatMuls, weights ${(r.quantized.floatBytes / 2 ** 20).toFixed(1)} MiB → ${(r.quantized.int8Bytes / 2 ** 20).toFixed(1)} MiB`] : []),
-        `files: ${r.files.join(', ')}`,
-      ]);
-    });
+    .addHelpText(
+      'after',
+      '\nExamples:\n  beit3 export --task vqav2 --config vqa/config.json --out vqa.onnx\n  beit3 export --task retrieval -c config.json -w model.pth --out ret.onnx --dtype q8\n',
+    )
+    .action(
+      async (o: ModelCliOptions & { task: string; out: string; external?: boolean; scope?: string }) => {
+        if (!/\.onnx$/i.test(o.out)) throw new CliError(`--out must end in .onnx, got '${o.out}'`);
+        if (o.scope !== 'ffn' && o.scope !== 'all')
+          throw new CliError(`--scope must be ffn or all, got '${o.scope}'`);
+        const dtype = (o.dtype ?? 'fp32') as PipelineDType;
+        if (dtype !== 'fp32' && dtype !== 'q8')
+          throw new CliError(`--dtype must be fp32 or q8, got '${o.dtype}'`);
+        const config = cliConfig(o.task, o);
+        const seed = o.randomWeights !== undefined ? Number(o.randomWeights) : undefined;
+        const loaded = await loadTaskModel(config, { randomSeed: seed });
+        const r = exportTaskModel(loaded, o.out, {
+          dtype,
+          external: o.external ? true : 'auto',
+          quantize: { scope: o.scope },
+        });
+        print(o, r, () => [
+          ...r.graphs.map(
+            (g) =>
+              `${g.path}  inputs: ${g.inputs.map((i) => `${i.name}[${i.shape.join(',')}]`).join(' ')}  outputs: ${g.outputs.slice(0, 4).join(' ')}${g.outputs.length > 4 ? ` (+${g.outputs.length - 4})` : ''}`,
+          ),
+          ...(r.quantized
+            ? [
+                `int8: ${r.quantized.quantized} MatMuls, weights ${(r.quantized.floatBytes / 2 ** 20).toFixed(1)} MiB → ${(r.quantized.int8Bytes / 2 ** 20).toFixed(1)} MiB`,
+              ]
+            : []),
+          `files: ${r.files.join(', ')}`,
+        ]);
+      },
+    );
 }

@@ -13,17 +13,24 @@ export function register(program: Command): void {
   withModelOptions(
     program
       .command('index')
-      .description('embed a folder of images (recursive) into a persistent search index; re-run to resume or to add new/changed files')
+      .description(
+        'embed a folder of images (recursive) into a persistent search index; re-run to resume or to add new/changed files',
+      )
       .argument('<dir>', 'folder of images')
       .requiredOption('-o, --out <index>', 'index folder (created if missing)')
       .option('--chunk <n>', 'images per saved checkpoint', '32'),
     { task: true },
   )
-    .addHelpText('after', '\nExamples:\n  beit3 index ~/photos --out photos.idx --config retrieval/config.json\n  beit3 index ~/photos --out photos.idx -c config.json      # later: embeds only new or changed files\n  beit3 search photos.idx "a dog on a beach"\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  beit3 index ~/photos --out photos.idx --config retrieval/config.json\n  beit3 index ~/photos --out photos.idx -c config.json      # later: embeds only new or changed files\n  beit3 search photos.idx "a dog on a beach"\n',
+    )
     .action(async (dir: string, o: ModelCliOptions & { out: string; chunk?: string }) => {
-      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`index: ${dir} is not a folder`);
+      if (!existsSync(dir) || !statSync(dir).isDirectory())
+        throw new CliError(`index: ${dir} is not a folder`);
       const chunk = Number(o.chunk ?? 32);
-      if (!Number.isInteger(chunk) || chunk < 1) throw new CliError(`--chunk must be a positive integer, got '${o.chunk}'`);
+      if (!Number.isInteger(chunk) || chunk < 1)
+        throw new CliError(`--chunk must be a positive integer, got '${o.chunk}'`);
       const config = cliConfig('retrieval', o);
       const idx = ImageIndex.openOrCreate(o.out, dir, {
         config: o.config ? resolve(o.config) : undefined,

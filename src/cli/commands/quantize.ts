@@ -12,14 +12,24 @@ const { onnx } = onnxProto;
 export function register(program: Command): void {
   program
     .command('quantize')
-    .description('dynamic int8 quantization of an ONNX model\'s MatMul weights (per-channel int8 weights, DynamicQuantizeMatMul)')
+    .description(
+      "dynamic int8 quantization of an ONNX model's MatMul weights (per-channel int8 weights, DynamicQuantizeMatMul)",
+    )
     .argument('<input>', 'fp32 .onnx (e.g. from beit3 export; external data is read)')
     .argument('<output>', 'output .onnx')
-    .option('--scope <scope>', 'ffn: FFN expert weights only (default, keeps answers on the fixture models); all: every weight MatMul', 'ffn')
+    .option(
+      '--scope <scope>',
+      'ffn: FFN expert weights only (default, keeps answers on the fixture models); all: every weight MatMul',
+      'ffn',
+    )
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExamples:\n  beit3 export --task retrieval -c config.json --out ret.onnx && beit3 quantize ret.image.onnx ret.image.q8.onnx\n  beit3 export --task vqav2 -c config.json --out vqa.onnx --dtype q8     # same, in one step\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  beit3 export --task retrieval -c config.json --out ret.onnx && beit3 quantize ret.image.onnx ret.image.q8.onnx\n  beit3 export --task vqav2 -c config.json --out vqa.onnx --dtype q8     # same, in one step\n',
+    )
     .action((input: string, output: string, o: { scope: string; json?: boolean }) => {
-      if (o.scope !== 'ffn' && o.scope !== 'all') throw new CliError(`--scope must be ffn or all, got '${o.scope}'`);
+      if (o.scope !== 'ffn' && o.scope !== 'all')
+        throw new CliError(`--scope must be ffn or all, got '${o.scope}'`);
       let model: onnxProto.onnx.ModelProto;
       try {
         model = onnx.ModelProto.decode(readFileSync(input));
@@ -33,16 +43,22 @@ export function register(program: Command): void {
         const buf = readFileSync(join(dirname(input), kv.location!));
         const off = Number(kv.offset ?? 0);
         const len = kv.length !== undefined ? Number(kv.length) : buf.byteLength - off;
-        if (off + len > buf.byteLength) throw new CliError(`${input}: external data of ${t.name} runs past the end of ${kv.location}`);
+        if (off + len > buf.byteLength)
+          throw new CliError(`${input}: external data of ${t.name} runs past the end of ${kv.location}`);
         t.rawData = buf.subarray(off, off + len);
         t.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
         t.externalData = [];
       }
       const stats = quantizeModelProto(model, { scope: o.scope as 'ffn' | 'all' });
-      if (!stats.quantized) throw new CliError(`${input}: no MatMul with a float32 weight initializer${o.scope === 'ffn' ? ' in FFN layers (try --scope all)' : ''}`);
+      if (!stats.quantized)
+        throw new CliError(
+          `${input}: no MatMul with a float32 weight initializer${o.scope === 'ffn' ? ' in FFN layers (try --scope all)' : ''}`,
+        );
       const files = writeOnnx(model, output);
       process.stdout.write(
-        o.json ? `${JSON.stringify({ files, ...stats })}\n` : `quantized ${stats.quantized} MatMuls (${stats.skipped} left float): weights ${(stats.floatBytes / 2 ** 20).toFixed(1)} MiB → ${(stats.int8Bytes / 2 ** 20).toFixed(1)} MiB; wrote ${files.join(', ')}\n`,
+        o.json
+          ? `${JSON.stringify({ files, ...stats })}\n`
+          : `quantized ${stats.quantized} MatMuls (${stats.skipped} left float): weights ${(stats.floatBytes / 2 ** 20).toFixed(1)} MiB → ${(stats.int8Bytes / 2 ** 20).toFixed(1)} MiB; wrote ${files.join(', ')}\n`,
       );
     });
 }

@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
-import { fmt, intOption, type ModelCliOptions, openPipeline, print, withModelOptions } from '../../tasks/cli.js';
+import {
+  fmt,
+  intOption,
+  type ModelCliOptions,
+  openPipeline,
+  print,
+  withModelOptions,
+} from '../../tasks/cli.js';
 import { CliError } from '../errors.js';
 
 /** `beit3 retrieve --images A B ... --texts "t1" "t2" ... --config C` */
@@ -13,14 +20,22 @@ export function register(program: Command): void {
       .option('-k, --topk <k>', 'results per query', '5'),
     { task: true },
   )
-    .addHelpText('after', '\nExamples:\n  beit3 retrieve --images a.jpg b.jpg --texts "a dog on a beach" "a red car" --config retrieval/config.json\n  beit3 retrieve -i imgs/*.png --texts "a cat" -c config.json --json   # JSON includes the full score matrix\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  beit3 retrieve --images a.jpg b.jpg --texts "a dog on a beach" "a red car" --config retrieval/config.json\n  beit3 retrieve -i imgs/*.png --texts "a cat" -c config.json --json   # JSON includes the full score matrix\n',
+    )
     .action(async (o: ModelCliOptions & { images: string[]; texts: string[]; topk?: string }) => {
       if (!o.images?.length || !o.texts?.length) throw new CliError('retrieve: give --images and --texts');
       const p = await openPipeline('retrieval', o, 'retrieve');
       try {
-        const r = await p.run({ images: o.images, texts: o.texts }, { topk: intOption('--topk', o.topk, 1, 5) });
+        const r = await p.run(
+          { images: o.images, texts: o.texts },
+          { topk: intOption('--topk', o.topk, 1, 5) },
+        );
         const m = r.scores.shape[1];
-        const scores = Array.from({ length: r.scores.shape[0] }, (_, i) => Array.from((r.scores.data as Float32Array).subarray(i * m, (i + 1) * m)));
+        const scores = Array.from({ length: r.scores.shape[0] }, (_, i) =>
+          Array.from((r.scores.data as Float32Array).subarray(i * m, (i + 1) * m)),
+        );
         print(
           o,
           {
@@ -30,7 +45,11 @@ export function register(program: Command): void {
             imagesPerText: r.imagesPerText.map((x) => x.map((y) => ({ image: o.images[y.index], ...y }))),
             textsPerImage: r.textsPerImage.map((x) => x.map((y) => ({ text: o.texts[y.index], ...y }))),
           },
-          () => o.texts.flatMap((t, j) => [`"${t}"`, ...r.imagesPerText[j].map((h) => `  ${fmt(h.score)}  ${o.images[h.index]}`)]),
+          () =>
+            o.texts.flatMap((t, j) => [
+              `"${t}"`,
+              ...r.imagesPerText[j].map((h) => `  ${fmt(h.score)}  ${o.images[h.index]}`),
+            ]),
         );
       } finally {
         await p.dispose();

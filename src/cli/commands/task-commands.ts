@@ -11,4 +11,15 @@ import { register as search } from './search.js';
 import { register as vqa } from './vqa.js';
 import type { Command } from 'commander';
 
-export const taskCommands: ((program: Command) => void)[] = [classify, retrieve, imageIndex, search, vqa, nlvr2, caption, features, exportCmd, quantize];
+export const taskCommands: ((program: Command) => void)[] = [
+  classify,
+  retrieve,
+  imageIndex,
+  search,
+  vqa,
+  nlvr2,
+  caption,
+  features,
+  exportCmd,
+  quantize,
+];
