@@ -2,13 +2,13 @@
  * Loading a task model: config → module tree → checkpoint(s) merged and checked against the
  * task's head, with typed errors for every mismatch; plus compiling the task's graphs.
  */
-import { Graph, type Value } from '../graph/ir.js';
+import type { Graph } from '../graph/ir.js';
 import type { Tensor } from '../graph/tensor.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { interpolatePosEmbed, POS_EXTRA_ROWS, VISION_POS_KEYS } from '../io/interpolate.js';
 import type { Beit3TaskModel } from '../models/beit3/heads/base.js';
 import { createTaskModel } from '../models/beit3/registry.js';
-import { ParamScope } from '../nn/module.js';
+import { buildSpecGraph } from '../models/beit3/spec.js';
 import type { ModelTask, TaskConfig } from './config.js';
 import { SizeMismatchError, TaskConfigError, WrongTaskHeadError } from './errors.js';
 import type { GraphSpec } from './graphs.js';
@@ -166,30 +166,14 @@ export async function loadTaskModel(config: TaskConfig, opts: LoadModelOptions =
   return { config: { ...config, numClasses }, model, notes };
 }
 
-/** Builds one inference graph over the model (batch symbolic) and compiles it. */
+/** Builds one inference graph over the model (batch symbolic): a spec given in parts. */
 export function buildGraph(
   name: string,
   model: Beit3TaskModel,
-  inputs: Record<string, { dtype: 'float32' | 'int64'; shape: (number | string)[] }>,
-  body: (s: ParamScope, x: Record<string, Value>) => Record<string, Value>,
+  inputs: GraphSpec['inputs'],
+  body: GraphSpec['body'],
 ): { graph: Graph; bind: Map<string, Tensor> } {
-  const g = new Graph(name);
-  const s = new ParamScope(g, model);
-  const x: Record<string, Value> = {};
-  for (const [k, spec] of Object.entries(inputs)) x[k] = g.input(k, spec.dtype, spec.shape);
-  for (const [k, v] of Object.entries(body(s, x))) g.output(v, k);
-  return { graph: g, bind: s.bindings() };
-}
-
-export async function compileGraph(
-  name: string,
-  model: Beit3TaskModel,
-  inputs: Record<string, { dtype: 'float32' | 'int64'; shape: (number | string)[] }>,
-  body: (s: ParamScope, x: Record<string, Value>) => Record<string, Value>,
-  opts: SessionOptions = {},
-): Promise<TaskSession> {
-  const { graph, bind } = buildGraph(name, model, inputs, body);
-  return TaskSession.create(graph, bind, opts);
+  return buildSpecGraph(model, { name, inputs, body });
 }
 
 /** Compiles a graph spec (src/tasks/graphs.ts). */
@@ -198,5 +182,6 @@ export function compileSpec(
   spec: GraphSpec,
   opts: SessionOptions = {},
 ): Promise<TaskSession> {
-  return compileGraph(spec.name, model, spec.inputs, spec.body, opts);
+  const { graph, bind } = buildSpecGraph(model, spec);
+  return TaskSession.create(graph, bind, opts);
 }

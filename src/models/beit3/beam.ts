@@ -1,11 +1,18 @@
 /**
  * Caption generation by beam search, following unilm's CaptioningHandler.eval_batch step by step
- * (see fixtures/beit3-ref/e2e/README.md §7): TOPN_PER_BEAM·num_beams candidates per sentence,
- * hypotheses closed by </s> or the length limit (the word itself not appended), scored
- * sum_logprobs / len(hyp)^length_penalty, no early stopping.
+ * (see fixtures/beit3-ref/e2e/README.md §7): every call feeds [previous word, <mask>] and reads
+ * the prediction at the <mask>; TOPN_PER_BEAM·num_beams candidates per image, hypotheses closed
+ * by </s> or the length limit (the word itself not appended, so they end in the <mask>
+ * placeholder), scored sum_logprobs / len(hyp)^length_penalty, no early stopping, num_keep_best 1.
+ * `numBeams: 1` is the handler run with --num_beams 1 (greedy: the best word each step).
+ *
+ * The numbers (log-softmax, beam scores, top-k over beams × vocab, cache reordering) run inside
+ * the decoder's step graph (decoder.ts); this loop only does the beam bookkeeping. The first call
+ * runs each image once (not once per beam): beams other than 0 start at −1e9, so step 0's top-k
+ * only ever picks from beam 0 and the official result is unchanged.
  */
 import { Tensor } from '../../graph/tensor.js';
-import { type CaptionDecoder, type HostCache, selectRows, takeRows, trimCache } from './decoder.js';
+import { type CaptionPrograms, pastFeeds } from './decoder.js';
 
 export interface BeamOptions {
   /** `<mask>` id of the tokenizer (len(spm) + 1; the fixtures use vocab_size − 1). */
@@ -15,15 +22,26 @@ export interface BeamOptions {
   maxLen?: number;
   lengthPenalty?: number;
   topnPerBeam?: number;
-  numKeepBest?: number;
   bosId?: number;
   eosId?: number;
   padId?: number;
 }
 
-/** utils.BeamHypotheses (n_hyp best, early_stopping=False). */
-class BeamHypotheses {
-  readonly hyps: { score: number; ids: number[] }[] = [];
+export interface BeamResult {
+  /** The official `decoded` row: <s> words… <mask> </s> <pad>… (maxLen ids). */
+  decodedIds: number[];
+  /** Best hypothesis' length-penalized score (sum_logprobs / len ** length_penalty). */
+  score: number;
+  sumLogprobs: number;
+}
+
+export class BeamSearchError extends Error {
+  override name = 'BeamSearchError';
+}
+
+/** utils.BeamHypotheses (n_hyp = num_keep_best, early_stopping = False). */
+export class BeamHypotheses {
+  readonly hyps: { score: number; ids: number[]; sumLogprobs: number }[] = [];
   worstScore = 1e9;
   constructor(
     readonly nHyp: number,
@@ -33,132 +51,150 @@ class BeamHypotheses {
   add(ids: number[], sumLogprobs: number): void {
     const score = sumLogprobs / ids.length ** this.lengthPenalty;
     if (this.hyps.length < this.nHyp || score > this.worstScore) {
-      this.hyps.push({ score, ids });
+      this.hyps.push({ score, ids, sumLogprobs });
       if (this.hyps.length > this.nHyp) {
-        const order = this.hyps
+        const sorted = this.hyps
           .map((h, i) => [h.score, i] as const)
           .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-        this.hyps.splice(order[0][1], 1);
-        this.worstScore = order[1][0];
+        this.hyps.splice(sorted[0][1], 1);
+        this.worstScore = sorted[1][0];
       } else this.worstScore = Math.min(score, this.worstScore);
     }
   }
-  isDone(best: number): boolean {
+  isDone(bestSumLogprobs: number): boolean {
     if (this.hyps.length < this.nHyp) return false;
-    return this.worstScore >= best / this.maxLength ** this.lengthPenalty;
+    return this.worstScore >= bestSumLogprobs / this.maxLength ** this.lengthPenalty;
+  }
+  best(): { score: number; ids: number[]; sumLogprobs: number } | undefined {
+    return this.hyps.reduce<(typeof this.hyps)[number] | undefined>(
+      (a, h) => (!a || h.score > a.score ? h : a),
+      undefined,
+    );
   }
 }
 
-export interface BeamResult {
-  /** Per image: best hypothesis + </s>, padded with <pad> to maxLen (official `decoded` rows). */
-  decoded: number[][];
-  scores: number[];
-}
-
-/** Top-k (value desc, index asc on ties) of a row. */
-function topk(row: Float32Array, k: number): { idx: number[]; val: number[] } {
-  const idx: number[] = [];
-  for (let i = 0; i < row.length; i++) {
-    if (idx.length < k) {
-      idx.push(i);
-      if (idx.length === k) idx.sort((a, b) => row[b] - row[a] || a - b);
-    } else if (row[i] > row[idx[k - 1]]) {
-      let j = k - 1;
-      while (j > 0 && row[idx[j - 1]] < row[i]) j--;
-      idx.splice(j, 0, i);
-      idx.pop();
+/** Indices of the k largest values, largest first, lower index first on ties (partial selection). */
+function topk(v: Float32Array, k: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < v.length; i++) {
+    if (best.length === k && v[i] <= v[best[k - 1]]) continue;
+    let j = best.length < k ? best.length : k - 1;
+    if (best.length < k) best.push(i);
+    while (j > 0 && v[best[j - 1]] < v[i]) {
+      best[j] = best[j - 1];
+      j--;
     }
+    best[j] = i;
   }
-  if (idx.length < k) idx.sort((a, b) => row[b] - row[a] || a - b);
-  return { idx, val: idx.map((i) => row[i]) };
+  return best;
 }
 
+/** text_ids (rows, 2) = [word, <mask>] per row. */
+function wordAndMask(words: readonly number[], mask: number): Tensor {
+  return Tensor.i64(
+    [words.length, 2],
+    words.flatMap((w) => [w, mask]),
+  );
+}
+
+/** Beam search over preprocessed images (B, 3, S, S); one result per image. */
 export async function captionBeamSearch(
-  dec: CaptionDecoder,
-  image: Tensor,
+  programs: CaptionPrograms,
+  images: Tensor,
   opts: BeamOptions,
-): Promise<BeamResult> {
+): Promise<BeamResult[]> {
   const nb = opts.numBeams ?? 3;
   const maxLen = opts.maxLen ?? 64;
-  const lp = opts.lengthPenalty ?? 0.6;
   const topn = opts.topnPerBeam ?? 3;
   const { maskId: MASK } = opts;
   const BOS = opts.bosId ?? 0;
   const EOS = opts.eosId ?? 2;
   const PAD = opts.padId ?? 1;
-  const B = image.shape[0];
-  const rows = B * nb;
-  const rowImage = takeRows(
-    image,
-    Array.from({ length: rows }, (_, r) => Math.floor(r / nb)),
-  );
-  let results = Array.from({ length: rows }, () => [BOS, ...Array(maxLen - 1).fill(MASK)] as number[]);
-  let words = Array(rows).fill(BOS) as number[];
-  const hyps = Array.from({ length: B }, () => new BeamHypotheses(opts.numKeepBest ?? 1, maxLen - 1, lp));
-  let beamScores = new Float32Array(rows).map((_, r) => (r % nb === 0 ? 0 : -1e9));
-  const done = Array(B).fill(false) as boolean[];
-  let cache: HostCache[] = [];
-  for (let curLen = 2; curLen <= maxLen; curLen++) {
-    const ids = Tensor.i64(
-      [rows, 2],
-      words.flatMap((w) => (curLen === 2 ? [BOS, MASK] : [w, MASK])),
-    );
-    const out = curLen === 2 ? await dec.first(rowImage, ids) : await dec.step(ids, curLen, cache);
-    const V = out.logits.shape[2];
-    const logits = out.logits.data as Float32Array;
+  if (!Number.isInteger(nb) || nb < 1)
+    throw new BeamSearchError(`numBeams must be a positive integer, got ${nb}`);
+  if (!Number.isInteger(maxLen) || maxLen < 3)
+    throw new BeamSearchError(`maxLen must be an integer ≥ 3, got ${maxLen}`);
+  const B = images.shape[0];
+  const R = B * nb;
+  const K = topn * nb;
+  const hyps = Array.from({ length: B }, () => new BeamHypotheses(1, maxLen - 1, opts.lengthPenalty ?? 0.6));
+  const done = new Array<boolean>(B).fill(false);
+  let results = Array.from({ length: R }, () => [BOS, ...new Array<number>(maxLen - 1).fill(MASK)]);
+  let beamScores = new Float32Array(R);
+  let words = new Array<number>(R).fill(BOS);
+  let srcRows: number[] = [];
+  let past: Record<string, Tensor> = {};
+  let V = 0;
+  const [firstProg, stepProg] = await Promise.all([programs.first(), programs.step(nb, K)]);
+  for (let cur = 2; cur <= maxLen; cur++) {
+    const first = cur === 2;
+    let nextScores: Float32Array;
+    let nextWords: BigInt64Array | number[];
+    if (first) {
+      const out = await firstProg.run({ image: images, text_ids: wordAndMask(words.slice(0, B), MASK) });
+      V = out.logprobs.shape[1];
+      if (K > V) throw new BeamSearchError(`topn_per_beam × numBeams = ${K} exceeds the vocabulary (${V})`);
+      // beams > 0 start at −1e9: step 0's top-k comes from beam 0 (word index = idx, beam 0)
+      const lp = out.logprobs.data as Float32Array;
+      nextScores = new Float32Array(B * K);
+      nextWords = new Array<number>(B * K);
+      for (let b = 0; b < B; b++) {
+        const rowLp = lp.subarray(b * V, (b + 1) * V);
+        topk(rowLp, K).forEach((w, j) => {
+          nextScores[b * K + j] = rowLp[w];
+          (nextWords as number[])[b * K + j] = w;
+        });
+      }
+      past = pastFeeds(out);
+    } else {
+      const out = await stepProg.run({
+        text_ids: wordAndMask(words, MASK),
+        text_len: Tensor.scalar(cur, 'int64'),
+        src: Tensor.i64([R], srcRows),
+        beam_scores: new Tensor('float32', [R], beamScores),
+        ...past,
+      });
+      nextScores = out.next_scores.data as Float32Array;
+      nextWords = out.next_words.data as BigInt64Array;
+      past = pastFeeds(out);
+    }
     const chosen: [number, number, number][] = [];
     for (let b = 0; b < B; b++) {
-      // log_softmax of the <mask> position, plus the beam's score, over nb·V candidates (float32).
-      const s = new Float32Array(nb * V);
-      for (let k = 0; k < nb; k++) {
-        const r = b * nb + k;
-        const base = (r * 2 + 1) * V;
-        let m = -Infinity;
-        for (let c = 0; c < V; c++) m = Math.max(m, logits[base + c]);
-        let z = 0;
-        for (let c = 0; c < V; c++) z += Math.exp(logits[base + c] - m);
-        const lse = m + Math.log(z);
-        for (let c = 0; c < V; c++)
-          s[k * V + c] = Math.fround(Math.fround(logits[base + c] - lse) + beamScores[r]);
-      }
-      const { idx, val } = topk(s, topn * nb);
-      done[b] = done[b] || hyps[b].isDone(Math.max(...val));
+      const sc = nextScores.subarray(b * K, (b + 1) * K);
+      let best = -Infinity;
+      for (const v of sc) best = Math.max(best, v);
+      done[b] = done[b] || hyps[b].isDone(best);
       if (done[b]) {
-        for (let k = 0; k < nb; k++) chosen.push([0, PAD, 0]);
+        for (let i = 0; i < nb; i++) chosen.push([0, PAD, 0]);
         continue;
       }
       const beam: [number, number, number][] = [];
-      for (let j = 0; j < idx.length; j++) {
-        const beamId = Math.floor(idx[j] / V);
-        const word = idx[j] % V;
-        const src = b * nb + beamId;
-        if ((word === EOS && curLen + 1 <= maxLen) || curLen + 1 === maxLen)
-          hyps[b].add(results[src].slice(0, curLen), val[j]);
-        else beam.push([val[j], word, src]);
+      for (let j = 0; j < K; j++) {
+        const idx = Number(nextWords[b * K + j]);
+        const beamId = Math.floor(idx / V);
+        const word = idx % V;
+        if ((word === EOS && cur + 1 <= maxLen) || cur + 1 === maxLen)
+          hyps[b].add(results[b * nb + beamId].slice(0, cur), sc[j]);
+        else beam.push([sc[j], word, b * nb + beamId]);
         if (beam.length === nb) break;
       }
-      if (!beam.length) for (let k = 0; k < nb; k++) beam.push([0, PAD, 0]);
+      if (!beam.length) for (let i = 0; i < nb; i++) beam.push([0, PAD, 0]);
       chosen.push(...beam);
     }
-    beamScores = Float32Array.from(chosen.map((c) => c[0]));
+    beamScores = Float32Array.from(chosen, (c) => c[0]);
     words = chosen.map((c) => c[1]);
     const src = chosen.map((c) => c[2]);
-    results = src.map((r) => [...results[r]]);
-    cache = trimCache(selectRows(out.caches, src));
-    results.forEach((row, r) => (row[curLen - 1] = words[r]));
+    results = src.map((r) => results[r].slice());
+    results.forEach((row, r) => (row[cur - 1] = words[r]));
+    // cache rows: the first call ran one row per image, later calls one row per beam
+    srcRows = first ? src.map((r) => Math.floor(r / nb)) : src;
     if (done.every(Boolean)) break;
   }
-  const decoded: number[][] = [];
-  const scores: number[] = [];
-  for (const h of hyps) {
-    const best = h.hyps.reduce(
-      (a, x) => (x.score > a.score ? x : a),
-      h.hyps[0] ?? { score: -Infinity, ids: [BOS] },
-    );
-    const row = [...best.ids, EOS];
-    while (row.length < maxLen) row.push(PAD);
-    decoded.push(row);
-    scores.push(best.score);
-  }
-  return { decoded, scores };
+  return hyps.map((h) => {
+    const best = h.best();
+    if (!best) throw new BeamSearchError(`beam search produced no hypothesis (maxLen ${maxLen} too small?)`);
+    const decodedIds = [...best.ids, EOS];
+    while (decodedIds.length < maxLen) decodedIds.push(PAD);
+    return { decodedIds, score: best.score, sumLogprobs: best.sumLogprobs };
+  });
 }

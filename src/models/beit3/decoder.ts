@@ -1,124 +1,150 @@
 /**
- * Incremental caption decoding with a key/value cache (CaptioningHandler.eval_batch's call
- * sequence): two compiled programs, `first` (image + [<s>, <mask>]) and `step`
- * ([word, <mask>] against the cache). Batch is symbolic, so beams can be reordered freely.
+ * The two programs of caption decoding (unilm CaptioningHandler.eval_batch's call sequence), as
+ * graph specs over a Beit3ForCaptioning. `first`: image + [<s>, <mask>] → logits / log-probs at
+ * the mask and every layer's key/value cache. `step`: reorders the previous caches by beam source
+ * row and drops their <mask> entry (Gather + Slice inside ORT, no host copies), runs one
+ * [word, <mask>] step, adds the running beam scores and takes the top-k over (beams × vocab), so
+ * the host loop (beam.ts) only does the beam bookkeeping.
+ *
+ * The task pipeline compiles these specs (and `beit3 export` writes them); `CaptionDecoder`
+ * compiles them directly with the runtime, e.g. for the parity check.
  */
-import { Graph } from '../../graph/ir.js';
-import { Tensor } from '../../graph/tensor.js';
-import { ParamScope } from '../../nn/module.js';
+import { ops } from '../../graph/index.js';
+import type { Value } from '../../graph/ir.js';
+import type { Tensor } from '../../graph/tensor.js';
 import { Program } from '../../runtime/index.js';
 import { headDim } from './config.js';
 import type { Beit3ForCaptioning } from './heads/captioning.js';
+import { buildSpecGraph, type GraphSpec, type InputDecl } from './spec.js';
 
-export interface HostCache {
-  key: Tensor;
-  value: Tensor;
+export interface CaptionSpecOptions {
+  /** Also output `all_logits` (rows, 2, V): the model's logits at both text positions. */
+  allLogits?: boolean;
 }
 
-export class CaptionDecoder {
-  private constructor(
+/** Logits at the <mask> (text index 1) of (rows, 2, V) logits → (rows, V). */
+const atMask = (logits: Value): Value => ops.squeeze(ops.slice(logits, [1], [2], [1]), [1]);
+
+function withCaches(
+  out: Record<string, Value>,
+  caches: { key: Value; value: Value }[],
+): Record<string, Value> {
+  caches.forEach(
+    (kv, l) => ((out[`cache.layer${l}.key`] = kv.key), (out[`cache.layer${l}.value`] = kv.value)),
+  );
+  return out;
+}
+
+/** Captioning step 0: image + [<s>, <mask>] → logits / log-probs at the mask, untrimmed caches. */
+export function captionFirstSpec(m: Beit3ForCaptioning, opts: CaptionSpecOptions = {}): GraphSpec {
+  const c = m.cfg;
+  return {
+    name: 'caption_first',
+    inputs: {
+      image: { dtype: 'float32', shape: ['batch', c.inChans, c.imgSize, c.imgSize] },
+      text_ids: { dtype: 'int64', shape: ['batch', 2] },
+    },
+    body: (s, x) => {
+      const r = m.decodeFirst(s, x.image, x.text_ids);
+      const logits = atMask(r.logits);
+      const out = withCaches({ logits, logprobs: ops.logSoftmax(logits, -1) }, r.caches);
+      if (opts.allLogits) out.all_logits = r.logits;
+      return out;
+    },
+  };
+}
+
+/**
+ * Captioning step k: caches of the previous call reordered by `src` (beam source rows) with their
+ * <mask> entry dropped, one decoding step at `text_len`, running beam scores added, top-k over
+ * beams × vocab (`next_words` = beam · V + word).
+ */
+export function captionStepSpec(
+  m: Beit3ForCaptioning,
+  numBeams: number,
+  k: number,
+  opts: CaptionSpecOptions = {},
+): GraphSpec {
+  const cfg = m.cfg;
+  const V = cfg.vocabSize;
+  const inputs: Record<string, InputDecl> = {
+    text_ids: { dtype: 'int64', shape: ['rows', 2] },
+    text_len: { dtype: 'int64', shape: [] },
+    src: { dtype: 'int64', shape: ['rows'] },
+    beam_scores: { dtype: 'float32', shape: ['rows'] },
+  };
+  for (let l = 0; l < cfg.layers; l++)
+    for (const kv of ['key', 'value'])
+      inputs[`past.layer${l}.${kv}`] = {
+        dtype: 'float32',
+        shape: ['prev_rows', cfg.heads, 'past', headDim(cfg)],
+      };
+  return {
+    name: `caption_step_b${numBeams}`,
+    inputs,
+    body: (s, x) => {
+      const past = Array.from({ length: cfg.layers }, (_, l) => ({
+        key: ops.slice(ops.gather(x[`past.layer${l}.key`], x.src, 0), [0], [-1], [2]),
+        value: ops.slice(ops.gather(x[`past.layer${l}.value`], x.src, 0), [0], [-1], [2]),
+      }));
+      const r = m.decodeStep(s, x.text_ids, x.text_len, past);
+      const lp = ops.logSoftmax(atMask(r.logits), -1);
+      const scores = ops.reshape(ops.add(lp, ops.unsqueeze(x.beam_scores, [1])), [-1, numBeams * V]);
+      const [vals, idx] = ops.topK(scores, k, -1);
+      const out = withCaches({ next_scores: vals, next_words: idx }, r.caches);
+      if (opts.allLogits) out.all_logits = r.logits;
+      return out;
+    },
+  };
+}
+
+/** Something that runs a compiled spec: a runtime Program, or a task pipeline's session. */
+export interface SpecRunner {
+  run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+}
+
+/** The compiled programs beam search needs: `first`, and `step` for (numBeams, k). */
+export interface CaptionPrograms {
+  first(): Promise<SpecRunner>;
+  step(numBeams: number, k: number): Promise<SpecRunner>;
+}
+
+/** The `cache.*` outputs of a call, renamed to the next step's `past.*` inputs. */
+export function pastFeeds(out: Record<string, Tensor>): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  for (const [k, v] of Object.entries(out)) if (k.startsWith('cache.')) feeds[`past.${k.slice(6)}`] = v;
+  return feeds;
+}
+
+/** Compiles the caption specs with the runtime (weights bound as initializers), on demand. */
+export class CaptionDecoder implements CaptionPrograms {
+  private firstProg?: Promise<Program>;
+  private readonly steps = new Map<string, Promise<Program>>();
+
+  constructor(
     readonly model: Beit3ForCaptioning,
-    private readonly firstProg: Program,
-    private readonly stepProg: Program,
-    readonly promptLen: number,
+    readonly options: CaptionSpecOptions & { threads?: number } = {},
   ) {}
 
-  /** Compiles both programs (weights bound as initializers). `promptLen` text ids in the first call (2 officially). */
-  static async create(
-    model: Beit3ForCaptioning,
-    opts: { promptLen?: number; threads?: number } = {},
-  ): Promise<CaptionDecoder> {
-    const cfg = model.cfg;
-    const n = opts.promptLen ?? 2;
-    const L = cfg.layers;
-    const g1 = new Graph('caption_first');
-    const s1 = new ParamScope(g1, model);
-    const img = g1.input('image', 'float32', ['batch', cfg.inChans, cfg.imgSize, cfg.imgSize]);
-    const ids1 = g1.input('text_ids', 'int64', ['batch', n]);
-    const r1 = model.decodeFirst(s1, img, ids1);
-    g1.output(r1.logits, 'logits');
-    r1.caches.forEach((c, l) => {
-      g1.output(c.key, `cache.layer${l}.key`);
-      g1.output(c.value, `cache.layer${l}.value`);
-    });
-    const g2 = new Graph('caption_step');
-    const s2 = new ParamScope(g2, model);
-    const ids2 = g2.input('text_ids', 'int64', ['batch', 2]);
-    const textLen = g2.input('text_len', 'int64', []);
-    const past = Array.from({ length: L }, (_, l) => ({
-      key: g2.input(`past.layer${l}.key`, 'float32', ['batch', cfg.heads, 'past', headDim(cfg)]),
-      value: g2.input(`past.layer${l}.value`, 'float32', ['batch', cfg.heads, 'past', headDim(cfg)]),
-    }));
-    const r2 = model.decodeStep(s2, ids2, textLen, past);
-    g2.output(r2.logits, 'logits');
-    r2.caches.forEach((c, l) => {
-      g2.output(c.key, `cache.layer${l}.key`);
-      g2.output(c.value, `cache.layer${l}.value`);
-    });
-    const [p1, p2] = await Promise.all([
-      Program.compile(g1, { bind: s1.bindings(), threads: opts.threads }),
-      Program.compile(g2, { bind: s2.bindings(), threads: opts.threads }),
-    ]);
-    return new CaptionDecoder(model, p1, p2, n);
+  private compile(spec: GraphSpec): Promise<Program> {
+    const { graph, bind } = buildSpecGraph(this.model, spec);
+    return Program.compile(graph, { bind, threads: this.options.threads });
   }
 
-  private collect(out: Record<string, Tensor>): { logits: Tensor; caches: HostCache[] } {
-    const caches = Array.from({ length: this.model.cfg.layers }, (_, l) => ({
-      key: out[`cache.layer${l}.key`],
-      value: out[`cache.layer${l}.value`],
-    }));
-    return { logits: out.logits, caches };
+  first(): Promise<Program> {
+    this.firstProg ??= this.compile(captionFirstSpec(this.model, this.options));
+    return this.firstProg;
   }
 
-  /** Step 0: logits (B, n, V) and caches over Nv + n tokens (untrimmed). */
-  async first(image: Tensor, textIds: Tensor): Promise<{ logits: Tensor; caches: HostCache[] }> {
-    return this.collect(await this.firstProg.run({ image, text_ids: textIds }));
-  }
-
-  /** Step k: `textIds` (B, 2) at official `text_len` (positions textLen, textLen + 1). */
-  async step(
-    textIds: Tensor,
-    textLen: number,
-    past: HostCache[],
-  ): Promise<{ logits: Tensor; caches: HostCache[] }> {
-    const feeds: Record<string, Tensor> = { text_ids: textIds, text_len: Tensor.scalar(textLen, 'int64') };
-    past.forEach((c, l) => {
-      feeds[`past.layer${l}.key`] = c.key;
-      feeds[`past.layer${l}.value`] = c.value;
-    });
-    return this.collect(await this.stepProg.run(feeds));
+  step(numBeams: number, k: number): Promise<Program> {
+    const key = `${numBeams}/${k}`;
+    let p = this.steps.get(key);
+    if (!p) this.steps.set(key, (p = this.compile(captionStepSpec(this.model, numBeams, k, this.options))));
+    return p;
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.firstProg.release(), this.stepProg.release()]);
+    const progs = await Promise.all([...(this.firstProg ? [this.firstProg] : []), ...this.steps.values()]);
+    await Promise.all(progs.map((p) => p.release()));
   }
-}
-
-/** Drops the last `n` cached positions (axis 2) of (B, H, L, d) caches: the `<mask>` entry. */
-export function trimCache(caches: HostCache[], n = 1): HostCache[] {
-  return caches.map((c) => ({
-    key: sliceAxis2(c.key, 0, c.key.shape[2] - n),
-    value: sliceAxis2(c.value, 0, c.value.shape[2] - n),
-  }));
-}
-
-/** Selects batch rows (beam reordering) of every cache. */
-export function selectRows(caches: HostCache[], rows: readonly number[]): HostCache[] {
-  return caches.map((c) => ({ key: takeRows(c.key, rows), value: takeRows(c.value, rows) }));
-}
-
-function sliceAxis2(t: Tensor, a: number, b: number): Tensor {
-  const [B, H, L, d] = t.shape;
-  const out = new Float32Array(B * H * (b - a) * d);
-  const src = t.data as Float32Array;
-  for (let i = 0; i < B * H; i++) out.set(src.subarray((i * L + a) * d, (i * L + b) * d), i * (b - a) * d);
-  return new Tensor('float32', [B, H, b - a, d], out);
-}
-
-export function takeRows(t: Tensor, rows: readonly number[]): Tensor {
-  const row = t.data.length / t.shape[0];
-  const out = new Float32Array(rows.length * row);
-  const src = t.data as Float32Array;
-  rows.forEach((r, i) => out.set(src.subarray(r * row, (r + 1) * row), i * row));
-  return new Tensor('float32', [rows.length, ...t.shape.slice(1)], out);
 }

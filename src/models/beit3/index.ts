@@ -11,6 +11,7 @@ export * from './heads/nlvr2.js';
 export * from './heads/retrieval.js';
 export * from './heads/captioning.js';
 export * from './heads/pretraining.js';
+export * from './spec.js';
 export * from './decoder.js';
 export * from './beam.js';
 export * from './parity.js';
