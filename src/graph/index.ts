@@ -4,5 +4,5 @@ export * from './tensor.js';
 export * from './ir.js';
 export * as ops from './ops/index.js';
 export * as F from './functional.js';
-export { serialize, toModelProto, OPSET, type SerializeOptions, type ExternalLocation } from './onnx.js';
+export { serialize, toModelProto, OPSET, type ModelProto, type SerializeOptions } from './onnx.js';
 export { dumpGraph } from './dump.js';

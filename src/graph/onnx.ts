@@ -12,36 +12,12 @@ export interface SerializeOptions {
   bind?: ReadonlyMap<string, Tensor>;
   /** Producer name recorded in the model. */
   producer?: string;
-  /**
-   * Called for each initializer; returning a location stores the tensor as ONNX external data
-   * (the bytes live in a side file) so models above protobuf's 2 GB limit can be written.
-   */
-  externalize?: (name: string, t: Tensor) => ExternalLocation | null;
   /** Emit registered fused forms (ORT contrib kernels) in place of primitive chains, and drop dead nodes. */
   fuse?: boolean;
 }
 
-export interface ExternalLocation {
-  /** File name relative to the model file. */
-  location: string;
-  offset: number;
-  length: number;
-}
-
-function tensorProto(name: string, t: Tensor, opts: SerializeOptions = {}): onnxProto.onnx.ITensorProto {
-  const ext = opts.externalize?.(name, t);
-  if (ext)
-    return {
-      name,
-      dims: [...t.shape],
-      dataType: ONNX_DTYPE[t.dtype],
-      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-      externalData: [
-        { key: 'location', value: ext.location },
-        { key: 'offset', value: String(ext.offset) },
-        { key: 'length', value: String(ext.length) },
-      ],
-    };
+/** Initializer bytes are a view of the tensor's data (no copy); see runtime/external.ts for external data. */
+function tensorProto(name: string, t: Tensor): onnxProto.onnx.ITensorProto {
   const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   return { name, dims: [...t.shape], dataType: ONNX_DTYPE[t.dtype], rawData: bytes };
 }
@@ -72,11 +48,11 @@ function attrProto(name: string, a: Attr): onnxProto.onnx.IAttributeProto {
 export function toModelProto(g: Graph, opts: SerializeOptions = {}): onnxProto.onnx.IModelProto {
   const bind = opts.bind ?? new Map();
   const initializer: onnxProto.onnx.ITensorProto[] = [];
-  for (const [v, t] of g.constants) initializer.push(tensorProto(v.name, t, opts));
+  for (const [v, t] of g.constants) initializer.push(tensorProto(v.name, t));
   const inputs: onnxProto.onnx.IValueInfoProto[] = [];
   for (const v of g.inputs) {
     const t = bind.get(v.name);
-    if (t) initializer.push(tensorProto(v.name, t, opts));
+    if (t) initializer.push(tensorProto(v.name, t));
     else inputs.push(valueInfo(v));
   }
   let nodes: onnxProto.onnx.INodeProto[] = g.nodes.map((n, k) => {
@@ -125,7 +101,15 @@ export function toModelProto(g: Graph, opts: SerializeOptions = {}): onnxProto.o
   };
 }
 
+/** An ONNX ModelProto message (e.g. from `toModelProto`, possibly rewritten). */
+export type ModelProto = onnxProto.onnx.IModelProto;
+
+/** Encodes a ModelProto message to protobuf bytes. */
+export function encodeOnnxModel(m: ModelProto): Uint8Array {
+  return onnx.ModelProto.encode(onnx.ModelProto.create(m)).finish();
+}
+
 /** Serializes a graph to ONNX protobuf bytes. */
 export function serialize(g: Graph, opts: SerializeOptions = {}): Uint8Array {
-  return onnx.ModelProto.encode(onnx.ModelProto.create(toModelProto(g, opts))).finish();
+  return encodeOnnxModel(toModelProto(g, opts));
 }

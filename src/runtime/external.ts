@@ -1,9 +1,12 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import type { Graph } from '../graph/ir.js';
-import { serialize, type SerializeOptions } from '../graph/onnx.js';
+import { encodeOnnxModel, type ModelProto, type SerializeOptions, toModelProto } from '../graph/onnx.js';
 import type { Tensor } from '../graph/tensor.js';
+
+const { onnx } = onnxProto;
 
 /** Tensors at least this large go to the side file; small ones stay inline. */
 const MIN_EXTERNAL_BYTES = 1024;
@@ -18,28 +21,36 @@ export interface ExternalModel {
 }
 
 /**
- * Writes a graph as `model.onnx` + `weights.bin` (ONNX external data) in a fresh temp folder, so
+ * Writes a model as `model.onnx` + `weights.bin` (ONNX external data) in a fresh temp folder, so
  * weights beyond protobuf's 2 GB message limit (BEiT-3 large is ~3 GB in float32) can be loaded.
  */
-export function writeExternalModel(g: Graph, opts: SerializeOptions): ExternalModel {
+export function writeExternalModelProto(model: ModelProto): ExternalModel {
   const dir = mkdtempSync(join(tmpdir(), 'beit3-ort-'));
   try {
-    const weightsPath = join(dir, 'weights.bin');
-    const fd = openSync(weightsPath, 'w');
+    const fd = openSync(join(dir, 'weights.bin'), 'w');
     let offset = 0;
     try {
-      const externalize = (_name: string, t: Tensor) => {
-        const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-        if (bytes.byteLength < MIN_EXTERNAL_BYTES) return null;
+      const initializer = (model.graph?.initializer ?? []).map((t) => {
+        const bytes = t.rawData;
+        if (!bytes || bytes.byteLength < MIN_EXTERNAL_BYTES) return t;
         const start = Math.ceil(offset / ALIGN) * ALIGN;
         let written = 0;
         while (written < bytes.byteLength)
           written += writeSync(fd, bytes, written, bytes.byteLength - written, start + written);
         offset = start + bytes.byteLength;
-        return { location: 'weights.bin', offset: start, length: bytes.byteLength };
-      };
+        return {
+          ...t,
+          rawData: undefined,
+          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+          externalData: [
+            { key: 'location', value: 'weights.bin' },
+            { key: 'offset', value: String(start) },
+            { key: 'length', value: String(bytes.byteLength) },
+          ],
+        };
+      });
       const modelPath = join(dir, 'model.onnx');
-      writeFileSync(modelPath, serialize(g, { ...opts, externalize }));
+      writeFileSync(modelPath, encodeOnnxModel({ ...model, graph: { ...model.graph, initializer } }));
       return { dir, modelPath, dispose: () => rmSync(dir, { recursive: true, force: true }) };
     } finally {
       closeSync(fd);
@@ -50,10 +61,22 @@ export function writeExternalModel(g: Graph, opts: SerializeOptions): ExternalMo
   }
 }
 
+/** `writeExternalModelProto` of a graph (initializer bytes are views, not copies). */
+export function writeExternalModel(g: Graph, opts: SerializeOptions): ExternalModel {
+  return writeExternalModelProto(toModelProto(g, opts));
+}
+
 /** Bytes of all initializers a compile would embed (constants + bound inputs). */
 export function initializerBytes(g: Graph, bind?: ReadonlyMap<string, Tensor>): number {
   let n = 0;
   for (const t of g.constants.values()) n += t.data.byteLength;
   if (bind) for (const v of g.inputs) n += bind.get(v.name)?.data.byteLength ?? 0;
+  return n;
+}
+
+/** Serialized size of a ModelProto's inline initializers (bytes). */
+export function modelInitializerBytes(m: ModelProto): number {
+  let n = 0;
+  for (const t of m.graph?.initializer ?? []) n += t.rawData?.byteLength ?? 0;
   return n;
 }

@@ -1,2 +1,16 @@
-export { Program, RuntimeError, type CompileOptions, type RunOptions } from './session.js';
-export { writeExternalModel, initializerBytes, type ExternalModel } from './external.js';
+export {
+  Program,
+  RuntimeError,
+  ortClock,
+  type CompileOptions,
+  type ModelCompileOptions,
+  type InputSignature,
+  type RunOptions,
+} from './session.js';
+export {
+  writeExternalModel,
+  writeExternalModelProto,
+  initializerBytes,
+  modelInitializerBytes,
+  type ExternalModel,
+} from './external.js';

@@ -1,9 +1,10 @@
 import * as ort from 'onnxruntime-node';
-import type { DType, TypedArray } from '../graph/dtype.js';
+import { type DType, ONNX_DTYPE, type TypedArray } from '../graph/dtype.js';
 import type { Graph } from '../graph/ir.js';
-import { serialize } from '../graph/onnx.js';
+import { encodeOnnxModel, type ModelProto, toModelProto } from '../graph/onnx.js';
+import type { Dim } from '../graph/shape.js';
 import { Tensor } from '../graph/tensor.js';
-import { initializerBytes, writeExternalModel } from './external.js';
+import { initializerBytes, modelInitializerBytes, writeExternalModelProto } from './external.js';
 
 export interface CompileOptions {
   /** Inputs bound to fixed tensors: embedded as initializers so ORT can pre-pack them. */
@@ -29,7 +30,25 @@ export interface CompileOptions {
   fuse?: boolean;
   /** Fix symbolic dims to sizes (ORT free-dimension overrides) so ORT can plan static shapes. */
   specialize?: Readonly<Record<string, number>>;
+  /** ORT log severity (0 verbose … 4 fatal; ORT's default 2 prints graph-optimizer warnings). */
+  logSeverity?: 0 | 1 | 2 | 3 | 4;
 }
+
+/** Compile options of a model given as an ONNX message (its weights are already initializers). */
+export type ModelCompileOptions = Omit<CompileOptions, 'bind' | 'fuse'> & {
+  /** Name used in messages (default: the model's graph name). */
+  name?: string;
+};
+
+/** A graph input as a program checks feeds against it. */
+export interface InputSignature {
+  name: string;
+  dtype: DType;
+  shape: readonly Dim[];
+}
+
+/** Time spent inside ORT `run` calls across every program of the process (ms). */
+export const ortClock = { ms: 0, calls: 0 };
 
 export interface RunOptions {
   /**
@@ -64,6 +83,10 @@ const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
 
 const FROM_ORT: Partial<Record<string, DType>> = Object.fromEntries(
   Object.entries(ORT_TYPE).map(([k, v]) => [v, k as DType]),
+);
+
+const FROM_ONNX: Partial<Record<number, DType>> = Object.fromEntries(
+  Object.entries(ONNX_DTYPE).map(([k, v]) => [v, k as DType]),
 );
 
 function toOrt(t: Tensor): ort.Tensor {
@@ -106,51 +129,92 @@ function cacheKey(graph: Graph, opts: CompileOptions): string {
   ].join('|');
 }
 
+function sessionOptions(opts: ModelCompileOptions): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: opts.optimization ?? 'all',
+    intraOpNumThreads: opts.threads ?? 0,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    ...(opts.logSeverity !== undefined ? { logSeverityLevel: opts.logSeverity } : {}),
+    ...(opts.specialize ? { freeDimensionOverrides: { ...opts.specialize } } : {}),
+    ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+  };
+}
+
+/** The one place ORT sessions are created: inline bytes, or external data above `externalData`'s limit. */
+async function createSession(
+  model: ModelProto,
+  weightBytes: number,
+  opts: ModelCompileOptions,
+): Promise<ort.InferenceSession> {
+  const external =
+    opts.externalData === true ||
+    ((opts.externalData ?? 'auto') === 'auto' && weightBytes > EXTERNAL_AUTO_BYTES);
+  if (!external) return ort.InferenceSession.create(encodeOnnxModel(model), sessionOptions(opts));
+  const files = writeExternalModelProto(model);
+  try {
+    return await ort.InferenceSession.create(files.modelPath, sessionOptions(opts));
+  } finally {
+    files.dispose(); // ORT has read (or mapped) the weights; the folder is no longer needed
+  }
+}
+
+function signatureOf(model: ModelProto, where: string): InputSignature[] {
+  const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
+  return (model.graph?.input ?? [])
+    .filter((v) => !inits.has(v.name))
+    .map((v) => {
+      const tt = v.type?.tensorType;
+      const dtype = FROM_ONNX[tt?.elemType ?? -1];
+      if (!dtype)
+        throw new RuntimeError(`${where}: input "${v.name}" has unsupported element type ${tt?.elemType}`);
+      const shape = (tt?.shape?.dim ?? []).map((d, i): Dim => {
+        if (d.dimValue !== undefined && d.dimValue !== null) return Number(d.dimValue);
+        return d.dimParam || `${v.name}_dim${i}`;
+      });
+      return { name: v.name!, dtype, shape };
+    });
+}
+
 /** A compiled program: one ORT session, run many times. */
 export class Program {
+  readonly inputNames: readonly string[];
+
   private constructor(
-    readonly graph: Graph,
+    /** Graph name, for messages. */
+    readonly name: string,
     private readonly session: ort.InferenceSession,
-    readonly inputNames: readonly string[],
+    readonly inputs: readonly InputSignature[],
     readonly outputNames: readonly string[],
     /** The options this program was compiled with. */
     readonly options: Readonly<CompileOptions>,
-  ) {}
+  ) {
+    this.inputNames = inputs.map((v) => v.name);
+  }
 
   static async compile(graph: Graph, opts: CompileOptions = {}): Promise<Program> {
-    const sessionOpts: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel: opts.optimization ?? 'all',
-      intraOpNumThreads: opts.threads ?? 0,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      ...(opts.specialize ? { freeDimensionOverrides: { ...opts.specialize } } : {}),
-      ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
-    };
-    const external =
-      opts.externalData === true ||
-      ((opts.externalData ?? 'auto') === 'auto' && initializerBytes(graph, opts.bind) > EXTERNAL_AUTO_BYTES);
-    let session: ort.InferenceSession;
-    if (external) {
-      const model = writeExternalModel(graph, { bind: opts.bind, fuse: opts.fuse ?? true });
-      try {
-        session = await ort.InferenceSession.create(model.modelPath, sessionOpts);
-      } finally {
-        model.dispose(); // ORT has read (or mapped) the weights; the folder is no longer needed
-      }
-    } else {
-      session = await ort.InferenceSession.create(
-        serialize(graph, { bind: opts.bind, fuse: opts.fuse ?? true }),
-        sessionOpts,
-      );
-    }
+    const model = toModelProto(graph, { bind: opts.bind, fuse: opts.fuse ?? true });
+    const session = await createSession(model, initializerBytes(graph, opts.bind), opts);
     const bound = opts.bind ?? new Map();
     return new Program(
-      graph,
+      graph.name,
       session,
-      graph.inputs.filter((v) => !bound.has(v.name)).map((v) => v.name),
+      graph.inputs.filter((v) => !bound.has(v.name)),
       graph.outputs.map((v) => v.name),
       { ...opts },
     );
+  }
+
+  /**
+   * Compiles an ONNX ModelProto as it is (e.g. a rewritten or quantized export), so the bytes ORT
+   * runs are exactly the model's; feeds are checked against the model's declared inputs.
+   */
+  static async fromModelProto(model: ModelProto, opts: ModelCompileOptions = {}): Promise<Program> {
+    const name = opts.name ?? model.graph?.name ?? 'model';
+    const inputs = signatureOf(model, name);
+    const session = await createSession(model, modelInitializerBytes(model), opts);
+    const outputs = (model.graph?.output ?? []).map((v) => v.name!);
+    return new Program(name, session, inputs, outputs, { ...opts });
   }
 
   /**
@@ -193,16 +257,19 @@ export class Program {
   /** Runs with named feeds; returns every output by name. */
   async run(feeds: Readonly<Record<string, Tensor>>, opts: RunOptions = {}): Promise<Record<string, Tensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const name of this.inputNames) {
+    for (const v of this.inputs) {
+      const name = v.name;
       const t = feeds[name];
       if (!t)
         throw new RuntimeError(
-          `missing feed "${name}" for graph ${this.graph.name} (expects ${this.inputNames.join(', ')})`,
+          `missing feed "${name}" for graph ${this.name} (expects ${this.inputNames.join(', ')})`,
         );
-      const v = this.graph.findInput(name)!;
       if (t.dtype !== v.dtype)
         throw new RuntimeError(`feed "${name}": expected dtype ${v.dtype}, got ${t.dtype}`);
-      if (t.shape.length !== v.rank || v.shape.some((d, i) => typeof d === 'number' && d !== t.shape[i]))
+      if (
+        t.shape.length !== v.shape.length ||
+        v.shape.some((d, i) => typeof d === 'number' && d !== t.shape[i])
+      )
         throw new RuntimeError(
           `feed "${name}": expected shape [${v.shape.join(', ')}], got [${t.shape.join(', ')}]`,
         );
@@ -210,6 +277,7 @@ export class Program {
     }
     const pre = opts.outputs;
     let out: ort.InferenceSession.OnnxValueMapType;
+    const t0 = performance.now();
     try {
       if (pre) {
         const fetches: Record<string, ort.Tensor | null> = {};
@@ -217,7 +285,10 @@ export class Program {
         out = await this.session.run(ortFeeds, fetches as ort.InferenceSession.FetchesType);
       } else out = await this.session.run(ortFeeds);
     } catch (e) {
-      throw new RuntimeError(`running graph ${this.graph.name}: ${(e as Error).message}`);
+      throw new RuntimeError(`running graph ${this.name}: ${(e as Error).message}`);
+    } finally {
+      ortClock.ms += performance.now() - t0;
+      ortClock.calls++;
     }
     const result: Record<string, Tensor> = {};
     for (const name of this.outputNames) result[name] = pre?.[name] ?? fromOrt(out[name] as ort.Tensor);

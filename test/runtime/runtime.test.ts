@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { F, Graph, ops, Program, RuntimeError, Tensor } from '../../src/index.js';
+import { F, Graph, ops, Program, RuntimeError, Tensor, toModelProto } from '../../src/index.js';
 
 function mlp(): Graph {
   const g = new Graph('mlp');
@@ -105,6 +105,32 @@ describe('external data', () => {
     };
     const [a, b] = [await ext.run(feeds), await inline.run(feeds)];
     expect(Array.from(a.y.data as Float32Array)).toEqual(Array.from(b.y.data as Float32Array));
+  });
+});
+
+describe('Program.fromModelProto', () => {
+  it('runs a ModelProto as given (inline or external data), with the same feed checks and pre-allocated outputs', async () => {
+    const g = mlp();
+    const bind = new Map(Object.entries({ w: W, b: B }));
+    const ref = await (await Program.compile(g, { bind })).run({ x: X(2) });
+    const proto = toModelProto(g, { bind });
+    for (const externalData of [false, true]) {
+      const p = await Program.fromModelProto(proto, { externalData, threads: 1 });
+      expect(p.name).toBe('mlp');
+      expect(p.inputNames).toEqual(['x']);
+      expect(p.outputNames).toEqual(['y', 's']);
+      const y = Tensor.f32([2, 3]);
+      const out = await p.run({ x: X(2) }, { outputs: { y } });
+      expect(out.y).toBe(y);
+      expect(Array.from(y.data as Float32Array)).toEqual(Array.from(ref.y.data as Float32Array));
+      expect(Array.from(out.s.data as Float32Array)).toEqual(Array.from(ref.s.data as Float32Array));
+      await expect(p.run({})).rejects.toThrow(/missing feed "x" for graph mlp/);
+      await expect(p.run({ x: Tensor.f32([2, 3]) })).rejects.toThrow(
+        /feed "x": expected shape \[batch, 4\], got \[2, 3\]/,
+      );
+      await expect(p.run({ x: Tensor.f64([2, 4]) })).rejects.toThrow(/expected dtype float32, got float64/);
+      await p.release();
+    }
   });
 });
 
