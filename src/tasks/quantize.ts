@@ -32,18 +32,27 @@ export interface QuantizeOptions {
   /** Weights with fewer elements stay float32 (default 0: quantize all weight MatMuls). */
   minElements?: number;
   /**
-   * Which weight MatMuls become int8: 'ffn' (default) = the FFN experts (fc1/fc2, 80% of a
-   * layer's weight FLOPs); 'all' = every weight MatMul incl. attention projections and heads.
-   * Measured on the e2e fixture models (docs/tasks.md): 'all' flips 2/8 VQA answers and 2/12
-   * retrieval top-1s, 'ffn' none — the kernel quantizes each activation matrix per tensor, and
-   * the attention/head inputs carry the largest outliers.
+   * Which weight MatMuls become int8: 'ffn' = the FFN experts (fc1/fc2); 'layers' = every
+   * weight MatMul inside the encoder layers (FFN + attention q/k/v/out projections), heads
+   * stay float; 'all' = every weight MatMul incl. pooler and task heads.
    */
-  scope?: 'ffn' | 'all';
+  scope?: QuantizeScope;
   /** Weights (by initializer name = official parameter key) to keep in float32 (on top of `scope`). */
   exclude?: (name: string) => boolean;
 }
 
+export type QuantizeScope = 'ffn' | 'layers' | 'all';
+export const QUANTIZE_SCOPES: readonly QuantizeScope[] = ['ffn', 'layers', 'all'];
+const DEFAULT_SCOPE: QuantizeScope = 'ffn';
+
 const FFN_WEIGHT = /\.ffn\.(?:[ABC]\.)?fc[12]\.weight$/;
+const LAYER_WEIGHT = /(?:^|\.)layers\.\d+\./;
+
+function inScope(weightName: string, scope: QuantizeScope): boolean {
+  if (scope === 'all') return true;
+  if (scope === 'layers') return LAYER_WEIGHT.test(weightName);
+  return FFN_WEIGHT.test(weightName);
+}
 
 function floatData(t: TensorProto): Float32Array | undefined {
   if (t.dataType !== onnx.TensorProto.DataType.FLOAT) return undefined;
@@ -81,6 +90,17 @@ export function quantizePerColumn(
   return { q, scale };
 }
 
+interface Candidate {
+  node: NodeProto;
+  /** Weight as (K, N) row-major: input channels × output channels. */
+  W: Float32Array;
+  K: number;
+  N: number;
+  weightName: string;
+  dropNode?: NodeProto;
+  dropInits: string[];
+}
+
 /** Rewrites the model in place; returns what was done. */
 export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): QuantizeStats {
   const g = m.graph;
@@ -96,9 +116,7 @@ export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): Q
   }
   for (const o of g.output ?? []) uses.set(o.name!, (uses.get(o.name!) ?? 0) + 1);
   const stats: QuantizeStats = { quantized: 0, skipped: 0, floatBytes: 0, int8Bytes: 0 };
-  const dropNodes = new Set<NodeProto>();
-  const dropInits = new Set<string>();
-  const newInits: TensorProto[] = [];
+  const cands: Candidate[] = [];
   for (const n of nodes) {
     if (n.opType !== 'MatMul' || (n.domain && n.domain !== '')) continue;
     const b = n.input![1];
@@ -108,11 +126,11 @@ export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): Q
     let N = 0;
     const direct = inits.get(b);
     const tr = producer.get(b);
-    const drop: { node?: NodeProto; inits: string[] } = { inits: [] };
+    const c: Omit<Candidate, 'W' | 'K' | 'N' | 'weightName'> = { node: n, dropInits: [] };
     if (direct && dims(direct).length === 2) {
       W = floatData(direct);
       [K, N] = dims(direct);
-      if (uses.get(b) === 1) drop.inits.push(b);
+      if (uses.get(b) === 1) c.dropInits.push(b);
     } else if (tr && tr.opType === 'Transpose' && inits.has(tr.input![0])) {
       const src = inits.get(tr.input![0])!;
       weightName = src.name!;
@@ -125,21 +143,31 @@ export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): Q
           W = new Float32Array(K * N);
           for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) W[k * N + i] = pt[i * K + k];
           if (uses.get(b) === 1) {
-            drop.node = tr;
-            if (uses.get(src.name!) === 1) drop.inits.push(src.name!);
+            c.dropNode = tr;
+            if (uses.get(src.name!) === 1) c.dropInits.push(src.name!);
           }
         }
       }
     }
-    const inScope = (opts.scope ?? 'ffn') === 'all' || FFN_WEIGHT.test(weightName);
-    if (!W || !inScope || K * N < (opts.minElements ?? 0) || opts.exclude?.(weightName)) {
+    if (
+      !W ||
+      !inScope(weightName, opts.scope ?? DEFAULT_SCOPE) ||
+      K * N < (opts.minElements ?? 0) ||
+      opts.exclude?.(weightName)
+    ) {
       stats.skipped++;
       continue;
     }
-    if (drop.node) dropNodes.add(drop.node);
-    for (const n2 of drop.inits) dropInits.add(n2);
+    cands.push({ ...c, W, K, N, weightName });
+  }
+  const dropNodes = new Set<NodeProto>();
+  const dropInits = new Set<string>();
+  const newInits: TensorProto[] = [];
+  for (const { node: n, W, K, N, dropNode, dropInits: di } of cands) {
+    if (dropNode) dropNodes.add(dropNode);
+    for (const n2 of di) dropInits.add(n2);
     const { q, scale } = quantizePerColumn(W, K, N);
-    const base = `${b}.q8_${stats.quantized}`;
+    const base = `${n.input![1]}.q8_${stats.quantized}`;
     newInits.push(
       {
         name: `${base}.weight`,
