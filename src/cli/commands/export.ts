@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { cliConfig, type ModelCliOptions, print, withModelOptions } from '../../tasks/cli.js';
 import { exportTaskModel } from '../../tasks/export.js';
-import { loadTaskModel } from '../../tasks/model.js';
-import type { PipelineDType } from '../../tasks/session.js';
 import { CliError } from '../errors.js';
+import { dtypeOption, loadCliModel, type ModelCliOptions, print, withModelOptions } from '../task-options.js';
 
 /** `beit3 export --task T --config C --weights W --out model.onnx [--dtype q8]` */
 export function register(program: Command): void {
@@ -33,12 +31,8 @@ export function register(program: Command): void {
         if (!/\.onnx$/i.test(o.out)) throw new CliError(`--out must end in .onnx, got '${o.out}'`);
         if (o.scope !== 'ffn' && o.scope !== 'all')
           throw new CliError(`--scope must be ffn or all, got '${o.scope}'`);
-        const dtype = (o.dtype ?? 'fp32') as PipelineDType;
-        if (dtype !== 'fp32' && dtype !== 'q8')
-          throw new CliError(`--dtype must be fp32 or q8, got '${o.dtype}'`);
-        const config = cliConfig(o.task, o);
-        const seed = o.randomWeights !== undefined ? Number(o.randomWeights) : undefined;
-        const loaded = await loadTaskModel(config, { randomSeed: seed });
+        const dtype = dtypeOption(o);
+        const loaded = await loadCliModel(o.task, o);
         const r = exportTaskModel(loaded, o.out, {
           dtype,
           external: o.external ? true : 'auto',

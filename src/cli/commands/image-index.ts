@@ -4,33 +4,33 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { makeProgress } from '../../corpus/progress.js';
 import { ImageIndex } from '../../search/index.js';
-import { cliConfig, type ModelCliOptions, openPipeline, print, withModelOptions } from '../../tasks/cli.js';
-import type { RetrievalPipeline } from '../../tasks/retrieval.js';
 import { CliError } from '../errors.js';
+import { cliConfig, intOption, type ModelCliOptions, print, taskCommand } from '../task-options.js';
 
 /** `beit3 index DIR --out INDEX --config C`: embed a folder of images into a search index. */
 export function register(program: Command): void {
-  withModelOptions(
-    program
-      .command('index')
-      .description(
+  taskCommand(
+    program,
+    {
+      name: 'index',
+      task: 'retrieval',
+      description:
         'embed a folder of images (recursive) into a persistent search index; re-run to resume or to add new/changed files',
-      )
-      .argument('<dir>', 'folder of images')
-      .requiredOption('-o, --out <index>', 'index folder (created if missing)')
-      .option('--chunk <n>', 'images per saved checkpoint', '32'),
-    { task: true },
-  )
-    .addHelpText(
-      'after',
-      '\nExamples:\n  beit3 index ~/photos --out photos.idx --config retrieval/config.json\n  beit3 index ~/photos --out photos.idx -c config.json      # later: embeds only new or changed files\n  beit3 search photos.idx "a dog on a beach"\n',
-    )
-    .action(async (dir: string, o: ModelCliOptions & { out: string; chunk?: string }) => {
+      define: (c) =>
+        c
+          .argument('<dir>', 'folder of images')
+          .requiredOption('-o, --out <index>', 'index folder (created if missing)')
+          .option('--chunk <n>', 'images per saved checkpoint', '32'),
+      examples: [
+        'beit3 index ~/photos --out photos.idx --config retrieval/config.json',
+        'beit3 index ~/photos --out photos.idx -c config.json      # later: embeds only new or changed files',
+        'beit3 search photos.idx "a dog on a beach"',
+      ],
+    },
+    async ([dir]: [string], o: ModelCliOptions & { out: string; chunk?: string }, open) => {
       if (!existsSync(dir) || !statSync(dir).isDirectory())
         throw new CliError(`index: ${dir} is not a folder`);
-      const chunk = Number(o.chunk ?? 32);
-      if (!Number.isInteger(chunk) || chunk < 1)
-        throw new CliError(`--chunk must be a positive integer, got '${o.chunk}'`);
+      const chunk = intOption('--chunk', o.chunk, 1, 32)!;
       const config = cliConfig('retrieval', o);
       const idx = ImageIndex.openOrCreate(o.out, dir, {
         config: o.config ? resolve(o.config) : undefined,
@@ -39,7 +39,7 @@ export function register(program: Command): void {
         embedDim: config.model.embedDim,
         imgSize: config.model.imgSize,
       });
-      const p = (await openPipeline('retrieval', { ...o, progress: false })) as RetrievalPipeline;
+      const p = await open({ ...o, progress: false });
       const bar = o.progress === false ? undefined : makeProgress(process.stderr);
       const ac = new AbortController();
       const stop = () => ac.abort();
@@ -58,7 +58,7 @@ export function register(program: Command): void {
         ]);
       } finally {
         process.off('SIGINT', stop);
-        await p.dispose();
       }
-    });
+    },
+  );
 }

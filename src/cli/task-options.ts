@@ -1,17 +1,24 @@
 /**
  * What the task commands of the `beit3` CLI share: the model options (--config, --weights,
- * --task, --dtype, --threads, --batch-size, --model/--random-weights), opening a pipeline from
- * them, progress on stderr, and output (--json one JSON document, else readable lines).
+ * --task, --dtype, --threads, --batch-size, --model/--random-weights), loading the model and
+ * opening a pipeline from them, progress on stderr, output (--json one JSON document, else
+ * readable lines), and `taskCommand`, which registers a command with all of that.
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { makeProgress } from '../corpus/progress.js';
-import type { PipelineOptions } from './base.js';
-import { configForModel, loadTaskConfig, type ModelTask, normalizeTask, type TaskConfig } from './config.js';
-import { TaskConfigError, TaskInputError } from './errors.js';
-import { loadTaskModel } from './model.js';
-import type { PipelineDType } from './session.js';
-import { type PipelineTypes, TASKS } from './table.js';
+import type { Pipeline, PipelineOptions } from '../tasks/base.js';
+import {
+  configForModel,
+  loadTaskConfig,
+  type ModelTask,
+  normalizeTask,
+  type TaskConfig,
+} from '../tasks/config.js';
+import { TaskConfigError, TaskInputError } from '../tasks/errors.js';
+import { type LoadedModel, loadTaskModel } from '../tasks/model.js';
+import type { PipelineDType } from '../tasks/session.js';
+import { type PipelineTypes, TASKS } from '../tasks/table.js';
 
 export interface ModelCliOptions {
   config?: string;
@@ -98,21 +105,34 @@ export function cliConfig(task: ModelTask | string, o: ModelCliOptions): TaskCon
   return c;
 }
 
-export function pipelineOptions(o: ModelCliOptions, stage?: string): PipelineOptions {
+/** --dtype, checked. */
+export function dtypeOption(o: ModelCliOptions): PipelineDType {
   const dtype = (o.dtype ?? 'fp32') as PipelineDType;
   if (dtype !== 'fp32' && dtype !== 'q8')
     throw new TaskInputError(`--dtype must be fp32 or q8, got '${o.dtype}'`);
+  return dtype;
+}
+
+export function pipelineOptions(o: ModelCliOptions, stage?: string): PipelineOptions {
+  const dtype = dtypeOption(o);
   const progress = o.progress === false ? undefined : makeProgress(process.stderr);
+  const batchSize = intOption('--batch-size', o.batchSize, 1, 8) ?? 8;
   return {
     dtype,
     threads: intOption('--threads', o.threads, 1),
-    batchSize: intOption('--batch-size', o.batchSize, 1, 8),
+    batchSize,
     onProgress:
-      progress && stage
-        ? (e) =>
-            e.total > (intOption('--batch-size', o.batchSize, 1, 8) ?? 8) && progress(stage, e.done, e.total)
-        : undefined,
+      progress && stage ? (e) => e.total > batchSize && progress(stage, e.done, e.total) : undefined,
   };
+}
+
+/** Loads the task model the CLI options name (config/model, weights or --random-weights). */
+export async function loadCliModel(task: ModelTask | string, o: ModelCliOptions): Promise<LoadedModel> {
+  const config = cliConfig(task, o);
+  const seed = intOption('--random-weights', o.randomWeights, 0);
+  if (seed !== undefined && config.weights.length)
+    throw new TaskInputError('--random-weights and --weights exclude each other');
+  return loadTaskModel(config, { randomSeed: seed });
 }
 
 /** Opens the pipeline of a task from CLI options. */
@@ -121,12 +141,50 @@ export async function openPipeline<T extends ModelTask>(
   o: ModelCliOptions,
   stage?: string,
 ): Promise<PipelineTypes[T]> {
-  const config = cliConfig(task, o);
-  const seed = intOption('--random-weights', o.randomWeights, 0);
-  if (seed !== undefined && config.weights.length)
-    throw new TaskInputError('--random-weights and --weights exclude each other');
-  const loaded = await loadTaskModel(config, { randomSeed: seed });
+  const loaded = await loadCliModel(task, o);
   return (await TASKS[task].create(loaded, pipelineOptions(o, stage))) as PipelineTypes[T];
+}
+
+export interface TaskCommandSpec<T extends ModelTask> {
+  /** Command name (also the progress label). */
+  name: string;
+  /** The task whose pipeline the action opens. */
+  task: T;
+  description: string;
+  /** Adds the command's own arguments and options. */
+  define?: (cmd: Command) => Command;
+  /** Example command lines for --help. */
+  examples: string[];
+}
+
+/**
+ * Registers a task command: its own arguments and options, the shared model options (with
+ * --task), examples, and an action that gets the positional arguments, the options and
+ * `open(options?)`, which opens the task's pipeline; every pipeline opened is disposed after.
+ */
+export function taskCommand<T extends ModelTask, A extends unknown[], O extends ModelCliOptions>(
+  program: Command,
+  spec: TaskCommandSpec<T>,
+  action: (args: A, o: O, open: (o?: ModelCliOptions) => Promise<PipelineTypes[T]>) => Promise<void>,
+): Command {
+  const base = program.command(spec.name).description(spec.description);
+  return withModelOptions(spec.define ? spec.define(base) : base, { task: true })
+    .addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  ${e}\n`).join('')}`)
+    .action(async (...args: unknown[]) => {
+      // commander calls action(...positionals, options, command)
+      const o = args[args.length - 2] as O;
+      const opened: Pipeline[] = [];
+      const open = async (opts: ModelCliOptions = o) => {
+        const p = await openPipeline(spec.task, opts, spec.name);
+        opened.push(p);
+        return p;
+      };
+      try {
+        await action(args.slice(0, -2) as A, o, open);
+      } finally {
+        await Promise.all(opened.map((p) => p.dispose()));
+      }
+    });
 }
 
 export function print(o: ModelCliOptions, json: unknown, lines: () => string[]): void {
