@@ -85,9 +85,11 @@ async function measure(fn: () => Promise<unknown>, reps = 2): Promise<{ ms: numb
   return best;
 }
 
+/** Throughput figure `name` (what it measures in `what`) and `name.outside_ort_fraction`. */
 function report(
   ctx: BenchContext,
   name: string,
+  what: string,
   items: number,
   m: { ms: number; outside: number },
   unit: string,
@@ -96,9 +98,14 @@ function report(
     name,
     value: (1000 * items) / m.ms,
     unit,
-    note: `${(100 * m.outside).toFixed(1)}% of wall time outside ORT`,
+    note: `${what}; ${(100 * m.outside).toFixed(1)}% of wall time outside ORT`,
   });
-  ctx.report({ name: `${name} outside-ORT fraction`, value: m.outside, unit: 'fraction' });
+  ctx.report({
+    name: `${name}.outside_ort_fraction`,
+    value: m.outside,
+    unit: 'fraction',
+    note: `${what}: share of wall time outside ORT run calls`,
+  });
 }
 
 async function agreement(ctx: BenchContext): Promise<void> {
@@ -131,16 +138,16 @@ async function agreement(ctx: BenchContext): Promise<void> {
     const qa = await ask('q8', scope);
     const qr = await rank('q8', scope);
     ctx.report({
-      name: `tasks q8(${scope}) VQA answer agreement (e2e fixture)`,
+      name: `tasks.q8_${scope}.vqa_agreement`,
       value: qa.filter((a, i) => a === fa[i]).length / fa.length,
       unit: 'fraction',
-      note: `${fa.length} questions`,
+      note: `q8 (scope ${scope}) VQA answers equal to fp32, e2e fixture: ${fa.length} questions`,
     });
     ctx.report({
-      name: `tasks q8(${scope}) retrieval top-1 agreement (e2e fixture)`,
+      name: `tasks.q8_${scope}.retrieval_top1_agreement`,
       value: qr.filter((a, i) => a === fr[i]).length / fr.length,
       unit: 'fraction',
-      note: `${fr.length} queries, both directions`,
+      note: `q8 (scope ${scope}) retrieval top-1 equal to fp32, e2e fixture: ${fr.length} queries, both directions`,
     });
   }
 }
@@ -148,21 +155,24 @@ async function agreement(ctx: BenchContext): Promise<void> {
 export const tasksSuite: Suite = {
   name: 'tasks',
   async run(ctx: BenchContext) {
-    const want = (n: string) => !ctx.filter || n.includes(ctx.filter) || 'tasks'.includes(ctx.filter);
-    if (want('classification')) {
+    const f = ctx.filter;
+    // section `n` runs without a filter, for a filter naming the suite, or one naming its figures
+    const want = (n: string) => !f || 'tasks'.includes(f) || f.startsWith(`tasks.${n}`);
+    if (want('classify')) {
       const p = await open<ImageClassificationPipeline>(
         baseConfig('imageclassification', 'beit3_base_patch16_224_imageclassification'),
       );
       report(
         ctx,
-        'tasks classification base-224 b8 (files→top-5)',
+        'tasks.classify.base224.b8',
+        'classification base-224 batch 8, image files → top-5',
         N,
         await measure(() => p.run(files)),
         'images/s',
       );
       await p.dispose();
     }
-    if (want('index')) {
+    if (want('index') || want('fp32') || want('q8')) {
       const c = baseConfig('retrieval', 'beit3_base_patch16_224_retrieval');
       const p = await open<RetrievalPipeline>(c);
       // indexing = embed files + insert into the HNSW index
@@ -181,7 +191,14 @@ export const tasksSuite: Suite = {
           });
           await idx.sync(p, { chunk: BATCH });
         };
-        report(ctx, 'tasks indexing base-224 b8 (files→HNSW)', N, await measure(run), 'images/s');
+        report(
+          ctx,
+          'tasks.index.base224.b8',
+          'indexing base-224 batch 8, image files → HNSW',
+          N,
+          await measure(run),
+          'images/s',
+        );
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -192,8 +209,8 @@ export const tasksSuite: Suite = {
       const batch = [...Array(BATCH).keys()].map((i) => sliceImage(x, i));
       const variants: [string, RetrievalPipeline][] = [
         ['fp32', p],
-        ['q8(ffn)', await open<RetrievalPipeline>(p.loaded, { dtype: 'q8', quantize: { scope: 'ffn' } })],
-        ['q8(all)', await open<RetrievalPipeline>(p.loaded, { dtype: 'q8', quantize: { scope: 'all' } })],
+        ['q8_ffn', await open<RetrievalPipeline>(p.loaded, { dtype: 'q8', quantize: { scope: 'ffn' } })],
+        ['q8_all', await open<RetrievalPipeline>(p.loaded, { dtype: 'q8', quantize: { scope: 'all' } })],
       ];
       const best = new Map<string, number>();
       for (const [, v] of variants) await v.embedImages(batch);
@@ -205,18 +222,25 @@ export const tasksSuite: Suite = {
         }
       const fp = best.get('fp32')!;
       ctx.report({
-        name: 'tasks fp32 image encoding base-224 b8',
+        name: 'tasks.fp32.image_encoding.base224.b8',
         value: (1000 * BATCH) / fp,
         unit: 'images/s',
+        note: 'retrieval image encoder, base-224, one preprocessed batch of 8 (model compute only)',
       });
       for (const [k, v] of variants.slice(1)) {
         const ms = best.get(k)!;
         ctx.report({
-          name: `tasks ${k} image encoding base-224 b8`,
+          name: `tasks.${k}.image_encoding.base224.b8`,
           value: (1000 * BATCH) / ms,
           unit: 'images/s',
+          note: `int8 (${k}) retrieval image encoder, base-224, one preprocessed batch of 8`,
         });
-        ctx.report({ name: `tasks ${k} speedup vs fp32 (image encoding)`, value: fp / ms, unit: 'x' });
+        ctx.report({
+          name: `tasks.${k}.speedup`,
+          value: fp / ms,
+          unit: 'x',
+          note: `int8 (${k}) vs fp32 image-encoding throughput, run round-robin`,
+        });
         await v.dispose();
       }
       await p.dispose();
@@ -232,7 +256,8 @@ export const tasksSuite: Suite = {
       const items = files.map((image, i) => ({ image, question: qs[i % qs.length] }));
       report(
         ctx,
-        'tasks VQA base-224 b8 (files+questions→answers)',
+        'tasks.vqa.base224.b8',
+        'VQA base-224 batch 8, image files + questions → answers',
         N,
         await measure(() => p.run(items)),
         'questions/s',
@@ -244,7 +269,8 @@ export const tasksSuite: Suite = {
       const imgs = files.slice(0, BATCH);
       report(
         ctx,
-        'tasks captioning greedy base-224 b8 max_len 32',
+        'tasks.caption.greedy.base224.b8',
+        'greedy captioning base-224 batch 8, max_len 32',
         imgs.length,
         await measure(() => p.run(imgs, { numBeams: 1 })),
         'captions/s',
