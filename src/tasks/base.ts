@@ -12,7 +12,8 @@ import { PreprocessPool } from '../vision/pool.js';
 import { evalTransform, imagenetEvalTransform, stackImages } from '../vision/transforms.js';
 import type { TaskConfig } from './config.js';
 import { MissingVocabularyError, SizeMismatchError, TaskConfigError, TaskInputError } from './errors.js';
-import type { LoadedModel } from './model.js';
+import type { GraphSpec } from './graphs.js';
+import { compileSpec, type LoadedModel } from './model.js';
 import type { QuantizeOptions } from './quantize.js';
 import type { PipelineDType, TaskSession } from './session.js';
 
@@ -50,7 +51,7 @@ export function chunks<T>(items: readonly T[], size: number): T[][] {
 export abstract class Pipeline {
   readonly config: TaskConfig;
   readonly batchSize: number;
-  protected readonly sessions: TaskSession[] = [];
+  private readonly compiled = new Map<string, Promise<TaskSession>>();
   private pool?: PreprocessPool;
   private tokenizerValue?: Beit3Tokenizer;
 
@@ -152,9 +153,17 @@ export abstract class Pipeline {
     return out;
   }
 
+  /** The session of a task graph: compiled on first use (once per key), released by dispose(). */
+  protected compile(spec: GraphSpec, key = spec.name): Promise<TaskSession> {
+    let p = this.compiled.get(key);
+    if (!p) this.compiled.set(key, (p = compileSpec(this.loaded.model, spec, this.options)));
+    return p;
+  }
+
   async dispose(): Promise<void> {
-    await Promise.all(this.sessions.map((s) => s.release()));
-    this.sessions.length = 0;
+    const settled = await Promise.allSettled(this.compiled.values());
+    this.compiled.clear();
+    await Promise.all(settled.map((r) => (r.status === 'fulfilled' ? r.value.release() : undefined)));
     await this.pool?.close();
   }
 }

@@ -13,7 +13,7 @@ import { EOS_ID, PAD_ID } from '../text/beit3-tokenizer.js';
 import { type ImageInput, Pipeline, type PipelineOptions } from './base.js';
 import type { GenerationSettings } from './config.js';
 import { TaskInputError } from './errors.js';
-import { compileSpec, type LoadedModel } from './model.js';
+import type { LoadedModel } from './model.js';
 import type { TaskSession } from './session.js';
 
 export interface CaptionResult extends BeamResult {
@@ -25,9 +25,6 @@ export interface CaptionResult extends BeamResult {
 export type CaptionOptions = Partial<GenerationSettings>;
 
 export class CaptioningPipeline extends Pipeline implements CaptionPrograms {
-  private firstSess?: Promise<TaskSession>;
-  private readonly stepSess = new Map<string, Promise<TaskSession>>();
-
   static async create(loaded: LoadedModel, options: PipelineOptions = {}): Promise<CaptioningPipeline> {
     return new CaptioningPipeline(loaded, options);
   }
@@ -36,24 +33,13 @@ export class CaptioningPipeline extends Pipeline implements CaptionPrograms {
     return this.loaded.model as Beit3ForCaptioning;
   }
 
-  private track(p: Promise<TaskSession>): Promise<TaskSession> {
-    return p.then((s) => (this.sessions.push(s), s));
-  }
-
   first(): Promise<TaskSession> {
-    this.firstSess ??= this.track(compileSpec(this.m, captionFirstSpec(this.m), this.options));
-    return this.firstSess;
+    return this.compile(captionFirstSpec(this.m));
   }
 
   /** The step graph for `numBeams` beams and k = topn·numBeams candidates per image. */
   step(numBeams: number, k: number): Promise<TaskSession> {
-    const key = `${numBeams}/${k}`;
-    let p = this.stepSess.get(key);
-    if (!p) {
-      p = this.track(compileSpec(this.m, captionStepSpec(this.m, numBeams, k), this.options));
-      this.stepSess.set(key, p);
-    }
-    return p;
+    return this.compile(captionStepSpec(this.m, numBeams, k), `caption_step/${numBeams}/${k}`);
   }
 
   /** Step-0 logits at the <mask> position (N, V): what the e2e reference stores as step0.logits. */

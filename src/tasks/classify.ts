@@ -2,7 +2,6 @@
 import type { Tensor } from '../graph/tensor.js';
 import { type ImageInput, Pipeline, type PipelineOptions, row, softmax, topkIndices } from './base.js';
 import type { LoadedModel } from './model.js';
-import { compileSpec } from './model.js';
 import { classifySpec } from './graphs.js';
 
 export interface ClassLabel {
@@ -19,8 +18,6 @@ export interface ClassifyResult {
 }
 
 export class ImageClassificationPipeline extends Pipeline {
-  private forward?: Promise<import('./session.js').TaskSession>;
-
   static async create(
     loaded: LoadedModel,
     options: PipelineOptions = {},
@@ -31,15 +28,7 @@ export class ImageClassificationPipeline extends Pipeline {
   }
 
   private session() {
-    this.forward ??= compileSpec(
-      this.loaded.model,
-      classifySpec(this.loaded.model, this.config),
-      this.options,
-    ).then((s) => {
-      this.sessions.push(s);
-      return s;
-    });
-    return this.forward;
+    return this.compile(classifySpec(this.loaded.model, this.config));
   }
 
   /** Raw logits (N, C) of a preprocessed batch. */

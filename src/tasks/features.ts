@@ -10,7 +10,7 @@ import { numVisionTokens } from '../models/beit3/config.js';
 import { type ImageInput, Pipeline, type PipelineOptions } from './base.js';
 import { TaskInputError } from './errors.js';
 import { featuresSpec } from './graphs.js';
-import { compileSpec, type LoadedModel } from './model.js';
+import type { LoadedModel } from './model.js';
 import type { TaskSession } from './session.js';
 
 export interface FeatureResult {
@@ -25,24 +25,12 @@ export interface FeatureResult {
 }
 
 export class FeaturesPipeline extends Pipeline {
-  private readonly sess = new Map<string, Promise<TaskSession>>();
-
   static async create(loaded: LoadedModel, options: PipelineOptions = {}): Promise<FeaturesPipeline> {
     return new FeaturesPipeline(loaded, options);
   }
 
   private session(withImage: boolean, withText: boolean): Promise<TaskSession> {
-    const key = `${withImage}/${withText}`;
-    let p = this.sess.get(key);
-    if (!p) {
-      p = compileSpec(
-        this.loaded.model,
-        featuresSpec(this.loaded.model, this.config, withImage, withText),
-        this.options,
-      ).then((s) => (this.sessions.push(s), s));
-      this.sess.set(key, p);
-    }
-    return p;
+    return this.compile(featuresSpec(this.loaded.model, this.config, withImage, withText));
   }
 
   /** Features of images (and optionally one text per image: fused vision-language input). */

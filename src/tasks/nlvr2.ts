@@ -3,8 +3,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { type ImageInput, Pipeline, type PipelineOptions, row, softmax } from './base.js';
 import { TaskInputError } from './errors.js';
 import { nlvr2Spec } from './graphs.js';
-import { compileSpec, type LoadedModel } from './model.js';
-import type { TaskSession } from './session.js';
+import type { LoadedModel } from './model.js';
 
 export interface Nlvr2Input {
   left: ImageInput;
@@ -24,19 +23,12 @@ export interface Nlvr2Result {
 }
 
 export class Nlvr2Pipeline extends Pipeline {
-  private sess?: Promise<TaskSession>;
-
   static async create(loaded: LoadedModel, options: PipelineOptions = {}): Promise<Nlvr2Pipeline> {
     return new Nlvr2Pipeline(loaded, options);
   }
 
   private session() {
-    this.sess ??= compileSpec(
-      this.loaded.model,
-      nlvr2Spec(this.loaded.model, this.config),
-      this.options,
-    ).then((s) => (this.sessions.push(s), s));
-    return this.sess;
+    return this.compile(nlvr2Spec(this.loaded.model, this.config));
   }
 
   async logits(imageA: Tensor, imageB: Tensor, text: Tensor, paddingMask: Tensor): Promise<Tensor> {

@@ -8,8 +8,7 @@ import type { Beit3ForRetrieval } from '../models/beit3/heads/retrieval.js';
 import { type ImageInput, Pipeline, type PipelineOptions, topkIndices } from './base.js';
 import { TaskInputError } from './errors.js';
 import { retrievalImageSpec, retrievalTextSpec } from './graphs.js';
-import { compileSpec, type LoadedModel } from './model.js';
-import type { TaskSession } from './session.js';
+import type { LoadedModel } from './model.js';
 
 export interface Ranked {
   index: number;
@@ -36,9 +35,6 @@ export interface RetrievalRecalls {
 }
 
 export class RetrievalPipeline extends Pipeline {
-  private imageSession?: Promise<TaskSession>;
-  private textSession?: Promise<TaskSession>;
-
   static async create(loaded: LoadedModel, options: PipelineOptions = {}): Promise<RetrievalPipeline> {
     return new RetrievalPipeline(loaded, options);
   }
@@ -47,22 +43,12 @@ export class RetrievalPipeline extends Pipeline {
     return this.loaded.model as Beit3ForRetrieval;
   }
 
-  private track(p: Promise<TaskSession>): Promise<TaskSession> {
-    return p.then((s) => (this.sessions.push(s), s));
-  }
-
   private images() {
-    this.imageSession ??= this.track(
-      compileSpec(this.m, retrievalImageSpec(this.m, this.config), this.options),
-    );
-    return this.imageSession;
+    return this.compile(retrievalImageSpec(this.m, this.config));
   }
 
   private texts() {
-    this.textSession ??= this.track(
-      compileSpec(this.m, retrievalTextSpec(this.m, this.config), this.options),
-    );
-    return this.textSession;
+    return this.compile(retrievalTextSpec(this.m, this.config));
   }
 
   /** Image features (N, D), L2-normalized. */

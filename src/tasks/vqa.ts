@@ -3,8 +3,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { type ImageInput, Pipeline, type PipelineOptions, row, topkIndices } from './base.js';
 import { TaskInputError } from './errors.js';
 import { vqaSpec } from './graphs.js';
-import { compileSpec, type LoadedModel } from './model.js';
-import type { TaskSession } from './session.js';
+import type { LoadedModel } from './model.js';
 
 export interface VqaInput {
   image: ImageInput;
@@ -24,8 +23,6 @@ export interface VqaResult extends VqaAnswer {
 }
 
 export class VqaPipeline extends Pipeline {
-  private sess?: Promise<TaskSession>;
-
   static async create(loaded: LoadedModel, options: PipelineOptions = {}): Promise<VqaPipeline> {
     const p = new VqaPipeline(loaded, options);
     p.labels(); // fail early without a vocabulary
@@ -33,10 +30,7 @@ export class VqaPipeline extends Pipeline {
   }
 
   private session() {
-    this.sess ??= compileSpec(this.loaded.model, vqaSpec(this.loaded.model, this.config), this.options).then(
-      (s) => (this.sessions.push(s), s),
-    );
-    return this.sess;
+    return this.compile(vqaSpec(this.loaded.model, this.config));
   }
 
   /** Raw logits (N, C). */
