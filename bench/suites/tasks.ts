@@ -20,6 +20,7 @@ import {
   ortClock,
   pipeline,
   type PipelineOptions,
+  type QuantizeScope,
   RetrievalPipeline,
   type TaskConfig,
   TASKS,
@@ -108,18 +109,26 @@ function report(
   });
 }
 
+/** Figure key → quantization scope; `q8` is the default scope. */
+const Q8_VARIANTS: [string, QuantizeScope | undefined][] = [
+  ['q8', undefined],
+  ['q8_ffn', 'ffn'],
+  ['q8_layers', 'layers'],
+  ['q8_all', 'all'],
+];
+
 async function agreement(ctx: BenchContext): Promise<void> {
   const config = join(E2E, 'config.json');
   const cases = JSON.parse(readFileSync(join(E2E, 'cases.json'), 'utf8'));
   const img = (n: string) => join(E2E, cases.images[n].file);
   const items = cases.tasks.vqav2.items as { image: string; question: string }[];
-  const ask = async (dtype: 'fp32' | 'q8', scope?: 'ffn' | 'all') => {
+  const ask = async (dtype: 'fp32' | 'q8', scope?: QuantizeScope) => {
     const p = (await pipeline('vqa', { config, dtype, quantize: { scope } })) as VqaPipeline;
     const r = await p.run(items.map((i) => ({ image: img(i.image), question: i.question })));
     await p.dispose();
     return r.map((x) => x.answer);
   };
-  const rank = async (dtype: 'fp32' | 'q8', scope?: 'ffn' | 'all') => {
+  const rank = async (dtype: 'fp32' | 'q8', scope?: QuantizeScope) => {
     const p = (await pipeline('retrieval', { config, dtype, quantize: { scope } })) as RetrievalPipeline;
     const ims = [...cases.tasks.retrieval.images].sort(
       (a: { image_id: number }, b: { image_id: number }) => a.image_id - b.image_id,
@@ -134,20 +143,22 @@ async function agreement(ctx: BenchContext): Promise<void> {
   };
   const fa = await ask('fp32');
   const fr = await rank('fp32');
-  for (const scope of ['ffn', 'all'] as const) {
+  // q8 = the default scope ('mixed'), then the other scopes
+  for (const [key, scope] of Q8_VARIANTS) {
     const qa = await ask('q8', scope);
     const qr = await rank('q8', scope);
+    const what = `q8 (scope ${scope ?? 'default'})`;
     ctx.report({
-      name: `tasks.q8_${scope}.vqa_agreement`,
+      name: `tasks.${key}.vqa_agreement`,
       value: qa.filter((a, i) => a === fa[i]).length / fa.length,
       unit: 'fraction',
-      note: `q8 (scope ${scope}) VQA answers equal to fp32, e2e fixture: ${fa.length} questions`,
+      note: `${what} VQA answers equal to fp32, e2e fixture: ${fa.length} questions`,
     });
     ctx.report({
-      name: `tasks.q8_${scope}.retrieval_top1_agreement`,
+      name: `tasks.${key}.retrieval_top1_agreement`,
       value: qr.filter((a, i) => a === fr[i]).length / fr.length,
       unit: 'fraction',
-      note: `q8 (scope ${scope}) retrieval top-1 equal to fp32, e2e fixture: ${fr.length} queries, both directions`,
+      note: `${what} retrieval top-1 equal to fp32, e2e fixture: ${fr.length} queries, both directions`,
     });
   }
 }
@@ -202,16 +213,14 @@ export const tasksSuite: Suite = {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
-      // int8 vs fp32 image encoding on one preprocessed batch (model compute only); the three
+      // int8 vs fp32 image encoding on one preprocessed batch (model compute only); the
       // variants run round-robin and each keeps its fastest run, so load from other processes
       // on the shared machine hits them alike
       const x = await p.preprocess(files.slice(0, BATCH));
       const batch = [...Array(BATCH).keys()].map((i) => sliceImage(x, i));
-      const variants: [string, RetrievalPipeline][] = [
-        ['fp32', p],
-        ['q8_ffn', await open<RetrievalPipeline>(p.loaded, { dtype: 'q8', quantize: { scope: 'ffn' } })],
-        ['q8_all', await open<RetrievalPipeline>(p.loaded, { dtype: 'q8', quantize: { scope: 'all' } })],
-      ];
+      const variants: [string, RetrievalPipeline][] = [['fp32', p]];
+      for (const [key, scope] of Q8_VARIANTS)
+        variants.push([key, await open<RetrievalPipeline>(p.loaded, { dtype: 'q8', quantize: { scope } })]);
       const best = new Map<string, number>();
       for (const [, v] of variants) await v.embedImages(batch);
       for (let r = 0; r < 3; r++)

@@ -32,26 +32,37 @@ export interface QuantizeOptions {
   /** Weights with fewer elements stay float32 (default 0: quantize all weight MatMuls). */
   minElements?: number;
   /**
-   * Which weight MatMuls become int8: 'ffn' = the FFN experts (fc1/fc2); 'layers' = every
-   * weight MatMul inside the encoder layers (FFN + attention q/k/v/out projections), heads
-   * stay float; 'all' = every weight MatMul incl. pooler and task heads.
+   * Which weight MatMuls become int8 (measured in docs/tasks.md):
+   * - 'mixed' (default): the FFN experts (fc1/fc2) of every layer, and the attention q/k/v/out
+   *   projections of every layer but the first and the last, the most sensitive ones;
+   * - 'ffn': the FFN experts only;
+   * - 'layers': every weight MatMul inside the encoder layers;
+   * - 'all': every weight MatMul incl. pooler and task heads (these inputs carry the largest
+   *   outliers for the kernel's per-tensor activation scale).
+   * Heads, pooler and patch embedding stay float32 except with 'all'.
    */
   scope?: QuantizeScope;
   /** Weights (by initializer name = official parameter key) to keep in float32 (on top of `scope`). */
   exclude?: (name: string) => boolean;
+  /** Fold a following `Add(bias)` into the kernel's bias input (default true). */
+  foldBias?: boolean;
 }
 
-export type QuantizeScope = 'ffn' | 'layers' | 'all';
-export const QUANTIZE_SCOPES: readonly QuantizeScope[] = ['ffn', 'layers', 'all'];
-const DEFAULT_SCOPE: QuantizeScope = 'ffn';
+export type QuantizeScope = 'mixed' | 'ffn' | 'layers' | 'all';
+export const QUANTIZE_SCOPES: readonly QuantizeScope[] = ['mixed', 'ffn', 'layers', 'all'];
+const DEFAULT_SCOPE: QuantizeScope = 'mixed';
 
 const FFN_WEIGHT = /\.ffn\.(?:[ABC]\.)?fc[12]\.weight$/;
-const LAYER_WEIGHT = /(?:^|\.)layers\.\d+\./;
+const LAYER_INDEX = /(?:^|\.)layers\.(\d+)\./;
 
-function inScope(weightName: string, scope: QuantizeScope): boolean {
+/** `layers` = [first, last] encoder layer index present in the model. */
+function inScope(weightName: string, scope: QuantizeScope, layers: [number, number]): boolean {
   if (scope === 'all') return true;
-  if (scope === 'layers') return LAYER_WEIGHT.test(weightName);
-  return FFN_WEIGHT.test(weightName);
+  if (FFN_WEIGHT.test(weightName)) return true;
+  const layer = LAYER_INDEX.exec(weightName);
+  if (!layer || scope === 'ffn') return false;
+  const i = Number(layer[1]);
+  return scope === 'layers' || (i !== layers[0] && i !== layers[1]);
 }
 
 function floatData(t: TensorProto): Float32Array | undefined {
@@ -101,6 +112,32 @@ interface Candidate {
   dropInits: string[];
 }
 
+/**
+ * MatMul → Add(bias[N]) becomes the kernel's optional bias input: one pass less over the output
+ * (the float graph gets the same from ORT's MatMul+Add fusion).
+ */
+function foldBias(
+  n: NodeProto,
+  N: number,
+  nodes: NodeProto[],
+  inits: Map<string, TensorProto>,
+  uses: Map<string, number>,
+  dropNodes: Set<NodeProto>,
+): void {
+  const y = n.output![0];
+  if (uses.get(y) !== 1) return;
+  const add = nodes.find((m) => m.opType === 'Add' && !m.domain && m.input!.includes(y));
+  if (!add || add.input!.length !== 2) return;
+  const biasName = add.input![0] === y ? add.input![1] : add.input![0];
+  const bias = inits.get(biasName);
+  if (!bias || bias.dataType !== onnx.TensorProto.DataType.FLOAT) return;
+  const d = dims(bias);
+  if (d.length !== 1 || d[0] !== N) return;
+  n.input = [...n.input!, biasName];
+  n.output = [add.output![0]];
+  dropNodes.add(add);
+}
+
 /** Rewrites the model in place; returns what was done. */
 export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): QuantizeStats {
   const g = m.graph;
@@ -117,6 +154,11 @@ export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): Q
   for (const o of g.output ?? []) uses.set(o.name!, (uses.get(o.name!) ?? 0) + 1);
   const stats: QuantizeStats = { quantized: 0, skipped: 0, floatBytes: 0, int8Bytes: 0 };
   const cands: Candidate[] = [];
+  const layerIds = (g.initializer ?? []).flatMap((t) => {
+    const m = LAYER_INDEX.exec(t.name ?? '');
+    return m ? [Number(m[1])] : [];
+  });
+  const layerRange: [number, number] = [Math.min(...layerIds), Math.max(...layerIds)];
   for (const n of nodes) {
     if (n.opType !== 'MatMul' || (n.domain && n.domain !== '')) continue;
     const b = n.input![1];
@@ -151,7 +193,7 @@ export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): Q
     }
     if (
       !W ||
-      !inScope(weightName, opts.scope ?? DEFAULT_SCOPE) ||
+      !inScope(weightName, opts.scope ?? DEFAULT_SCOPE, layerRange) ||
       K * N < (opts.minElements ?? 0) ||
       opts.exclude?.(weightName)
     ) {
@@ -191,6 +233,7 @@ export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): Q
     n.opType = 'DynamicQuantizeMatMul';
     n.domain = 'com.microsoft';
     n.input = [n.input![0], `${base}.weight`, `${base}.scale`, `${base}.zero_point`];
+    if (opts.foldBias ?? true) foldBias(n, N, nodes, inits, uses, dropNodes);
     stats.quantized++;
     stats.floatBytes += 4 * K * N;
     stats.int8Bytes += K * N + 5 * N;

@@ -106,7 +106,7 @@ describe('int8 quantization', () => {
     expect(Math.max(...Array.from(q, Math.abs))).toBe(127);
   });
 
-  it('q8 pipelines (FFN scope) keep the fixture answers; scope "all" rewrites every weight MatMul; exports load in plain ORT', async () => {
+  it('q8 pipelines (default scope) keep the fixture answers; scope "all" rewrites every weight MatMul; exports load in plain ORT', async () => {
     const fp = (await pipeline('vqa', { config: CONFIG })) as VqaPipeline;
     const q8 = (await pipeline('vqa', { config: CONFIG, dtype: 'q8' })) as VqaPipeline;
     const items = cases.tasks.vqav2.items as { image: string; question: string; answer: string }[];
@@ -122,9 +122,11 @@ describe('int8 quantization', () => {
     const loaded = await loadTaskModel(loadTaskConfig(CONFIG, { task: 'vqa' }));
     const L = loaded.config.model.layers;
     // FFN scope: fc1, fc2 of both experts per layer
-    expect(exportTaskModel(loaded, join(tmp, 'vqa-q8ffn.onnx'), { dtype: 'q8' }).quantized!.quantized).toBe(
-      L * 4,
-    );
+    const ffn = exportTaskModel(loaded, join(tmp, 'vqa-q8ffn.onnx'), {
+      dtype: 'q8',
+      quantize: { scope: 'ffn' },
+    });
+    expect(ffn.quantized!.quantized).toBe(L * 4);
     // all: q, k, v, out, fc1, fc2 of both experts + pooler + 2 head layers; the patch projection (Reshape) stays float
     const r = exportTaskModel(loaded, join(tmp, 'vqa-q8.onnx'), { dtype: 'q8', quantize: { scope: 'all' } });
     expect(r.quantized!.quantized).toBe(L * 6 * 2 + 3);

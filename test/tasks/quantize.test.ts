@@ -56,7 +56,7 @@ describe('q8 agreement with fp32 (e2e fixture models)', () => {
     expect(agreement(qr, fr)).toBeGreaterThanOrEqual(0.99);
   });
 
-  it('scopes: ffn = fc1/fc2, layers = + attention projections, all = + pooler and head', async () => {
+  it('scopes: ffn = fc1/fc2, mixed = + attention of inner layers, layers = + all attention, all = + pooler and head', async () => {
     const loaded = await loadTaskModel(loadTaskConfig(config, { task: 'vqa' }));
     const L = loaded.config.model.layers;
     const count = (scope: QuantizeScope) =>
@@ -67,6 +67,8 @@ describe('q8 agreement with fp32 (e2e fixture models)', () => {
     // two experts (A = vision, B = language) per layer
     expect(count('ffn').quantized).toBe(L * 2 * 2);
     expect(count('layers').quantized).toBe(L * 2 * 6);
+    // the default keeps the attention projections of the first and last layer in float32
+    expect(count('mixed').quantized).toBe(L * 2 * 2 + Math.max(0, L - 2) * 2 * 4);
     const all = count('all');
     expect(all.quantized).toBe(L * 2 * 6 + 3); // pooler dense, head.0, head.3
     // float MatMuls left: attention scores and weights (2 per expert and layer)
