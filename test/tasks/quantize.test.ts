@@ -2,6 +2,8 @@
 // answer and every retrieval top-1 (issue goals: ≥ 98% / ≥ 99%); the scopes rewrite the MatMuls
 // they name and nothing else.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +12,7 @@ import {
   loadTaskConfig,
   loadTaskModel,
   pipeline,
+  quantizeModelProto,
   type QuantizeScope,
   RetrievalPipeline,
   type VqaPipeline,
@@ -73,5 +76,84 @@ describe('q8 agreement with fp32 (e2e fixture models)', () => {
     expect(all.quantized).toBe(L * 2 * 6 + 3); // pooler dense, head.0, head.3
     // float MatMuls left: attention scores and weights (2 per expert and layer)
     expect(all.skipped).toBeGreaterThan(0);
+  });
+});
+
+const { onnx } = onnxProto;
+const F32 = onnx.TensorProto.DataType.FLOAT;
+const f32 = (name: string, dims: number[], seed: number): onnxProto.onnx.ITensorProto => {
+  const a = Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, (_, i) =>
+    Math.sin(i * 0.7 + seed),
+  );
+  return { name, dims, dataType: F32, rawData: new Uint8Array(a.buffer) };
+};
+
+/** x → per layer: Linear(q_proj) → Linear(fc1) (PyTorch (out, in) weights, Transpose + MatMul + Add bias). */
+function chain(layers: number, D: number): onnxProto.onnx.IModelProto {
+  const nodes: onnxProto.onnx.INodeProto[] = [];
+  const inits: onnxProto.onnx.ITensorProto[] = [];
+  let x = 'x';
+  let k = 0;
+  for (let l = 0; l < layers; l++)
+    for (const w of ['self_attn.q_proj.A', 'ffn.A.fc1']) {
+      const p = `beit3.encoder.layers.${l}.${w}`;
+      inits.push(f32(`${p}.weight`, [D, D], k++), f32(`${p}.bias`, [D], k++));
+      nodes.push(
+        { opType: 'Transpose', input: [`${p}.weight`], output: [`${p}.wt`] },
+        { opType: 'MatMul', input: [x, `${p}.wt`], output: [`${p}.mm`] },
+        { opType: 'Add', input: [`${p}.mm`, `${p}.bias`], output: [`${p}.y`] },
+      );
+      x = `${p}.y`;
+    }
+  const io = (name: string) => ({
+    name,
+    type: { tensorType: { elemType: F32, shape: { dim: [{ dimValue: 3 }, { dimValue: D }] } } },
+  });
+  return {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'chain',
+      node: nodes,
+      initializer: inits,
+      input: [io('x')],
+      output: [{ ...io(x), name: x }],
+    },
+  };
+}
+
+describe('quantizeModelProto', () => {
+  it('mixed keeps the attention of the first and last layer in float; ffn/layers as named', () => {
+    const quantized = (scope: QuantizeScope) => {
+      const m = chain(4, 8);
+      quantizeModelProto(m, { scope });
+      return m
+        .graph!.node!.filter((n) => n.opType === 'DynamicQuantizeMatMul')
+        .map((n) => n.input![1].replace(/^beit3\.encoder\.layers\.(\d+)\.(\S+?)\.wt\..*$/, '$1.$2'));
+    };
+    const attn = (l: number) => `${l}.self_attn.q_proj.A`;
+    const ffn = (l: number) => `${l}.ffn.A.fc1`;
+    expect(quantized('ffn')).toEqual([0, 1, 2, 3].map(ffn));
+    expect(quantized('mixed')).toEqual([ffn(0), attn(1), ffn(1), attn(2), ffn(2), ffn(3)]);
+    expect(quantized('layers')).toEqual([0, 1, 2, 3].flatMap((l) => [attn(l), ffn(l)]));
+  });
+
+  it('folding the bias into the kernel gives the same outputs as the separate Add', async () => {
+    const x = new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: 3 * 8 }, (_, i) => Math.cos(i)),
+      [3, 8],
+    );
+    const outs: Float32Array[] = [];
+    for (const foldBias of [false, true]) {
+      const m = chain(2, 8);
+      const stats = quantizeModelProto(m, { scope: 'layers', foldBias });
+      expect(stats.quantized).toBe(4);
+      expect(m.graph!.node!.filter((n) => n.opType === 'Add').length).toBe(foldBias ? 0 : 4);
+      const s = await ort.InferenceSession.create(onnx.ModelProto.encode(m).finish());
+      outs.push((await s.run({ x }))[s.outputNames[0]].data as Float32Array);
+      await s.release();
+    }
+    for (let i = 0; i < outs[0].length; i++) expect(outs[1][i]).toBeCloseTo(outs[0][i], 4);
   });
 });
