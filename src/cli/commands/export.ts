@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { exportTaskModel } from '../../tasks/export.js';
+import { QUANTIZE_SCOPES, type QuantizeScope } from '../../tasks/quantize.js';
 import { CliError } from '../errors.js';
 import { dtypeOption, loadCliModel, type ModelCliOptions, print, withModelOptions } from '../task-options.js';
 
@@ -20,7 +21,7 @@ export function register(program: Command): void {
         'output .onnx (retrieval: <stem>.image.onnx + <stem>.text.onnx; captioning: <stem>.first.onnx + <stem>.step.onnx)',
       )
       .option('--external', 'always store weights as external data (<out>.data); default: only above 1 GiB')
-      .option('--scope <scope>', 'q8: ffn (default) | all', 'ffn'),
+      .option('--scope <scope>', 'q8: mixed (default) | ffn | layers | all (docs/tasks.md)', 'mixed'),
   )
     .addHelpText(
       'after',
@@ -29,14 +30,14 @@ export function register(program: Command): void {
     .action(
       async (o: ModelCliOptions & { task: string; out: string; external?: boolean; scope?: string }) => {
         if (!/\.onnx$/i.test(o.out)) throw new CliError(`--out must end in .onnx, got '${o.out}'`);
-        if (o.scope !== 'ffn' && o.scope !== 'all')
-          throw new CliError(`--scope must be ffn or all, got '${o.scope}'`);
+        if (!QUANTIZE_SCOPES.includes(o.scope as QuantizeScope))
+          throw new CliError(`--scope must be one of ${QUANTIZE_SCOPES.join(', ')}, got '${o.scope}'`);
         const dtype = dtypeOption(o);
         const loaded = await loadCliModel(o.task, o);
         const r = exportTaskModel(loaded, o.out, {
           dtype,
           external: o.external ? true : 'auto',
-          quantize: { scope: o.scope },
+          quantize: { scope: o.scope as QuantizeScope },
         });
         print(o, r, () => [
           ...r.graphs.map(

@@ -3,12 +3,12 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import onnxProto from 'onnx-proto';
 import { writeOnnx } from '../../tasks/export.js';
-import { quantizeModelProto } from '../../tasks/quantize.js';
+import { QUANTIZE_SCOPES, quantizeModelProto, type QuantizeScope } from '../../tasks/quantize.js';
 import { CliError } from '../errors.js';
 
 const { onnx } = onnxProto;
 
-/** `beit3 quantize IN.onnx OUT.onnx [--scope ffn|all]`: dynamic int8 MatMul weights. */
+/** `beit3 quantize IN.onnx OUT.onnx [--scope mixed|ffn|layers|all]`: dynamic int8 MatMul weights. */
 export function register(program: Command): void {
   program
     .command('quantize')
@@ -19,8 +19,8 @@ export function register(program: Command): void {
     .argument('<output>', 'output .onnx')
     .option(
       '--scope <scope>',
-      'ffn: FFN expert weights only (default, keeps answers on the fixture models); all: every weight MatMul',
-      'ffn',
+      'mixed (default): FFN weights + attention projections of inner layers; ffn: FFN only; layers: all encoder-layer weights; all: every weight MatMul',
+      'mixed',
     )
     .option('--json', 'machine-readable output')
     .addHelpText(
@@ -28,8 +28,8 @@ export function register(program: Command): void {
       '\nExamples:\n  beit3 export --task retrieval -c config.json --out ret.onnx && beit3 quantize ret.image.onnx ret.image.q8.onnx\n  beit3 export --task vqav2 -c config.json --out vqa.onnx --dtype q8     # same, in one step\n',
     )
     .action((input: string, output: string, o: { scope: string; json?: boolean }) => {
-      if (o.scope !== 'ffn' && o.scope !== 'all')
-        throw new CliError(`--scope must be ffn or all, got '${o.scope}'`);
+      if (!QUANTIZE_SCOPES.includes(o.scope as QuantizeScope))
+        throw new CliError(`--scope must be one of ${QUANTIZE_SCOPES.join(', ')}, got '${o.scope}'`);
       let model: onnxProto.onnx.ModelProto;
       try {
         model = onnx.ModelProto.decode(readFileSync(input));
@@ -49,10 +49,10 @@ export function register(program: Command): void {
         t.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
         t.externalData = [];
       }
-      const stats = quantizeModelProto(model, { scope: o.scope as 'ffn' | 'all' });
+      const stats = quantizeModelProto(model, { scope: o.scope as QuantizeScope });
       if (!stats.quantized)
         throw new CliError(
-          `${input}: no MatMul with a float32 weight initializer${o.scope === 'ffn' ? ' in FFN layers (try --scope all)' : ''}`,
+          `${input}: no MatMul with a float32 weight initializer${o.scope !== 'all' ? ` in scope ${o.scope} (try --scope all)` : ''}`,
         );
       const files = writeOnnx(model, output);
       process.stdout.write(
