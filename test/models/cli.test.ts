@@ -41,6 +41,23 @@ describe('beit3 CLI: info and parity', () => {
     ).toBe(j.params.total);
   }, 30_000);
 
+  it('info of pretrained names counts the MLM/MIM heads as the published checkpoints and the paper do', async () => {
+    // Published sizes: base 276M, large 746M (README of the fixtures, section 9); paper: giant 1.9B.
+    const published: [string, number][] = [
+      ['beit3_base_patch16_224', 276e6],
+      ['beit3_large_patch16_224', 746e6],
+      ['beit3_giant_patch14_224', 1.9e9],
+    ];
+    for (const [name, size] of published) {
+      const j = JSON.parse((await run(['info', name, '--json'])).stdout);
+      expect(Math.abs(j.params.total_with_pretraining_heads - size) / size, name).toBeLessThan(0.03);
+    }
+    const g = JSON.parse((await run(['info', 'beit3_giant_patch14_224', '--json'])).stdout).params;
+    expect(Math.round(g.vision_experts / 1e6)).toBe(693); // paper: 692M FFN matrices (+ biases, LN)
+    expect(Math.round(g.vl_experts / 1e6)).toBe(52);
+    expect(Math.round(g.shared_attention / 1e6)).toBe(318); // paper: 317M
+  }, 60_000);
+
   it('info with an unknown name exits non-zero with suggestions', async () => {
     const r = await run(['info', 'beit3_large_patch16_224_nlvr']);
     expect(r.code).not.toBe(0);

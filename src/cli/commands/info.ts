@@ -36,7 +36,15 @@ export function register(program: Command): void {
       }
       const entry = getEntry(name);
       const config = toEncoderConfig(configFor(name));
-      const params = paramBreakdown(model);
+      const params: Record<string, number> = { ...paramBreakdown(model) };
+      // Published pretrained checkpoints count their MLM/MIM prediction heads (base 276M,
+      // large 746M; the paper's giant 1.9B): report that total beside the backbone's.
+      if (entry.task === 'backbone') {
+        const pretrainingName = `${name}_pretraining`;
+        if (listModels().includes(pretrainingName))
+          params.total_with_pretraining_heads =
+            params.total + paramBreakdown(createModel(pretrainingName)).heads;
+      }
       const extra: Record<string, unknown> = {};
       if ('numClasses' in model) extra.num_classes = (model as { numClasses: number }).numClasses;
       if (opts.json) {
