@@ -63,7 +63,7 @@ export function register(program: Command): void {
       const fmt = (n: number) =>
         `${(n / 1e6).toFixed(2).padStart(10)}M  ${n.toLocaleString('en-US').padStart(15)}`;
       for (const [k, v] of Object.entries(params))
-        if (v || k === 'total') lines.push(`  ${k.padEnd(24)} ${fmt(v)}`);
+        if (v || k === 'total') lines.push(`  ${k.padEnd(30)} ${fmt(v)}`);
       process.stdout.write(lines.join('\n') + '\n');
     });
 }
