@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { type DType, ONNX_DTYPE, type TypedArray } from '../graph/dtype.js';
 import type { Graph } from '../graph/ir.js';
@@ -129,10 +130,25 @@ function cacheKey(graph: Graph, opts: CompileOptions): string {
   ].join('|');
 }
 
+/**
+ * Most intra-op threads a session may ask for. ORT creates every one up front (and lets them
+ * spin), so an absurd count like 100000 stalls the process instead of failing.
+ */
+export const MAX_THREADS = Math.max(256, 4 * availableParallelism());
+
+function checkedThreads(threads: number | undefined): number {
+  if (threads === undefined) return 0;
+  if (!Number.isInteger(threads) || threads < 0 || threads > MAX_THREADS)
+    throw new RuntimeError(
+      `threads must be an integer in [0, ${MAX_THREADS}] (0 = ORT's choice), got ${threads}`,
+    );
+  return threads;
+}
+
 function sessionOptions(opts: ModelCompileOptions): ort.InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: opts.optimization ?? 'all',
-    intraOpNumThreads: opts.threads ?? 0,
+    intraOpNumThreads: checkedThreads(opts.threads),
     interOpNumThreads: 1,
     executionMode: 'sequential',
     ...(opts.logSeverity !== undefined ? { logSeverityLevel: opts.logSeverity } : {}),
