@@ -94,6 +94,26 @@ export interface SearchHit {
   label: number;
 }
 
+/** Rejects a meta.json whose fields do not have the types this module relies on. */
+function checkMeta(meta: IndexMeta, metaPath: string): void {
+  const bad = (what: string): never => {
+    throw new SearchIndexError(`${metaPath}: ${what}`);
+  };
+  if (typeof meta !== 'object' || meta === null) bad('not a JSON object');
+  if (meta.version !== 1) bad(`unsupported index version ${String(meta.version)}`);
+  if (!Number.isInteger(meta.dim) || meta.dim < 1)
+    bad(`"dim" must be a positive integer, got ${JSON.stringify(meta.dim)}`);
+  if (typeof meta.root !== 'string') bad(`"root" must be a string, got ${JSON.stringify(meta.root)}`);
+  if (typeof meta.model !== 'object' || meta.model === null) bad('"model" is missing');
+  if (!Array.isArray(meta.files)) bad('"files" must be an array');
+  if (!Number.isInteger(meta.nextLabel) || meta.nextLabel < 0)
+    bad(`"nextLabel" must be a non-negative integer`);
+  if (!Array.isArray(meta.failed)) meta.failed = [];
+  for (const f of meta.files)
+    if (typeof f?.path !== 'string' || !Number.isInteger(f.label))
+      bad(`"files" entry ${JSON.stringify(f)} needs a string "path" and an integer "label"`);
+}
+
 /** Image files under a folder (recursive, sorted, by extension). */
 export function listImages(dir: string): string[] {
   const out: string[] = [];
@@ -146,13 +166,20 @@ export class ImageIndex {
     } catch (e) {
       throw new SearchIndexError(`${metaPath}: unreadable (${(e as Error).message})`);
     }
-    if (meta.version !== 1 || !Array.isArray(meta.files))
-      throw new SearchIndexError(`${metaPath}: unsupported index version ${String(meta.version)}`);
+    checkMeta(meta, metaPath);
     const h = new HierarchicalNSW('ip', meta.dim);
     const vec = join(dir, 'vectors.hnsw');
     if (meta.files.length || existsSync(vec)) {
       if (!existsSync(vec)) throw new SearchIndexError(`${dir}: vectors.hnsw is missing`);
-      h.readIndexSync(vec, true);
+      try {
+        h.readIndexSync(vec, true);
+      } catch (e) {
+        throw new SearchIndexError(`${vec}: corrupt or truncated (${(e as Error).message})`, { cause: e });
+      }
+      if (h.getCurrentCount() < meta.files.length)
+        throw new SearchIndexError(
+          `${vec}: holds ${h.getCurrentCount()} vectors but meta.json lists ${meta.files.length} files (index folder out of sync; rebuild it)`,
+        );
     } else
       h.initIndex({
         maxElements: 1024,

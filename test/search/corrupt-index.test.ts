@@ -1,0 +1,76 @@
+// A damaged index folder is reported as a SearchIndexError naming the file, never a raw
+// hnswlib error or a TypeError deep inside search.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImageIndex, SearchIndexError } from '../../src/search/index.js';
+
+let dir: string;
+const model = { weights: [], embedDim: 4, imgSize: 40 };
+
+/** A fresh 3-vector index folder. */
+function build(name: string): string {
+  const out = join(dir, name);
+  const idx = ImageIndex.openOrCreate(out, dir, model);
+  for (let i = 0; i < 3; i++) {
+    const v = new Float32Array(4);
+    v[i] = 1;
+    idx.addVector({ path: `${i}.png`, size: 1, mtimeMs: 1 }, v);
+  }
+  idx.save();
+  return out;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'beit3-corrupt-index-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ImageIndex.open on a corrupt folder', () => {
+  it('opens and searches the intact index', () => {
+    const hits = ImageIndex.open(build('ok')).searchVector(new Float32Array([0, 1, 0, 0]), 1);
+    expect(hits.map((h) => h.path)).toEqual(['1.png']);
+  });
+
+  it('names vectors.hnsw when it is truncated or overwritten with garbage', () => {
+    const out = build('vectors');
+    const vec = join(out, 'vectors.hnsw');
+    const bytes = readFileSync(vec);
+    for (const damaged of [
+      bytes.subarray(0, 100),
+      bytes.subarray(0, bytes.length - 8),
+      new Uint8Array(bytes.length).fill(0xa5),
+    ]) {
+      writeFileSync(vec, damaged);
+      expect(() => ImageIndex.open(out)).toThrow(SearchIndexError);
+      expect(() => ImageIndex.open(out)).toThrow(/vectors\.hnsw: corrupt or truncated/);
+    }
+  });
+
+  it('names the meta.json field that has the wrong type', () => {
+    const out = build('meta');
+    const metaPath = join(out, 'meta.json');
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Record<string, unknown>;
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ dim: 'abc' }, /"dim" must be a positive integer, got "abc"/],
+      [{ root: 5 }, /"root" must be a string/],
+      [{ files: [{ path: 1 }] }, /"files" entry .* needs a string "path"/],
+      [{ nextLabel: null }, /"nextLabel"/],
+    ];
+    for (const [patch, message] of cases) {
+      writeFileSync(metaPath, JSON.stringify({ ...meta, ...patch }));
+      expect(() => ImageIndex.open(out)).toThrow(SearchIndexError);
+      expect(() => ImageIndex.open(out)).toThrow(message);
+    }
+  });
+
+  it('reports a meta.json listing more files than vectors.hnsw holds', () => {
+    const out = build('sync');
+    const metaPath = join(out, 'meta.json');
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { files: unknown[] };
+    meta.files.push({ path: 'x.png', size: 1, mtimeMs: 1, label: 7 });
+    writeFileSync(metaPath, JSON.stringify(meta));
+    expect(() => ImageIndex.open(out)).toThrow(/holds 3 vectors but meta.json lists 4 files/);
+  });
+});
