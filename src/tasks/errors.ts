@@ -29,3 +29,24 @@ export class SizeMismatchError extends TaskError {
 export class TaskInputError extends TaskError {
   override name = 'TaskInputError';
 }
+/** An output file could not be written (folder missing, a directory in the way, no permission...). */
+export class OutputWriteError extends TaskError {
+  override name = 'OutputWriteError';
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    super(`cannot write ${path}: ${describeWriteFailure(cause)}`, { cause });
+  }
+}
+
+function describeWriteFailure(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'its folder does not exist';
+  if (code === 'EISDIR') return 'it is a directory';
+  if (code === 'ENOTDIR') return 'a component of the path is not a folder';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EROFS') return 'read-only file system';
+  if (code === 'ENOSPC') return 'no space left on device';
+  return e instanceof Error ? e.message : String(e);
+}

@@ -6,6 +6,7 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import onnxProto from 'onnx-proto';
+import { OutputWriteError } from './errors.js';
 import { taskGraphSpecs } from './graphs.js';
 import { buildGraph, type LoadedModel } from './model.js';
 import type { QuantizeOptions, QuantizeStats } from './quantize.js';
@@ -42,9 +43,31 @@ export function writeOnnx(model: ModelProto, path: string, opts: WriteOnnxOption
   const dataName = `${basename(path)}.data`;
   const dataPath = `${path}.data`;
   const tmpData = `${dataPath}.${process.pid}.tmp`;
-  const fd = openSync(tmpData, 'w');
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmpData, 'w');
+    const inits = writeExternalInitializers(model, fd, dataName);
+    closeSync(fd);
+    fd = undefined;
+    writeAtomic(path, encodeModel({ ...model, graph: { ...model.graph, initializer: inits } }));
+    try {
+      renameSync(tmpData, dataPath);
+    } catch (e) {
+      rmSync(path, { force: true }); // a model without its data file is useless
+      throw e;
+    }
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmpData, { force: true });
+    throw e instanceof OutputWriteError ? e : new OutputWriteError(dataPath, e);
+  }
+  return [path, dataPath];
+}
+
+/** Appends the large initializers to `fd` (4 KiB aligned); returns the initializers pointing there. */
+function writeExternalInitializers(model: ModelProto, fd: number, dataName: string) {
   let offset = 0;
-  const inits = (model.graph?.initializer ?? []).map((t) => {
+  return (model.graph?.initializer ?? []).map((t) => {
     const raw = t.rawData;
     if (!raw || raw.byteLength < MIN_EXTERNAL) return t;
     const start = Math.ceil(offset / ALIGN) * ALIGN;
@@ -62,15 +85,6 @@ export function writeOnnx(model: ModelProto, path: string, opts: WriteOnnxOption
       ],
     };
   });
-  closeSync(fd);
-  try {
-    writeAtomic(path, encodeModel({ ...model, graph: { ...model.graph, initializer: inits } }));
-    renameSync(tmpData, dataPath);
-  } catch (e) {
-    rmSync(tmpData, { force: true });
-    throw e;
-  }
-  return [path, dataPath];
 }
 
 export interface ExportedGraph {

@@ -9,6 +9,7 @@ import type { Graph } from '../graph/ir.js';
 import { encodeOnnxModel, type ModelProto, toModelProto } from '../graph/onnx.js';
 import type { Tensor } from '../graph/tensor.js';
 import { Program } from '../runtime/index.js';
+import { OutputWriteError } from './errors.js';
 import { type QuantizeOptions, quantizeModelProto, type QuantizeStats } from './quantize.js';
 
 export type { ModelProto };
@@ -54,7 +55,10 @@ export const TaskSession = {
   },
 };
 
-/** Writes bytes atomically (temp file + rename on the same filesystem). */
+/**
+ * Writes bytes atomically (temp file + rename on the same filesystem); failures become an
+ * OutputWriteError naming `path` (not the temp file) and leave no temp file behind.
+ */
 export function writeAtomic(path: string, bytes: Uint8Array | string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
@@ -62,6 +66,6 @@ export function writeAtomic(path: string, bytes: Uint8Array | string): void {
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    throw new OutputWriteError(path, e);
   }
 }
