@@ -27,7 +27,7 @@ export interface DecodeOptions {
 }
 
 /**
- * Decodes JPEG / PNG / WebP / GIF (first frame) / TIFF into 8-bit RGB with Pillow's
+ * Decodes JPEG / PNG / WebP / GIF (first frame) / TIFF (not SVG) into 8-bit RGB with Pillow's
  * `Image.open(f).convert("RGB")` semantics: alpha is dropped without compositing, palettes are
  * expanded, grayscale is replicated to three channels. No colour management (embedded ICC
  * profiles are ignored, as Pillow does) and no EXIF auto-rotation (Pillow does not rotate either).
@@ -43,6 +43,9 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
     }
   } else bytes = input;
   if (bytes.length === 0) throw new ImageDecodeError(source, 'empty input, not an image');
+  const markup = markupKind(bytes);
+  if (markup)
+    throw new ImageDecodeError(source, `${markup}, not a raster image (JPEG, PNG, WebP, GIF, TIFF)`);
 
   let raw: { data: Buffer; info: OutputInfo };
   try {
@@ -90,9 +93,21 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
       }
     }
   } else if (channels === 1 || channels === 2) {
-    for (let i = 0, s = 0, d = 0; i < n; i++, s += channels, d += 3) out[d] = out[d + 1] = out[d + 2] = data[s];
+    for (let i = 0, s = 0, d = 0; i < n; i++, s += channels, d += 3)
+      out[d] = out[d + 1] = out[d + 2] = data[s];
   } else throw new ImageDecodeError(source, `unsupported channel count ${channels}`);
   return { width, height, data: out };
+}
+
+/**
+ * libvips would render SVG (also gzipped) and Pillow cannot open it, so a vector file would be
+ * rasterised unlike the reference pipeline: refuse text markup (SVG, HTML, XML) and gzip up front.
+ */
+function markupKind(b: Uint8Array): string | undefined {
+  if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip-compressed data (SVGZ?)';
+  let i = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0; // UTF-8 BOM
+  while (i < b.length && i < 4096 && (b[i] === 0x20 || (b[i] >= 0x09 && b[i] <= 0x0d))) i++;
+  return b[i] === 0x3c ? 'SVG/HTML/XML text' : undefined; // '<'
 }
 
 function isGif(b: Uint8Array): boolean {
