@@ -1,5 +1,6 @@
+import { existsSync, statSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Beit3Tokenizer } from '../../text/beit3-tokenizer.js';
 import { encodeModelProto } from '../../text/model-proto.js';
@@ -28,6 +29,52 @@ function parseIntOption(name: string, value: string, min: number): number {
   if (!Number.isInteger(n) || n < min)
     throw new CliError(`${name} must be an integer ≥ ${min}, got '${value}'`);
   return n;
+}
+
+/**
+ * Lines of a UTF-8 stream with their 1-based numbers, split like readline (\n, \r\n, lone \r).
+ * Unlike readline, invalid UTF-8 is an error naming the line instead of silent U+FFFD text.
+ */
+export async function* utf8Lines(input: AsyncIterable<Uint8Array>): AsyncGenerator<[number, string]> {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let lineNo = 0;
+  const decode = (bytes: Uint8Array): string[] => {
+    lineNo++;
+    try {
+      return decoder.decode(bytes).replace(/\r$/, '').split('\r');
+    } catch {
+      throw new CliError(`stdin line ${lineNo}: invalid UTF-8 (input must be UTF-8 text)`, 1);
+    }
+  };
+  let pending: Uint8Array[] = [];
+  for await (const chunk of input) {
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
+      const piece = chunk.subarray(start, nl);
+      const line = pending.length ? Buffer.concat([...pending, piece]) : piece;
+      pending = [];
+      for (const l of decode(line)) yield [lineNo, l];
+      start = nl + 1;
+    }
+    if (start < chunk.length) pending.push(chunk.subarray(start));
+  }
+  if (pending.length) for (const l of decode(Buffer.concat(pending))) yield [lineNo, l];
+}
+
+/** 1-based number of the first line of `bytes` that is not valid UTF-8 (0 if none). */
+function firstInvalidUtf8Line(bytes: Uint8Array): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  for (let start = 0, line = 1; start <= bytes.length; line++) {
+    const nl = bytes.indexOf(0x0a, start);
+    const end = nl === -1 ? bytes.length : nl;
+    try {
+      decoder.decode(bytes.subarray(start, end));
+    } catch {
+      return line;
+    }
+    start = end + 1;
+  }
+  return 0;
 }
 
 /** Builds the per-line function for the chosen output (ids, pieces, BEiT-3 ids or segments). */
@@ -64,10 +111,7 @@ export function register(program: Command): void {
     .action(async (opts: TokenizeOptions) => {
       const sp = await SentencePieceProcessor.load(opts.model);
       const encode = lineEncoder(sp, opts);
-      const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-      let lineNo = 0;
-      for await (const line of lines) {
-        lineNo++;
+      for await (const [lineNo, line] of utf8Lines(process.stdin)) {
         let text: unknown = line;
         if (opts.jsonl) {
           if (line.trim() === '') continue;
@@ -105,11 +149,23 @@ export function register(program: Command): void {
       const characterCoverage = Number(opts.characterCoverage);
       if (!(characterCoverage > 0 && characterCoverage <= 1))
         throw new CliError(`--character-coverage must be in (0, 1], got '${opts.characterCoverage}'`);
-      let corpus: string;
+      // Training can take minutes: refuse an output path that cannot be written before it.
+      if (!existsSync(dirname(resolve(opts.out))))
+        throw new CliError(`cannot write --out ${opts.out}: its folder does not exist`, 1);
+      if (existsSync(opts.out) && statSync(opts.out).isDirectory())
+        throw new CliError(`cannot write --out ${opts.out}: it is a directory`, 1);
+      let raw: Uint8Array;
       try {
-        corpus = await readFile(opts.input, 'utf8');
+        raw = await readFile(opts.input);
       } catch (e) {
         throw new CliError(`cannot read --input ${opts.input}: ${(e as Error).message}`, 1);
+      }
+      let corpus: string;
+      try {
+        corpus = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+      } catch {
+        const line = firstInvalidUtf8Line(raw);
+        throw new CliError(`--input ${opts.input}: line ${line} is not valid UTF-8`, 1);
       }
       const started = Date.now();
       const onProgress = (e: TrainProgress): void => {
