@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { allocArray, BYTES_PER_ELEMENT, type DType, type TypedArray } from '../graph/dtype.js';
 import { numel } from '../graph/shape.js';
@@ -395,9 +395,14 @@ export async function saveSafetensors(
   const head = buildHeader(list, metadata);
   let total = head.length;
   for (const [, t] of list) total += t.data.byteLength;
-  await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fh = await open(tmp, 'w');
+  let fh: FileHandle;
+  try {
+    await ensureDir(dirname(path));
+    fh = await open(tmp, 'w');
+  } catch (e) {
+    throw writeError(path, e);
+  }
   try {
     await fh.writeFile(head);
     let written = head.length;
@@ -417,6 +422,41 @@ export async function saveSafetensors(
   } catch (e) {
     await fh.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
-    throw e;
+    throw writeError(path, e);
+  }
+}
+
+function writeError(path: string, e: unknown): SafetensorsError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why =
+    code === 'EISDIR'
+      ? 'it is a directory'
+      : code === 'ENOTDIR'
+        ? 'a component of the path is not a folder'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : (e as Error).message;
+  return new SafetensorsError(`cannot write ${path}: ${why}`, { cause: e });
+}
+
+/**
+ * mkdir -p that gives up: Node's `mkdir(dir, { recursive: true })` loops forever on ENOENT
+ * under /proc (e.g. /proc/nope), so create one level at a time and fail on the second ENOENT.
+ */
+async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (!(await stat(dir)).isDirectory())
+        throw Object.assign(new Error(`${dir} is not a folder`), { code: 'ENOTDIR' });
+      return;
+    }
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
+    await ensureDir(dirname(dir));
+    await mkdir(dir).catch((e2: NodeJS.ErrnoException) => {
+      if (e2.code !== 'EEXIST') throw e2;
+    });
   }
 }
