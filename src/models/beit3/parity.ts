@@ -3,7 +3,7 @@
  * fixture `<name>.json` + weights + `<name>.io.safetensors` (+ `<name>.grads.safetensors`), run
  * every recorded call through our graphs on ONNX Runtime and report the max error per case.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { grad } from '../../autodiff/index.js';
 import { Graph } from '../../graph/ir.js';
@@ -68,10 +68,17 @@ interface FixtureJson {
 
 /** Fixture names in a folder: index.json's list, else every `<name>.json` with a `<name>.io.safetensors`. */
 export function listFixtures(dir: string): string[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new ParityError(`${dir}: not a folder (give a fixture folder laid out like fixtures/beit3-ref)`);
   const idx = join(dir, 'index.json');
   if (existsSync(idx)) {
-    const j = JSON.parse(readFileSync(idx, 'utf8')) as { fixtures?: Record<string, unknown> };
-    if (j.fixtures)
+    let j: { fixtures?: Record<string, unknown> } | null;
+    try {
+      j = JSON.parse(readFileSync(idx, 'utf8')) as typeof j;
+    } catch (e) {
+      throw new ParityError(`${idx}: unreadable (${(e as Error).message})`);
+    }
+    if (j && typeof j.fixtures === 'object' && j.fixtures !== null)
       return Object.keys(j.fixtures).filter((n) => existsSync(join(dir, `${n}.io.safetensors`)));
   }
   const found = readdirSync(dir)
