@@ -203,7 +203,13 @@ export class ImageIndex {
         throw new SearchIndexError(`${dir}: index is for folder ${idx.meta.root}, not ${resolve(root)}`);
       return idx;
     }
-    mkdirSync(dir, { recursive: true });
+    if (existsSync(dir) && !statSync(dir).isDirectory())
+      throw new SearchIndexError(`${dir}: exists and is not a folder (--out names the index folder)`);
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new SearchIndexError(`cannot create index folder ${dir}: ${(e as Error).message}`, { cause: e });
+    }
     const meta: IndexMeta = {
       version: 1,
       model,

@@ -73,4 +73,11 @@ describe('ImageIndex.open on a corrupt folder', () => {
     writeFileSync(metaPath, JSON.stringify(meta));
     expect(() => ImageIndex.open(out)).toThrow(/holds 3 vectors but meta.json lists 4 files/);
   });
+
+  it('openOrCreate on an --out that is a file names it', () => {
+    const file = join(dir, 'not-a-folder');
+    writeFileSync(file, 'x');
+    expect(() => ImageIndex.openOrCreate(file, dir, model)).toThrow(SearchIndexError);
+    expect(() => ImageIndex.openOrCreate(file, dir, model)).toThrow(`${file}: exists and is not a folder`);
+  });
 });
