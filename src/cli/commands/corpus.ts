@@ -1,9 +1,18 @@
+import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { buildCorpus, countsTable } from '../../corpus/build.js';
 import { fetchSources } from '../../corpus/fetch.js';
 import { makeSample } from '../../corpus/sample.js';
 import { CliError } from '../errors.js';
+
+/** An output folder option: a regular file in its place is a usage error, not a raw ENOTDIR later. */
+function outFolder(option: string, path: string): string {
+  const abs = resolve(path);
+  if (existsSync(abs) && !statSync(abs).isDirectory())
+    throw new CliError(`${option} ${path} exists and is not a folder`);
+  return abs;
+}
 
 export function register(program: Command): void {
   const corpus = program
@@ -40,7 +49,7 @@ export function register(program: Command): void {
         if (o.subset !== 'small' && o.subset !== 'full')
           throw new CliError(`--subset must be 'small' or 'full', got '${o.subset}'`);
         const manifest = await buildCorpus({
-          out: resolve(o.out),
+          out: outFolder('--out', o.out),
           from: o.from ? resolve(o.from) : undefined,
           size,
           subset: o.subset,
@@ -55,7 +64,7 @@ export function register(program: Command): void {
     .description('download and extract the pinned source packages (npm pack, apt-get download)')
     .requiredOption('--to <dir>', 'directory to extract the sources into')
     .action(async (o: { to: string }) => {
-      await fetchSources(resolve(o.to), { log: (m) => process.stderr.write(m + '\n') });
+      await fetchSources(outFolder('--to', o.to), { log: (m) => process.stderr.write(m + '\n') });
     });
   corpus
     .command('sample')
@@ -65,6 +74,6 @@ export function register(program: Command): void {
     .requiredOption('--from <dir>', 'full extracted sources')
     .requiredOption('--out <dir>', 'where to write the sample')
     .action(async (o: { from: string; out: string }) => {
-      await makeSample(resolve(o.from), resolve(o.out));
+      await makeSample(resolve(o.from), outFolder('--out', o.out));
     });
 }
