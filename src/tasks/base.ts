@@ -118,6 +118,10 @@ export abstract class Pipeline {
     }
     if (this.pool && (typeof img === 'string' || img instanceof Uint8Array))
       return this.pool.run({ source: img, transform: this.config.transform, size: S });
+    if (typeof img !== 'string' && !(img instanceof Uint8Array) && (typeof img !== 'object' || img === null))
+      throw new TaskInputError(
+        `image must be a path, encoded bytes, an RgbImage or a [3, ${S}, ${S}] tensor, got ${img === null ? 'null' : typeof img}`,
+      );
     const rgb = typeof img === 'string' || img instanceof Uint8Array ? await decodeImage(img) : img;
     return this.config.transform === 'imagenet' && this.config.cropPct !== 1
       ? imagenetEvalTransform(rgb, S, this.config.cropPct)
@@ -170,6 +174,7 @@ export abstract class Pipeline {
 
 /** Indices of the k largest values (stable for ties: lower index first), largest first. */
 export function topkIndices(values: ArrayLike<number>, k: number): number[] {
+  if (!Number.isInteger(k) || k < 1) throw new TaskInputError(`topk must be an integer ≥ 1, got ${k}`);
   const idx = Array.from({ length: values.length }, (_, i) => i);
   idx.sort((a, b) => values[b] - values[a] || a - b);
   return idx.slice(0, Math.min(k, values.length));

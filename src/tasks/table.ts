@@ -107,6 +107,10 @@ export async function pipeline<T extends string>(
   T extends keyof typeof ALIAS_TYPES ? PipelineTypes[(typeof ALIAS_TYPES)[T]] : PipelineTypes[ModelTask]
 > {
   const t = normalizeTask(task);
+  if (typeof opts?.config !== 'string' && (typeof opts?.config !== 'object' || opts.config === null))
+    throw new TaskConfigError(
+      `pipeline('${task}'): options.config must be a config file path or a loaded TaskConfig`,
+    );
   let config =
     typeof opts.config === 'string'
       ? loadTaskConfig(opts.config, { task: opts.section ?? t, weights: opts.weights })
