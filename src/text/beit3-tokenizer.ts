@@ -132,9 +132,14 @@ export class Beit3Tokenizer {
 
   /** Segments collated to int64 tensors `language_tokens` and `padding_mask` of shape [batch, maxLen]. */
   batch(texts: readonly (string | readonly number[])[], maxLen: number = TEXT_MAX_LEN.default): TextBatch {
-    const segments = texts.map((t) =>
-      typeof t === 'string' ? this.segment(t, maxLen) : this.textSegment(t, maxLen),
-    );
+    const segments = texts.map((t, i) => {
+      if (typeof t === 'string') return this.segment(t, maxLen);
+      if (!Array.isArray(t))
+        throw new TokenizerError(
+          `text ${i} must be a string or an array of token ids, got ${t === null ? 'null' : typeof t}`,
+        );
+      return this.textSegment(t, maxLen);
+    });
     return collateSegments(segments, maxLen);
   }
 
