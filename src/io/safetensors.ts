@@ -3,6 +3,7 @@ import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/prom
 import { dirname, basename, join } from 'node:path';
 import { allocArray, BYTES_PER_ELEMENT, type DType, type TypedArray } from '../graph/dtype.js';
 import { numel } from '../graph/shape.js';
+import { trackTempFile } from './temp-files.js';
 import { Tensor } from '../graph/tensor.js';
 
 /**
@@ -397,10 +398,12 @@ export async function saveSafetensors(
   for (const [, t] of list) total += t.data.byteLength;
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   let fh: FileHandle;
+  const untrack = trackTempFile(tmp);
   try {
     await ensureDir(dirname(path));
     fh = await open(tmp, 'w');
   } catch (e) {
+    untrack();
     throw writeError(path, e);
   }
   try {
@@ -423,6 +426,8 @@ export async function saveSafetensors(
     await fh.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
     throw writeError(path, e);
+  } finally {
+    untrack();
   }
 }
 

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { trackTempFile } from '../../io/temp-files.js';
 import { Beit3Tokenizer } from '../../text/beit3-tokenizer.js';
 import { encodeModelProto } from '../../text/model-proto.js';
 import { SentencePieceProcessor } from '../../text/sentencepiece.js';
@@ -180,12 +181,15 @@ export function register(program: Command): void {
       const bytes = encodeModelProto(model);
       SentencePieceProcessor.fromBytes(bytes, opts.out); // the file we write must load
       const tmp = `${opts.out}.tmp-${process.pid}`;
+      const untrack = trackTempFile(tmp);
       try {
         await writeFile(tmp, bytes);
         await rename(tmp, opts.out);
       } catch (e) {
         await unlink(tmp).catch(() => {});
         throw new CliError(`cannot write ${opts.out}: ${(e as Error).message}`, 1);
+      } finally {
+        untrack();
       }
       const summary = {
         out: opts.out,
