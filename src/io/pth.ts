@@ -268,7 +268,12 @@ export class PthArchive {
       if (typeof k !== 'string')
         throw new PthError(`${this.name}: state dict key ${String(k)} is not a string`);
       if (!(v instanceof TensorRef))
-        throw new PthError(`${this.name}: state dict entry '${k}' is not a tensor (got ${describe(v)})`);
+        throw new PthError(
+          `${this.name}: state dict entry '${k}' is not a tensor (got ${describe(v)})` +
+            (path
+              ? ''
+              : `; none of the keys '${opts.modelKey ?? 'model|module'}' is in the checkpoint, so its top level was read (top-level keys: ${[...dict.keys()].slice(0, 8).map(String).join(', ')}; pick one with --model-key)`),
+        );
       out.set(k, this.materialize(v, k));
     }
     this.loaded.clear();
