@@ -189,6 +189,13 @@ export function loadTaskConfig(path: string, opts: LoadConfigOptions = {}): Task
   let task: ModelTask;
   let defaultWeights: string[] = [];
   let tokenizer: string | undefined;
+  if (
+    root.tasks !== undefined &&
+    (typeof root.tasks !== 'object' || root.tasks === null || Array.isArray(root.tasks))
+  )
+    throw new TaskConfigError(
+      `${file}: "tasks" must be an object of task sections, got ${JSON.stringify(root.tasks).slice(0, 60)}`,
+    );
   if (root.tasks && typeof root.tasks === 'object') {
     const tasks = root.tasks as Record<string, Json>;
     if (!opts.task)
@@ -224,10 +231,16 @@ export function loadTaskConfig(path: string, opts: LoadConfigOptions = {}): Task
     tokenizer = str(root, 'tokenizer', file);
   }
   const where = `${file}${section === root ? '' : ` (tasks.${task})`}`;
-  const w = section.weights ?? root.weights;
+  // A multi-task file's top-level "weights" may be a description object (fixtures/beit3-ref/e2e).
+  const rootWeights = section === root || typeof root.weights !== 'object' ? root.weights : undefined;
+  const w = section.weights ?? rootWeights;
   if (typeof w === 'string') defaultWeights = [at(w)];
   else if (Array.isArray(w) && w.every((x) => typeof x === 'string'))
     defaultWeights = (w as string[]).map(at);
+  else if (w !== undefined && w !== null)
+    throw new TaskConfigError(
+      `${file}: "weights" must be a file name or a list of file names, got ${JSON.stringify(w).slice(0, 60)}`,
+    );
   return resolveSection(section, {
     task,
     where,
