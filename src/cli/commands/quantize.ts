@@ -36,11 +36,28 @@ export function register(program: Command): void {
       } catch (e) {
         throw new CliError(`${input}: not a readable ONNX model (${(e as Error).message})`);
       }
-      // inline external data so the weights can be rewritten
+      // inline external data so the weights can be rewritten (each data file read once)
+      const dataFiles = new Map<string, Buffer>();
+      const readData = (location: string | undefined): Buffer => {
+        if (!location) throw new CliError(`${input}: an external-data initializer has no location`, 1);
+        let buf = dataFiles.get(location);
+        if (!buf) {
+          try {
+            buf = readFileSync(join(dirname(input), location));
+          } catch (e) {
+            throw new CliError(
+              `${input}: cannot read its external data file ${location} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); keep it beside the model`,
+              1,
+            );
+          }
+          dataFiles.set(location, buf);
+        }
+        return buf;
+      };
       for (const t of model.graph?.initializer ?? []) {
         if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
         const kv = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
-        const buf = readFileSync(join(dirname(input), kv.location!));
+        const buf = readData(kv.location);
         const off = Number(kv.offset ?? 0);
         const len = kv.length !== undefined ? Number(kv.length) : buf.byteLength - off;
         if (off + len > buf.byteLength)
