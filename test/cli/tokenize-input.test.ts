@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { utf8Lines } from '../../src/cli/commands/tokenize.js';
+import { utf8Lines } from '../../src/text/utf8.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const MODEL = join(ROOT, 'fixtures/sentencepiece/unigram_8k.model');
@@ -26,7 +26,7 @@ async function collect(chunks: Uint8Array[]): Promise<[number, string][]> {
   async function* src() {
     yield* chunks;
   }
-  for await (const l of utf8Lines(src())) out.push(l);
+  for await (const l of utf8Lines(src(), (n) => new Error(`line ${n}`))) out.push(l);
   return out;
 }
 

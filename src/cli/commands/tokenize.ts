@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { trackTempFile } from '../../io/temp-files.js';
 import { Beit3Tokenizer } from '../../text/beit3-tokenizer.js';
+import { utf8Lines } from '../../text/utf8.js';
 import { encodeModelProto } from '../../text/model-proto.js';
 import { SentencePieceProcessor } from '../../text/sentencepiece.js';
 import { trainUnigram, type TrainProgress } from '../../text/trainer/unigram-trainer.js';
@@ -30,36 +31,6 @@ function parseIntOption(name: string, value: string, min: number): number {
   if (!Number.isInteger(n) || n < min)
     throw new CliError(`${name} must be an integer ≥ ${min}, got '${value}'`);
   return n;
-}
-
-/**
- * Lines of a UTF-8 stream with their 1-based numbers, split like readline (\n, \r\n, lone \r).
- * Unlike readline, invalid UTF-8 is an error naming the line instead of silent U+FFFD text.
- */
-export async function* utf8Lines(input: AsyncIterable<Uint8Array>): AsyncGenerator<[number, string]> {
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  let lineNo = 0;
-  const decode = (bytes: Uint8Array): string[] => {
-    lineNo++;
-    try {
-      return decoder.decode(bytes).replace(/\r$/, '').split('\r');
-    } catch {
-      throw new CliError(`stdin line ${lineNo}: invalid UTF-8 (input must be UTF-8 text)`, 1);
-    }
-  };
-  let pending: Uint8Array[] = [];
-  for await (const chunk of input) {
-    let start = 0;
-    for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, start)) {
-      const piece = chunk.subarray(start, nl);
-      const line = pending.length ? Buffer.concat([...pending, piece]) : piece;
-      pending = [];
-      for (const l of decode(line)) yield [lineNo, l];
-      start = nl + 1;
-    }
-    if (start < chunk.length) pending.push(chunk.subarray(start));
-  }
-  if (pending.length) for (const l of decode(Buffer.concat(pending))) yield [lineNo, l];
 }
 
 /** 1-based number of the first line of `bytes` that is not valid UTF-8 (0 if none). */
@@ -112,7 +83,10 @@ export function register(program: Command): void {
     .action(async (opts: TokenizeOptions) => {
       const sp = await SentencePieceProcessor.load(opts.model);
       const encode = lineEncoder(sp, opts);
-      for await (const [lineNo, line] of utf8Lines(process.stdin)) {
+      for await (const [lineNo, line] of utf8Lines(
+        process.stdin,
+        (n) => new CliError(`stdin line ${n}: invalid UTF-8 (input must be UTF-8 text)`, 1),
+      )) {
         let text: unknown = line;
         if (opts.jsonl) {
           if (line.trim() === '') continue;

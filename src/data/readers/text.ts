@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { DataError } from '../errors.js';
+import { utf8Lines } from '../../text/utf8.js';
+import { DataError, DataFormatError } from '../errors.js';
 
 export interface TextLine {
   text: string;
@@ -18,27 +18,30 @@ export interface TextFileOptions {
 /**
  * Reads text files with one document or sentence per line (the format of sentencepiece
  * training corpora and BEiT-3's monomodal text stream). Streams: files of any size.
- * Line ends (\n, \r\n) are removed; the text is otherwise kept as written.
+ * Line ends (\n, \r\n) are removed; the text is otherwise kept as written. Invalid UTF-8 is a
+ * DataFormatError naming the file and line (not silently replaced).
  */
-export async function* readTextLines(files: string | readonly string[], options: TextFileOptions = {}): AsyncGenerator<TextLine> {
+export async function* readTextLines(
+  files: string | readonly string[],
+  options: TextFileOptions = {},
+): AsyncGenerator<TextLine> {
   const skipEmpty = options.skipEmpty ?? true;
   for (const file of typeof files === 'string' ? [files] : files) {
-    const input = createReadStream(file, { encoding: 'utf8' });
+    const input = createReadStream(file);
     const opened = new Promise<void>((resolve, reject) => {
       input.once('open', () => resolve());
       input.once('error', (e) => reject(new DataError(`readTextLines: cannot read ${file}: ${e.message}`)));
     });
     await opened;
-    const rl = createInterface({ input, crlfDelay: Infinity });
-    let line = 0;
     try {
-      for await (const text of rl) {
-        line++;
+      for await (const [line, text] of utf8Lines(
+        input,
+        (n) => new DataFormatError(file, n, 'invalid UTF-8'),
+      )) {
         if (skipEmpty && text.trim() === '') continue;
         yield { text, file, line };
       }
     } finally {
-      rl.close();
       input.destroy();
     }
   }
