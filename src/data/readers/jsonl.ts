@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { utf8Lines } from '../../text/utf8.js';
 import { DataError, DataFormatError } from '../errors.js';
 
 export interface JsonlLine<T = unknown> {
@@ -9,18 +9,15 @@ export interface JsonlLine<T = unknown> {
   line: number;
 }
 
-/** Streams a JSON Lines file; blank lines are skipped, a malformed line throws DataFormatError(file, line). */
+/** Streams a JSON Lines file; blank lines are skipped, a malformed line (bad JSON or UTF-8) throws DataFormatError(file, line). */
 export async function* readJsonl(file: string): AsyncGenerator<JsonlLine> {
-  const input = createReadStream(file, { encoding: 'utf8' });
+  const input = createReadStream(file);
   await new Promise<void>((resolve, reject) => {
     input.once('open', () => resolve());
     input.once('error', (e) => reject(new DataError(`readJsonl: cannot read ${file}: ${e.message}`)));
   });
-  const rl = createInterface({ input, crlfDelay: Infinity });
-  let line = 0;
   try {
-    for await (const text of rl) {
-      line++;
+    for await (const [line, text] of utf8Lines(input, (n) => new DataFormatError(file, n, 'invalid UTF-8'))) {
       if (text.trim() === '') continue;
       let value: unknown;
       try {
@@ -31,7 +28,6 @@ export async function* readJsonl(file: string): AsyncGenerator<JsonlLine> {
       yield { value, file, line };
     }
   } finally {
-    rl.close();
     input.destroy();
   }
 }
