@@ -25,6 +25,7 @@ import {
 import { createRequire } from 'node:module';
 import { extname, join, relative, resolve } from 'node:path';
 import type { Tensor } from '../graph/tensor.js';
+import { hnswFileProblem } from './hnsw-check.js';
 import type { RetrievalPipeline } from '../tasks/retrieval.js';
 
 const require = createRequire(import.meta.url);
@@ -171,6 +172,8 @@ export class ImageIndex {
     const vec = join(dir, 'vectors.hnsw');
     if (meta.files.length || existsSync(vec)) {
       if (!existsSync(vec)) throw new SearchIndexError(`${dir}: vectors.hnsw is missing`);
+      const problem = hnswFileProblem(readFileSync(vec), meta.dim);
+      if (problem) throw new SearchIndexError(`${vec}: corrupt or truncated (${problem})`);
       try {
         h.readIndexSync(vec, true);
       } catch (e) {

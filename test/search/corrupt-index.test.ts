@@ -80,4 +80,30 @@ describe('ImageIndex.open on a corrupt folder', () => {
     expect(() => ImageIndex.openOrCreate(file, dir, model)).toThrow(SearchIndexError);
     expect(() => ImageIndex.openOrCreate(file, dir, model)).toThrow(`${file}: exists and is not a folder`);
   });
+
+  it('survives any 32-bit word of vectors.hnsw overwritten (hnswlib segfaulted on bad header fields and links)', () => {
+    const out = join(dir, 'fuzz');
+    const idx = ImageIndex.openOrCreate(out, dir, model);
+    for (let i = 0; i < 60; i++) {
+      const v = new Float32Array([Math.sin(i), Math.cos(i), Math.sin(2 * i), 1]);
+      idx.addVector({ path: `${i}.png`, size: 1, mtimeMs: 1 }, v);
+    }
+    idx.save();
+    const vec = join(out, 'vectors.hnsw');
+    const good = readFileSync(vec);
+    const words = [0x7fffffff, 0xffffffff, 1, 0];
+    let refused = 0;
+    for (let o = 0; o + 4 <= good.length; o += 4) {
+      const bad = Buffer.from(good);
+      bad.writeUInt32LE(words[(o / 4) % words.length], o);
+      writeFileSync(vec, bad);
+      try {
+        ImageIndex.open(out).searchVector(new Float32Array([0, 1, 0, 0]), 5);
+      } catch (e) {
+        expect(e).toBeInstanceOf(SearchIndexError);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(10);
+  });
 });
