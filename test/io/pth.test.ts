@@ -1,7 +1,7 @@
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { loadCheckpoint, detectCheckpointFormat } from '../../src/io/checkpoint.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../src/io/half.js';
@@ -13,6 +13,7 @@ import { f32Bytes, fakeTorchSave, PickleWriter, toZip64, zipArchive } from './to
 
 const FIX = join(import.meta.dirname, '../../fixtures/beit3-ref');
 const tmp = mkdtempSync(join(tmpdir(), 'beit3-pth-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const bytesOf = (t: Tensor) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 
 describe('pth reader on the official fixtures', () => {

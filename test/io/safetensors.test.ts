@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/graph/tensor.js';
 import {
   loadSafetensors,
@@ -17,6 +17,7 @@ const sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 const FIX = join(import.meta.dirname, '../../fixtures/beit3-ref');
 const tmp = mkdtempSync(join(tmpdir(), 'beit3-st-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Builds a raw safetensors file from a header object and data bytes (for corrupt-input tests). */
 function rawFile(header: unknown, data: Uint8Array, lengthOverride?: bigint): Uint8Array {
@@ -123,6 +124,7 @@ describe('safetensors round trip', () => {
     mkdirSync(join(target, 'sub'), { recursive: true }); // a non-empty directory cannot be renamed over
     await expect(saveSafetensors(target, tensors)).rejects.toThrow();
     expect(readdirSync(dir)).toEqual(['taken']);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('refuses tensors whose data does not match their shape', async () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -100,5 +100,6 @@ describe('beit3 tokenizer-train', () => {
     expect(tooSmall.stderr).toMatch(/too small/);
     expect(existsSync(badOut)).toBe(false);
     expect(readdirSync(dir).sort()).toEqual(['corpus.txt', 'tiny.model']);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
