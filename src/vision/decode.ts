@@ -48,18 +48,29 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
     throw new ImageDecodeError(source, `${markup}, not a raster image (JPEG, PNG, WebP, GIF, TIFF)`);
 
   let raw: { data: Buffer; info: OutputInfo };
+  let space: string | undefined;
   try {
-    raw = await sharp(bytes, {
-      // 'truncated' makes libvips fail on premature end of data; 'none' lets it fill in.
-      failOn: opts.allowTruncated ? 'none' : 'truncated',
-      // Pillow never applies embedded ICC profiles; libvips would convert to sRGB through them.
-      ignoreIcc: true,
-      limitInputPixels: opts.maxPixels ?? 2 ** 28,
-      pages: 1,
-      page: 0,
-    })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const open = () =>
+      sharp(bytes, {
+        // 'truncated' makes libvips fail on premature end of data; 'none' lets it fill in.
+        failOn: opts.allowTruncated ? 'none' : 'truncated',
+        // Pillow never applies embedded ICC profiles; libvips would convert to sRGB through them.
+        ignoreIcc: true,
+        limitInputPixels: opts.maxPixels ?? 2 ** 28,
+        pages: 1,
+        page: 0,
+      });
+    const meta = await open().metadata();
+    space = meta.space;
+    let pipeline = open();
+    // CMYK: take the raw (Adobe-uninverted, as Pillow's "CMYK;I") samples and convert below with
+    // Pillow's formula; libvips' own CMYK -> sRGB goes through a profile.
+    if (space === 'cmyk') pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
+    // 16-bit grayscale: Pillow's I / I;16 -> RGB clips at 255, so the full 16-bit values are needed.
+    const gray16 = space === 'grey16' && meta.channels === 1;
+    if (gray16) pipeline = pipeline.toColourspace('grey16').raw({ depth: 'ushort' });
+    else pipeline = pipeline.raw();
+    raw = await pipeline.toBuffer({ resolveWithObject: true });
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
     const truncated = /premature end|truncated|end of (file|data)|unexpected end/i.test((e as Error).message);
@@ -73,12 +84,21 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   }
   const { data, info } = raw;
   const { width, height, channels } = info;
-  // sharp reduces 16-bit sources to 8 bits (high byte, as Pillow's RGB;16 modes do)
-  const depth = (info as { depth?: string }).depth;
-  if (depth !== undefined && depth !== 'uchar')
-    throw new ImageDecodeError(source, `unexpected sample format ${depth} from the decoder (expected 8-bit)`);
   const n = width * height;
   const out = new Uint8Array(n * 3);
+  // sharp reduces other 16-bit sources to 8 bits (high byte, as Pillow's RGB;16B / LA;16B modes do)
+  const depth = (info as { depth?: string }).depth;
+  if (depth === 'ushort' && channels === 1) {
+    const samples = new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + n * 2));
+    for (let i = 0, d = 0; i < n; i++, d += 3) out[d] = out[d + 1] = out[d + 2] = Math.min(samples[i], 255);
+    return { width, height, data: out };
+  }
+  if (depth !== undefined && depth !== 'uchar')
+    throw new ImageDecodeError(source, `unexpected sample format ${depth} from the decoder (expected 8-bit)`);
+  if (space === 'cmyk' && channels === 4) {
+    cmykToRgb(data, out, n);
+    return { width, height, data: out };
+  }
   if (channels === 3) out.set(data.subarray(0, n * 3));
   else if (channels === 4) {
     // libvips paints transparent GIF pixels black; Pillow's first frame keeps the transparent
@@ -97,6 +117,18 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
       out[d] = out[d + 1] = out[d + 2] = data[s];
   } else throw new ImageDecodeError(source, `unsupported channel count ${channels}`);
   return { width, height, data: out };
+}
+
+/** Pillow's cmyk2rgb (Convert.c): each channel is (255-K) - round((255-K)*C/255), no profile. */
+function cmykToRgb(cmyk: Uint8Array, out: Uint8Array, n: number): void {
+  const mulDiv255 = (a: number, b: number) => {
+    const t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+  };
+  for (let i = 0, s = 0, d = 0; i < n; i++, s += 4, d += 3) {
+    const nk = 255 - cmyk[s + 3];
+    for (let c = 0; c < 3; c++) out[d + c] = Math.max(0, nk - mulDiv255(cmyk[s + c], nk));
+  }
 }
 
 /**

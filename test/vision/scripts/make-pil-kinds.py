@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""Dev-only generator for fixtures/images/kinds/ (not part of the package or its tests' runtime).
+
+Needs Pillow 9.4.0 (Debian's python3-pil, run with /usr/bin/python3): it is the Pillow version of
+the official BEiT-3 pipeline. Writes small images of many kinds with Pillow, and as expected
+outputs Pillow's `Image.open(f).convert("RGB")` (saved as PNG) and that image resized to 24x24
+with BICUBIC, plus cases.json. Pure Python (no numpy) so it runs anywhere python3-pil does.
+
+    /usr/bin/python3 test/vision/scripts/make-pil-kinds.py
+"""
+import io
+import json
+import os
+import struct
+import zlib
+
+import PIL
+from PIL import Image, PngImagePlugin
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'fixtures', 'images', 'kinds')
+W, H = 40, 32  # non-square so a transposed decode shows up
+S = 24
+
+
+def plane(f):
+    return [f(x, y) for y in range(H) for x in range(W)]
+
+
+def rgb_image():
+    im = Image.new('RGB', (W, H))
+    im.putdata([((x * 6 + y) % 256, (y * 8) % 256, (x * y * 3) % 256) for y in range(H) for x in range(W)])
+    return im
+
+
+def gray_image():
+    im = Image.new('L', (W, H))
+    im.putdata(plane(lambda x, y: (x * 5 + y * 3) % 256))
+    return im
+
+
+def alpha_plane():
+    im = Image.new('L', (W, H))
+    im.putdata(plane(lambda x, y: 0 if (x + y) % 7 == 0 else (x * 13 + y * 5) % 256))
+    return im
+
+
+def palette_image(colours):
+    im = Image.new('P', (W, H))
+    pal = []
+    for i in range(colours):
+        pal += [(i * 53) % 256, (i * 97 + 11) % 256, (255 - i * 31) % 256]
+    im.putpalette(pal)
+    im.putdata(plane(lambda x, y: (x // 3 + y // 2 * 5) % colours))
+    return im
+
+
+def png16(colour_type, channels, f):
+    """Writes a 16-bit PNG by hand (Pillow cannot save 16-bit RGB/RGBA)."""
+    rows = b''
+    for y in range(H):
+        rows += b'\0' + b''.join(struct.pack('>' + 'H' * channels, *f(x, y)) for x in range(W))
+
+    def chunk(t, d):
+        return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
+
+    ihdr = struct.pack('>IIBBBBB', W, H, 16, colour_type, 0, 0, 0)
+    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b'')
+
+
+def save(im, fmt, **kw):
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def kinds():
+    rgb, gray, alpha = rgb_image(), gray_image(), alpha_plane()
+    rgba = rgb.copy()
+    rgba.putalpha(alpha)
+    la = gray.copy()
+    la.putalpha(alpha)
+    yield 'la.png', save(la, 'PNG')
+    p_trns = palette_image(200)
+    yield 'p-trns.png', save(p_trns, 'PNG', transparency=3)
+    p16 = palette_image(16)
+    yield 'p4bit.png', save(p16, 'PNG', bits=4)
+    one = gray.point(lambda v: 255 if v > 100 else 0).convert('1', dither=Image.NONE)
+    yield 'mode1.png', save(one, 'PNG')
+    yield 'mode1.bmp', save(one, 'BMP')
+    # 16-bit grayscale: values across 0..65535 (most clip to 255 in Pillow's I -> L) and a low band
+    yield 'gray16.png', png16(0, 1, lambda x, y: ((x * 1700 + y * 13) % 65536,) if y < H // 2 else ((x * 7 + y) % 400,))
+    yield 'rgb16.png', png16(2, 3, lambda x, y: ((x * 1601) % 65536, (y * 2047 + 5) % 65536, (x * y * 97) % 65536))
+    yield 'rgba16.png', png16(6, 4, lambda x, y: ((x * 1601) % 65536, (y * 2047) % 65536, (x * y * 97) % 65536, (x * 900 + y * 300) % 65536))
+    yield 'gray-alpha16.png', png16(4, 2, lambda x, y: ((x * 37 + y * 5) % 300, (x * 1500) % 65536))
+    cmyk = Image.merge('CMYK', [rgb.getchannel(0), rgb.getchannel(1), rgb.getchannel(2), gray])
+    yield 'cmyk.jpg', save(cmyk, 'JPEG', quality=95)
+    yield 'cmyk.tif', save(cmyk, 'TIFF')
+    yield 'progressive.jpg', save(rgb, 'JPEG', quality=90, progressive=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    yield 'exif-orient6.jpg', save(rgb, 'JPEG', quality=90, exif=exif.tobytes())
+    yield 'gray.jpg', save(gray, 'JPEG', quality=90)
+    yield 'subsample444.jpg', save(rgb, 'JPEG', quality=90, subsampling=0)
+    yield 'lossy.webp', save(rgb, 'WEBP', quality=80)
+    yield 'lossless-alpha.webp', save(rgba, 'WEBP', lossless=True)
+    yield 'lossy-alpha.webp', save(rgba, 'WEBP', quality=80)
+    yield 'rgb.tif', save(rgb, 'TIFF', compression='tiff_lzw')
+    yield 'rgba.tif', save(rgba, 'TIFF')
+    yield 'gray.tif', save(gray, 'TIFF')
+    g16 = Image.new('I;16', (W, H))
+    g16.putdata(plane(lambda x, y: (x * 1700 + y * 13) % 65536 if y < H // 2 else (x * 7 + y) % 400))
+    yield 'gray16.tif', save(g16, 'TIFF')
+    yield 'rgb.bmp', save(rgb, 'BMP')
+    yield 'p.bmp', save(palette_image(100), 'BMP')
+    yield 'gif-trns.gif', save(palette_image(64), 'GIF', transparency=5)
+    info = PngImagePlugin.PngInfo()
+    info.add(b'gAMA', struct.pack('>I', 100000))
+    yield 'gamma.png', save(rgb, 'PNG', pnginfo=info)
+
+
+def png_bytes(im):
+    return save(im, 'PNG')
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    cases = {'generator': 'test/vision/scripts/make-pil-kinds.py', 'pillow': PIL.__version__, 'resize': [S, S, 'BICUBIC'], 'cases': {}}
+    for name, data in kinds():
+        with open(os.path.join(OUT, name), 'wb') as f:
+            f.write(data)
+        im = Image.open(io.BytesIO(data))
+        mode = im.mode
+        rgb = im.convert('RGB')
+        stem = name.replace('.', '-')
+        with open(os.path.join(OUT, f'{stem}.rgb.png'), 'wb') as f:
+            f.write(png_bytes(rgb))
+        with open(os.path.join(OUT, f'{stem}.resized.png'), 'wb') as f:
+            f.write(png_bytes(rgb.resize((S, S), Image.BICUBIC)))
+        cases['cases'][name] = {'pil_mode': mode, 'size_wh': list(im.size), 'rgb': f'{stem}.rgb.png', 'resized': f'{stem}.resized.png'}
+    with open(os.path.join(OUT, 'cases.json'), 'w') as f:
+        json.dump(cases, f, indent=1)
+        f.write('\n')
+
+
+if __name__ == '__main__':
+    main()
