@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import bmpJs from 'bmp-js';
 import sharp, { type OutputInfo } from 'sharp';
 import type { RgbImage } from './image.js';
 
@@ -46,6 +47,8 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   const markup = markupKind(bytes);
   if (markup)
     throw new ImageDecodeError(source, `${markup}, not a raster image (JPEG, PNG, WebP, GIF, TIFF)`);
+
+  if (isBmp(bytes)) return decodeBmpRgb(bytes, source, opts.maxPixels ?? 2 ** 28);
 
   let raw: { data: Buffer; info: OutputInfo };
   let space: string | undefined;
@@ -140,6 +143,48 @@ function markupKind(b: Uint8Array): string | undefined {
   let i = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0; // UTF-8 BOM
   while (i < b.length && i < 4096 && (b[i] === 0x20 || (b[i] >= 0x09 && b[i] <= 0x0d))) i++;
   return b[i] === 0x3c ? 'SVG/HTML/XML text' : undefined; // '<'
+}
+
+function isBmp(b: Uint8Array): boolean {
+  return b.length > 26 && b[0] === 0x42 && b[1] === 0x4d; // "BM"
+}
+
+/**
+ * libvips cannot read BMP, which Pillow opens (uncompressed 1/4/8/16/24/32-bit, bitfields, RLE):
+ * decoded with bmp-js (ABGR pixels), then RGB as Pillow's convert("RGB") gives (palette expanded, alpha dropped).
+ */
+function decodeBmpRgb(bytes: Uint8Array, source: string, maxPixels: number): RgbImage {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerSize = view.getUint32(14, true);
+  // OS/2 BITMAPCOREHEADER (12 bytes) stores 16-bit sizes; the others 32-bit signed ones.
+  const w = headerSize === 12 ? view.getUint16(18, true) : view.getInt32(18, true);
+  const h = Math.abs(headerSize === 12 ? view.getUint16(20, true) : view.getInt32(22, true));
+  if (w <= 0 || h <= 0) throw new ImageDecodeError(source, `BMP has invalid size ${w}x${h}`);
+  if (w * h > maxPixels)
+    throw new ImageDecodeError(source, `BMP of ${w}x${h} pixels exceeds the limit of ${maxPixels} pixels`);
+  if (headerSize >= 40) {
+    // Uncompressed rows must all be in the file: refuse before bmp-js allocates w*h*4 bytes.
+    const bitCount = view.getUint16(28, true);
+    const compression = view.getUint32(30, true);
+    const rowBytes = Math.ceil((w * bitCount) / 32) * 4;
+    if ((compression === 0 || compression === 3) && rowBytes * h > bytes.length - view.getUint32(10, true))
+      throw new ImageDecodeError(source, `BMP is truncated (${w}x${h} at ${bitCount} bits needs ${rowBytes * h} bytes of pixel data)`);
+  }
+  let bmp: { width: number; height: number; data: Buffer };
+  try {
+    bmp = bmpJs.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (e) {
+    throw new ImageDecodeError(source, `cannot decode BMP (${(e as Error).message})`, { cause: e });
+  }
+  const n = bmp.width * bmp.height;
+  if (bmp.data.length < n * 4) throw new ImageDecodeError(source, 'BMP pixel data is truncated');
+  const out = new Uint8Array(n * 3);
+  for (let i = 0, s = 0, d = 0; i < n; i++, s += 4, d += 3) {
+    out[d] = bmp.data[s + 3];
+    out[d + 1] = bmp.data[s + 2];
+    out[d + 2] = bmp.data[s + 1];
+  }
+  return { width: bmp.width, height: bmp.height, data: out };
 }
 
 function isGif(b: Uint8Array): boolean {

@@ -30,7 +30,7 @@ const doc = JSON.parse(readFileSync(join(KINDS, 'cases.json'), 'utf8')) as {
  */
 const TOLERANCE: Record<string, number> = {};
 /** Kinds Pillow opens but libvips (sharp) cannot: decodeImage must refuse them with a typed error. */
-const UNSUPPORTED = new Set(['mode1.bmp', 'rgb.bmp', 'p.bmp']);
+const UNSUPPORTED = new Set<string>([]);
 
 async function readRgbPng(path: string): Promise<{ width: number; height: number; data: Uint8Array }> {
   const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -65,4 +65,18 @@ describe('decodeImage matches Pillow 9.4 convert("RGB") on many image kinds (fix
       expect(maxDiff(small.data, wantSmall.data)).toBeLessThanOrEqual(Math.max(tol, 1));
     });
   }
+});
+
+describe('BMP (decoded with bmp-js, as libvips cannot)', () => {
+  const bmp = readFileSync(join(KINDS, 'rgb.bmp'));
+  it('a BMP cut short, or claiming a huge size, is refused with ImageDecodeError naming it', async () => {
+    await expect(decodeImage(bmp.subarray(0, bmp.length - 100), { name: 'cut.bmp' })).rejects.toThrow(/cut\.bmp.*truncated/);
+    const huge = Buffer.from(bmp);
+    huge.writeInt32LE(100000, 18);
+    huge.writeInt32LE(100000, 22);
+    await expect(decodeImage(huge, { name: 'huge.bmp' })).rejects.toThrow(/huge\.bmp.*exceeds/);
+    huge.writeInt32LE(1000, 18);
+    huge.writeInt32LE(1000, 22);
+    await expect(decodeImage(huge, { name: 'big.bmp' })).rejects.toBeInstanceOf(ImageDecodeError);
+  });
 });
