@@ -113,6 +113,22 @@ def kinds():
     yield 'rgb.bmp', save(rgb, 'BMP')
     yield 'p.bmp', save(palette_image(100), 'BMP')
     yield 'gif-trns.gif', save(palette_image(64), 'GIF', transparency=5)
+    yield 'rgba32.bmp', save(rgba, 'BMP')
+    yield 'gray-trns.png', save(gray, 'PNG', transparency=30)
+    i32 = Image.new('I', (W, H))
+    i32.putdata(plane(lambda x, y: (x * 9 - 60) * (y + 1) * 3))  # negative and > 255 values
+    yield 'int32.tif', save(i32, 'TIFF')
+    f32 = Image.new('F', (W, H))
+    f32.putdata(plane(lambda x, y: (x * 7.37 - 40.2) * (y * 0.11 + 0.5)))
+    yield 'float32.tif', save(f32, 'TIFF')
+    yield 'multipage.tif', save(rgb, 'TIFF', save_all=True, append_images=[gray.convert('RGB')])
+    try:
+        from PIL import ImageCms
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile('LAB')).tobytes()
+        yield 'icc-lab-profile.jpg', save(rgb, 'JPEG', quality=90, icc_profile=icc)
+        yield 'icc-lab-profile.png', save(rgb, 'PNG', icc_profile=icc)
+    except ImportError:
+        pass
     info = PngImagePlugin.PngInfo()
     info.add(b'gAMA', struct.pack('>I', 100000))
     yield 'gamma.png', save(rgb, 'PNG', pnginfo=info)
