@@ -67,6 +67,17 @@ def png16(colour_type, channels, f):
     return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b'')
 
 
+def strip_adobe(jpeg):
+    """Removes the APP14 "Adobe" segment, so decoders take the CMYK samples as stored."""
+    i = 2
+    while i + 4 <= len(jpeg) and jpeg[i] == 0xFF and jpeg[i + 1] != 0xDA:
+        n = struct.unpack('>H', jpeg[i + 2:i + 4])[0]
+        if jpeg[i + 1] == 0xEE:
+            return jpeg[:i] + jpeg[i + 2 + n:]
+        i += 2 + n
+    raise ValueError('no Adobe segment')
+
+
 def save(im, fmt, **kw):
     buf = io.BytesIO()
     im.save(buf, fmt, **kw)
@@ -125,10 +136,17 @@ def kinds():
     try:
         from PIL import ImageCms
         icc = ImageCms.ImageCmsProfile(ImageCms.createProfile('LAB')).tobytes()
+        icc = icc[:24] + bytes(12) + icc[36:]  # zero the creation date: reproducible files
         yield 'icc-lab-profile.jpg', save(rgb, 'JPEG', quality=90, icc_profile=icc)
         yield 'icc-lab-profile.png', save(rgb, 'PNG', icc_profile=icc)
     except ImportError:
         pass
+    yield 'cmyk-no-adobe.jpg', strip_adobe(save(cmyk, 'JPEG', quality=95))
+    yield 'p-alpha-palette.png', save(palette_image(32), 'PNG', transparency=bytes((i * 8) % 256 for i in range(32)))
+    frames = [rgb, rgb.transpose(Image.FLIP_LEFT_RIGHT)]
+    yield 'animated.png', save(frames[0], 'PNG', save_all=True, append_images=frames[1:])
+    yield 'animated.webp', save(frames[0], 'WEBP', save_all=True, append_images=frames[1:], lossless=True)
+    yield 'gif-rgb-quantized.gif', save(rgb, 'GIF')
     info = PngImagePlugin.PngInfo()
     info.add(b'gAMA', struct.pack('>I', 100000))
     yield 'gamma.png', save(rgb, 'PNG', pnginfo=info)
