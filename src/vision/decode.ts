@@ -102,8 +102,10 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
     cmykToRgb(data, out, n);
     return { width, height, data: out };
   }
-  if (channels === 3) out.set(data.subarray(0, n * 3));
-  else if (channels === 4) {
+  if (channels === 3) {
+    out.set(data.subarray(0, n * 3));
+    if (isGif(bytes)) fillGifUncovered(bytes, out, width, height);
+  } else if (channels === 4) {
     // libvips paints transparent GIF pixels black; Pillow's first frame keeps the transparent
     // index, whose palette colour convert("RGB") then shows.
     const gifTransparent = isGif(bytes) ? gifFirstFrameTransparentColour(bytes) : undefined;
@@ -191,15 +193,23 @@ function isGif(b: Uint8Array): boolean {
   return b.length > 13 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x38; // "GIF8"
 }
 
+interface GifFirstFrame {
+  /** Offset of the image descriptor (0x2c). */
+  at: number;
+  /** Transparent index from the graphic control extension, or -1. */
+  transparent: number;
+  /** Offset and byte size of the colour table the frame uses (local if present, else global). */
+  table: number;
+  tableSize: number;
+}
+
 /**
- * The palette colour of the first frame's transparent index (local colour table if present, else
- * the global one), or undefined when the frame has none. Walks the GIF block structure only as far
- * as the first image descriptor; every offset is bounds-checked.
+ * Walks the GIF block structure only as far as the first image descriptor; every offset is
+ * bounds-checked. Undefined when the file ends before it.
  */
-export function gifFirstFrameTransparentColour(b: Uint8Array): Uint8Array | undefined {
+function gifFirstFrame(b: Uint8Array): GifFirstFrame | undefined {
   const flags = b[10];
   const globalSize = flags & 0x80 ? 3 << ((flags & 7) + 1) : 0;
-  const globalTable = 13;
   let p = 13 + globalSize;
   let transparent = -1;
   while (p < b.length) {
@@ -212,14 +222,45 @@ export function gifFirstFrameTransparentColour(b: Uint8Array): Uint8Array | unde
       while (p < b.length && b[p] !== 0) p += b[p] + 1;
       p++;
     } else if (tag === 0x2c) {
-      if (transparent < 0 || p + 9 >= b.length) return undefined;
+      if (p + 9 >= b.length) return undefined;
       const local = b[p + 9];
-      const table = local & 0x80 ? p + 10 : globalTable;
-      const size = local & 0x80 ? 3 << ((local & 7) + 1) : globalSize;
-      const at = table + transparent * 3;
-      if (transparent * 3 + 3 > size || at + 3 > b.length) return undefined;
-      return b.slice(at, at + 3);
+      const table = local & 0x80 ? p + 10 : 13;
+      const tableSize = local & 0x80 ? 3 << ((local & 7) + 1) : globalSize;
+      return { at: p, transparent, table, tableSize };
     } else return undefined;
   }
   return undefined;
+}
+
+function paletteColour(b: Uint8Array, f: GifFirstFrame, index: number): Uint8Array | undefined {
+  const at = f.table + index * 3;
+  if (index * 3 + 3 > f.tableSize || at + 3 > b.length) return undefined;
+  return b.slice(at, at + 3);
+}
+
+/**
+ * The palette colour of the first frame's transparent index (local colour table if present, else
+ * the global one), or undefined when the frame has none.
+ */
+export function gifFirstFrameTransparentColour(b: Uint8Array): Uint8Array | undefined {
+  const f = gifFirstFrame(b);
+  return f && f.transparent >= 0 ? paletteColour(b, f, f.transparent) : undefined;
+}
+
+/**
+ * Pillow 9.4 starts a first GIF frame without transparency from a zeroed "P" image, so the part
+ * of the logical screen the frame does not cover shows palette entry 0 (not the background index);
+ * libvips leaves it black. Paints that area over `rgb` (width x height x 3).
+ */
+function fillGifUncovered(b: Uint8Array, rgb: Uint8Array, width: number, height: number): void {
+  const f = gifFirstFrame(b);
+  if (!f || f.transparent >= 0) return;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const [x0, y0] = [view.getUint16(f.at + 1, true), view.getUint16(f.at + 3, true)];
+  const [x1, y1] = [x0 + view.getUint16(f.at + 5, true), y0 + view.getUint16(f.at + 7, true)];
+  if (x0 === 0 && y0 === 0 && x1 >= width && y1 >= height) return;
+  const colour = paletteColour(b, f, 0);
+  if (!colour) return;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) if (x < x0 || x >= x1 || y < y0 || y >= y1) rgb.set(colour, (y * width + x) * 3);
 }

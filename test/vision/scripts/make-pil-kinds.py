@@ -147,6 +147,12 @@ def kinds():
     yield 'animated.png', save(frames[0], 'PNG', save_all=True, append_images=frames[1:])
     yield 'animated.webp', save(frames[0], 'WEBP', save_all=True, append_images=frames[1:], lossless=True)
     yield 'gif-rgb-quantized.gif', save(rgb, 'GIF')
+    # first frame smaller than the logical screen (screen widened to W+8 x H+4)
+    for name, kw in (('gif-small-frame.gif', {}), ('gif-small-frame-trns.gif', {'transparency': 5})):
+        g = bytearray(save(palette_image(64), 'GIF', **kw))
+        g[6:10] = struct.pack('<HH', W + 8, H + 4)
+        g[11] = 7  # background index: Pillow still fills the uncovered area with index 0
+        yield name, bytes(g)
     info = PngImagePlugin.PngInfo()
     info.add(b'gAMA', struct.pack('>I', 100000))
     yield 'gamma.png', save(rgb, 'PNG', pnginfo=info)
