@@ -70,7 +70,9 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
     // Pillow's formula; libvips' own CMYK -> sRGB goes through a profile.
     if (space === 'cmyk') pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
     // 16-bit grayscale: Pillow's I / I;16 -> RGB clips at 255, so the full 16-bit values are needed.
-    const gray16 = space === 'grey16' && meta.channels === 1;
+    // A 16-bit gray PNG with tRNS has an alpha band in libvips but is still mode I in Pillow.
+    const pngGrayNoAlpha = meta.format === 'png' && bytes[25] === 0;
+    const gray16 = space === 'grey16' && (meta.channels === 1 || pngGrayNoAlpha);
     if (gray16) pipeline = pipeline.toColourspace('grey16').raw({ depth: 'ushort' });
     else pipeline = pipeline.raw();
     raw = await pipeline.toBuffer({ resolveWithObject: true });
@@ -91,9 +93,10 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   const out = new Uint8Array(n * 3);
   // sharp reduces other 16-bit sources to 8 bits (high byte, as Pillow's RGB;16B / LA;16B modes do)
   const depth = (info as { depth?: string }).depth;
-  if (depth === 'ushort' && channels === 1) {
-    const samples = new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + n * 2));
-    for (let i = 0, d = 0; i < n; i++, d += 3) out[d] = out[d + 1] = out[d + 2] = Math.min(samples[i], 255);
+  if (depth === 'ushort' && channels <= 2) {
+    const samples = new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + n * 2 * channels));
+    for (let i = 0, d = 0; i < n; i++, d += 3)
+      out[d] = out[d + 1] = out[d + 2] = Math.min(samples[i * channels], 255);
     return { width, height, data: out };
   }
   if (depth !== undefined && depth !== 'uchar')

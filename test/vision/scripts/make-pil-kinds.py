@@ -54,17 +54,33 @@ def palette_image(colours):
     return im
 
 
-def png16(colour_type, channels, f):
+def png16(colour_type, channels, f, extra=b''):
     """Writes a 16-bit PNG by hand (Pillow cannot save 16-bit RGB/RGBA)."""
     rows = b''
     for y in range(H):
         rows += b'\0' + b''.join(struct.pack('>' + 'H' * channels, *f(x, y)) for x in range(W))
+    return png_chunks(16, colour_type, rows, extra)
+
+
+def png_gray_low_depth(bits):
+    """Gray PNG at 2 or 4 bits per sample (Pillow reads it as L scaled up, or L;2 / L;4)."""
+    per_byte = 8 // bits
+    rows = b''
+    for y in range(H):
+        vals = [(x + y) % (1 << bits) for x in range(W)] + [0] * (-W % per_byte)
+        packed = bytes(sum(v << (8 - bits * (i + 1)) for i, v in enumerate(vals[j:j + per_byte])) for j in range(0, len(vals), per_byte))
+        rows += b'\0' + packed
+    return png_chunks(bits, 0, rows)
+
+
+def png_chunks(depth, colour_type, rows, extra=b''):
 
     def chunk(t, d):
         return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))
 
-    ihdr = struct.pack('>IIBBBBB', W, H, 16, colour_type, 0, 0, 0)
-    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b'')
+    ihdr = struct.pack('>IIBBBBB', W, H, depth, colour_type, 0, 0, 0)
+    trns = chunk(b'tRNS', extra) if extra else b''
+    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + trns + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b'')
 
 
 def strip_adobe(jpeg):
@@ -153,13 +169,18 @@ def kinds():
         g[6:10] = struct.pack('<HH', W + 8, H + 4)
         g[11] = 7  # background index: Pillow still fills the uncovered area with index 0
         yield name, bytes(g)
+    yield 'gray16-trns.png', png16(0, 1, lambda x, y: ((x * 7 + y * 900) % 65536,), extra=struct.pack('>H', 7))
+    yield 'gray2bit.png', png_gray_low_depth(2)
+    yield 'gray4bit.png', png_gray_low_depth(4)
+    yield 'ycbcr-jpeg.tif', save(rgb, 'TIFF', compression='jpeg', quality=90)
     info = PngImagePlugin.PngInfo()
     info.add(b'gAMA', struct.pack('>I', 100000))
     yield 'gamma.png', save(rgb, 'PNG', pnginfo=info)
 
 
 def png_bytes(im):
-    return save(im, 'PNG')
+    # plain copy: convert() may carry a "transparency" entry that would be written as tRNS
+    return save(Image.frombytes(im.mode, im.size, im.tobytes()), 'PNG')
 
 
 def main():
