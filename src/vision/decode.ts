@@ -175,6 +175,10 @@ function decodeBmpRgb(bytes: Uint8Array, source: string, maxPixels: number): Rgb
     if ((compression === 0 || compression === 3) && rowBytes * h > bytes.length - view.getUint32(10, true))
       throw new ImageDecodeError(source, `BMP is truncated (${w}x${h} at ${bitCount} bits needs ${rowBytes * h} bytes of pixel data)`);
   }
+  // bmp-js writes the first row of a bottom-up RLE bitmap at the top and never fills the bottom
+  // row, so RLE BMPs (rare) are refused rather than decoded wrongly.
+  if (headerSize >= 40 && (view.getUint32(30, true) === 1 || view.getUint32(30, true) === 2))
+    throw new ImageDecodeError(source, 'RLE-compressed BMP is not supported');
   let bmp: { width: number; height: number; data: Buffer };
   try {
     bmp = bmpJs.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -189,6 +193,10 @@ function decodeBmpRgb(bytes: Uint8Array, source: string, maxPixels: number): Rgb
     out[d + 1] = bmp.data[s + 2];
     out[d + 2] = bmp.data[s + 1];
   }
+  // 16-bit BI_RGB (x555): bmp-js shifts each 5-bit value left by 3; Pillow's "BGR;15" scales
+  // it by 255/31 (31 -> 255, not 248).
+  if (headerSize >= 40 && view.getUint16(28, true) === 16 && view.getUint32(30, true) === 0)
+    for (let i = 0; i < out.length; i++) out[i] = Math.floor(((out[i] >> 3) * 255) / 31);
   return { width: bmp.width, height: bmp.height, data: out };
 }
 

@@ -30,7 +30,7 @@ const doc = JSON.parse(readFileSync(join(KINDS, 'cases.json'), 'utf8')) as {
  */
 const TOLERANCE: Record<string, number> = {};
 /** Kinds Pillow opens but libvips (sharp) cannot: decodeImage must refuse them with a typed error. */
-const UNSUPPORTED = new Set<string>([]);
+const UNSUPPORTED = new Set<string>(['rle8.bmp']);
 
 async function readRgbPng(path: string): Promise<{ width: number; height: number; data: Uint8Array }> {
   const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });

@@ -73,6 +73,41 @@ def png_gray_low_depth(bits):
     return png_chunks(bits, 0, rows)
 
 
+def bmp(bpp, pixel_rows, palette=b'', compression=0, top_down=False):
+    """Writes a BITMAPINFOHEADER BMP by hand (Pillow only saves 1/8/24/32-bit uncompressed)."""
+    if compression:
+        data = pixel_rows  # already RLE-encoded
+    else:
+        stride = (len(pixel_rows[0]) + 3) // 4 * 4
+        ordered = pixel_rows if top_down else pixel_rows[::-1]
+        data = b''.join(r + bytes(stride - len(r)) for r in ordered)
+    offset = 14 + 40 + len(palette)
+    info = struct.pack('<IiiHHIIiiII', 40, W, -H if top_down else H, 1, bpp, compression, len(data), 2835, 2835, len(palette) // 4, 0)
+    return b'BM' + struct.pack('<IHHI', offset + len(data), 0, 0, offset) + info + palette + data
+
+
+def bmp_kinds():
+    pal16 = b''.join(bytes(((i * 97) % 256, (i * 53) % 256, (255 - i * 31) % 256, 0)) for i in range(16))
+    idx = [[(x // 3 + y) % 16 for x in range(W)] for y in range(H)]
+    yield 'bmp4bit.bmp', bmp(4, [bytes(r[i] << 4 | r[i + 1] for i in range(0, W, 2)) for r in idx], pal16)
+    pal256 = b''.join(bytes(((i * 7) % 256, (i * 3) % 256, i, 0)) for i in range(256))
+    rle = b''
+    for y in range(H - 1, -1, -1):  # bottom-up
+        row = [(x // 5 + y * 3) % 256 for x in range(W)]
+        x = 0
+        while x < W:
+            n = 1
+            while x + n < W and n < 255 and row[x + n] == row[x]:
+                n += 1
+            rle += bytes((n, row[x]))
+            x += n
+        rle += b'\0\0'
+    yield 'rle8.bmp', bmp(8, rle + b'\0\1', pal256, compression=1)
+    yield 'bgr555.bmp', bmp(16, [b''.join(struct.pack('<H', (x % 32) | ((y % 32) << 5) | (((x + y) % 32) << 10)) for x in range(W)) for y in range(H)])
+    rows = [b''.join(bytes(((x * 6) % 256, (y * 8) % 256, (x * y) % 256)) for x in range(W)) for y in range(H)]
+    yield 'top-down.bmp', bmp(24, rows, top_down=True)
+
+
 def png_chunks(depth, colour_type, rows, extra=b''):
 
     def chunk(t, d):
@@ -177,6 +212,7 @@ def kinds():
     yield 'la.tif', save(la, 'TIFF')
     yield 'mode1-group4.tif', save(one, 'TIFF', compression='group4')
     yield 'rgb16-trns.png', png16(2, 3, lambda x, y: ((x * 1601) % 65536, (y * 2047) % 65536, 0), extra=struct.pack('>HHH', 1601, 2047, 0))
+    yield from bmp_kinds()
     info = PngImagePlugin.PngInfo()
     info.add(b'gAMA', struct.pack('>I', 100000))
     yield 'gamma.png', save(rgb, 'PNG', pnginfo=info)
