@@ -21,6 +21,38 @@ export interface ExternalModel {
 }
 
 /**
+ * Writes every initializer of at least MIN_EXTERNAL_BYTES to `fd` (offsets aligned to `align`)
+ * and returns the initializer list pointing at them as ONNX external data in file `location`.
+ */
+export function externalizeInitializers(
+  model: ModelProto,
+  fd: number,
+  location: string,
+  align: number,
+): onnxProto.onnx.ITensorProto[] {
+  let offset = 0;
+  return (model.graph?.initializer ?? []).map((t) => {
+    const bytes = t.rawData;
+    if (!bytes || bytes.byteLength < MIN_EXTERNAL_BYTES) return t;
+    const start = Math.ceil(offset / align) * align;
+    let written = 0;
+    while (written < bytes.byteLength)
+      written += writeSync(fd, bytes, written, bytes.byteLength - written, start + written);
+    offset = start + bytes.byteLength;
+    return {
+      ...t,
+      rawData: undefined,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(start) },
+        { key: 'length', value: String(bytes.byteLength) },
+      ],
+    };
+  });
+}
+
+/**
  * Writes a model as `model.onnx` + `weights.bin` (ONNX external data) in a fresh temp folder, so
  * weights beyond protobuf's 2 GB message limit (BEiT-3 large is ~3 GB in float32) can be loaded.
  */
@@ -28,27 +60,8 @@ export function writeExternalModelProto(model: ModelProto): ExternalModel {
   const dir = mkdtempSync(join(tmpdir(), 'beit3-ort-'));
   try {
     const fd = openSync(join(dir, 'weights.bin'), 'w');
-    let offset = 0;
     try {
-      const initializer = (model.graph?.initializer ?? []).map((t) => {
-        const bytes = t.rawData;
-        if (!bytes || bytes.byteLength < MIN_EXTERNAL_BYTES) return t;
-        const start = Math.ceil(offset / ALIGN) * ALIGN;
-        let written = 0;
-        while (written < bytes.byteLength)
-          written += writeSync(fd, bytes, written, bytes.byteLength - written, start + written);
-        offset = start + bytes.byteLength;
-        return {
-          ...t,
-          rawData: undefined,
-          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-          externalData: [
-            { key: 'location', value: 'weights.bin' },
-            { key: 'offset', value: String(start) },
-            { key: 'length', value: String(bytes.byteLength) },
-          ],
-        };
-      });
+      const initializer = externalizeInitializers(model, fd, 'weights.bin', ALIGN);
       const modelPath = join(dir, 'model.onnx');
       writeFileSync(modelPath, encodeOnnxModel({ ...model, graph: { ...model.graph, initializer } }));
       return { dir, modelPath, dispose: () => rmSync(dir, { recursive: true, force: true }) };

@@ -3,9 +3,9 @@
  * (above `externalThreshold`, default 1 GiB, and always above protobuf's 2 GB message limit)
  * stored as ONNX external data in `<model>.data` beside the model.
  */
-import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
-import onnxProto from 'onnx-proto';
+import { externalizeInitializers } from '../runtime/external.js';
 import { OutputWriteError } from './errors.js';
 import { taskGraphSpecs } from './graphs.js';
 import { buildGraph, type LoadedModel } from './model.js';
@@ -19,16 +19,14 @@ import {
   writeAtomic,
 } from './session.js';
 
-const { onnx } = onnxProto;
-
 export interface WriteOnnxOptions {
   /** true / false, or 'auto' (default): external data when initializers exceed `externalThreshold`. */
   external?: boolean | 'auto';
   externalThreshold?: number;
 }
 
+/** Data-file alignment of exported weights (4 KiB: page-aligned for memory mapping). */
 const ALIGN = 4096;
-const MIN_EXTERNAL = 1024;
 
 /** Writes the model (atomically); returns the files written. */
 export function writeOnnx(model: ModelProto, path: string, opts: WriteOnnxOptions = {}): string[] {
@@ -46,7 +44,7 @@ export function writeOnnx(model: ModelProto, path: string, opts: WriteOnnxOption
   let fd: number | undefined;
   try {
     fd = openSync(tmpData, 'w');
-    const inits = writeExternalInitializers(model, fd, dataName);
+    const inits = externalizeInitializers(model, fd, dataName, ALIGN);
     closeSync(fd);
     fd = undefined;
     writeAtomic(path, encodeModel({ ...model, graph: { ...model.graph, initializer: inits } }));
@@ -62,29 +60,6 @@ export function writeOnnx(model: ModelProto, path: string, opts: WriteOnnxOption
     throw e instanceof OutputWriteError ? e : new OutputWriteError(dataPath, e);
   }
   return [path, dataPath];
-}
-
-/** Appends the large initializers to `fd` (4 KiB aligned); returns the initializers pointing there. */
-function writeExternalInitializers(model: ModelProto, fd: number, dataName: string) {
-  let offset = 0;
-  return (model.graph?.initializer ?? []).map((t) => {
-    const raw = t.rawData;
-    if (!raw || raw.byteLength < MIN_EXTERNAL) return t;
-    const start = Math.ceil(offset / ALIGN) * ALIGN;
-    let done = 0;
-    while (done < raw.byteLength) done += writeSync(fd, raw, done, raw.byteLength - done, start + done);
-    offset = start + raw.byteLength;
-    return {
-      ...t,
-      rawData: undefined,
-      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-      externalData: [
-        { key: 'location', value: dataName },
-        { key: 'offset', value: String(start) },
-        { key: 'length', value: String(raw.byteLength) },
-      ],
-    };
-  });
 }
 
 export interface ExportedGraph {
