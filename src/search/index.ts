@@ -143,6 +143,11 @@ function writeAtomic(path: string, data: string | Uint8Array): void {
   renameSync(tmp, path);
 }
 
+/** HNSW settings of a new, empty index (grown on demand when files are added). */
+function initEmpty(h: Hnsw): void {
+  h.initIndex({ maxElements: 1024, m: 16, efConstruction: 200, randomSeed: 100, allowReplaceDeleted: true });
+}
+
 export class ImageIndex {
   private constructor(
     readonly dir: string,
@@ -183,14 +188,7 @@ export class ImageIndex {
         throw new SearchIndexError(
           `${vec}: holds ${h.getCurrentCount()} vectors but meta.json lists ${meta.files.length} files (index folder out of sync; rebuild it)`,
         );
-    } else
-      h.initIndex({
-        maxElements: 1024,
-        m: 16,
-        efConstruction: 200,
-        randomSeed: 100,
-        allowReplaceDeleted: true,
-      });
+    } else initEmpty(h);
     return new ImageIndex(dir, meta, h);
   }
 
@@ -223,13 +221,7 @@ export class ImageIndex {
       failed: [],
     };
     const h = new HierarchicalNSW('ip', model.embedDim);
-    h.initIndex({
-      maxElements: 1024,
-      m: 16,
-      efConstruction: 200,
-      randomSeed: 100,
-      allowReplaceDeleted: true,
-    });
+    initEmpty(h);
     const idx = new ImageIndex(dir, meta, h);
     idx.save();
     return idx;
