@@ -1,10 +1,9 @@
 // Exported ONNX files run in onnxruntime-node directly (no project code) and give the in-process
 // pipeline's outputs; int8 quantization rewrites the weight MatMuls and stays close.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/graph/tensor.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import {
@@ -15,21 +14,11 @@ import {
   quantizePerColumn,
   type VqaPipeline,
 } from '../../src/tasks/index.js';
+import { cases, CONFIG, E2E, img, maxAbs, tempDir } from './e2e-fixture.js';
 
-const E2E = resolve('fixtures/beit3-ref/e2e');
-const CONFIG = join(E2E, 'config.json');
-const cases = JSON.parse(readFileSync(join(E2E, 'cases.json'), 'utf8'));
-const img = (n: string) => join(E2E, cases.images[n].file);
-const tmp = mkdtempSync(join(tmpdir(), 'beit3-export-'));
+const tmp = tempDir('beit3-export-');
 let ref: Map<string, Tensor>;
 beforeAll(async () => (ref = await loadSafetensors(join(E2E, 'e2e.safetensors'))));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 const toOrt = (t: Tensor) => new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.shape);
 
 describe('export', () => {

@@ -1,12 +1,10 @@
 // int8 (dtype 'q8') against float32 on the e2e fixture models: the default scope keeps every VQA
 // answer and every retrieval top-1 (issue goals: ≥ 98% / ≥ 99%); the scopes rewrite the MatMuls
 // they name and nothing else.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import {
   exportTaskModel,
   loadTaskConfig,
@@ -17,13 +15,10 @@ import {
   RetrievalPipeline,
   type VqaPipeline,
 } from '../../src/tasks/index.js';
+import { CONFIG, cases, img, tempDir } from './e2e-fixture.js';
 
-const E2E = resolve('fixtures/beit3-ref/e2e');
-const config = join(E2E, 'config.json');
-const cases = JSON.parse(readFileSync(join(E2E, 'cases.json'), 'utf8'));
-const img = (n: string) => join(E2E, cases.images[n].file);
-const tmp = mkdtempSync(join(tmpdir(), 'beit3-q8-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const config = CONFIG;
+const tmp = tempDir('beit3-q8-');
 
 async function vqaAnswers(dtype: 'fp32' | 'q8'): Promise<string[]> {
   const items = cases.tasks.vqav2.items as { image: string; question: string }[];

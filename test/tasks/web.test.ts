@@ -1,13 +1,12 @@
 // `beit3 export`ed models run in onnxruntime-web (its WASM backend, single-threaded, inside Node)
 // and give the in-process pipeline's outputs: fp32 VQA and both retrieval encoders, and the
 // int8 (DynamicQuantizeMatMul) VQA export.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-web';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import {
@@ -18,12 +17,9 @@ import {
   type RetrievalPipeline,
   type VqaPipeline,
 } from '../../src/tasks/index.js';
+import { cases, CONFIG, E2E, img, maxAbs as maxAbsDiff, tempDir } from './e2e-fixture.js';
 
-const E2E = resolve('fixtures/beit3-ref/e2e');
-const CONFIG = join(E2E, 'config.json');
-const cases = JSON.parse(readFileSync(join(E2E, 'cases.json'), 'utf8'));
-const img = (n: string) => join(E2E, cases.images[n].file);
-const tmp = mkdtempSync(join(tmpdir(), 'beit3-web-'));
+const tmp = tempDir('beit3-web-');
 let ref: Map<string, Tensor>;
 
 beforeAll(async () => {
@@ -33,13 +29,10 @@ beforeAll(async () => {
   ort.env.wasm.numThreads = 1;
   ref = await loadSafetensors(join(E2E, 'e2e.safetensors'));
 });
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
+  return maxAbsDiff(a, b);
 };
 const toWeb = (t: Tensor) => new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.shape);
 
