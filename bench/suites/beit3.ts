@@ -21,7 +21,7 @@ import { createModel } from '../../src/models/beit3/registry.js';
 import { ParamScope } from '../../src/nn/module.js';
 import { Program } from '../../src/runtime/index.js';
 import { type BenchContext, type Suite, timeIt } from '../report.js';
-import { FFN_SHAPE, measureRoofline } from '../roofline.js';
+import { FFN_SHAPE, measureRooflineAt } from '../roofline.js';
 
 /** Forward FLOPs (multiply-add = 2) of the backbone for Nv vision and T text tokens. */
 export function forwardFlops(c: Beit3Config, nv: number, t: number): number {
@@ -146,6 +146,7 @@ async function singleThread(ctx: BenchContext, model: Beit3Backbone): Promise<vo
     value: (B * 1000) / ms,
     unit: 'images/cpu-s',
     roofline_fraction: gflops / roof,
+    threads: 1,
     note: `one ORT thread, CPU time: ${gflops.toFixed(0)} GFLOP/s vs ${roof.toFixed(0)} GFLOP/s single-thread roofline`,
   });
 }
@@ -204,9 +205,9 @@ export const beit3Suite: Suite = {
       const { prog, feeds } = await compileFor(model, c.kind, c.batch, T);
       // The machine may be shared: measure the roofline right before and after this figure and
       // divide by their mean, so a load change between the run's start and now does not skew it.
-      const before = await measureRoofline(3, 3);
+      const before = await measureRooflineAt(ctx.rooflineThreads, 3, 3);
       const ms = await timeIt(() => prog.run(feeds), c.batch === 1 ? 5 : 3, 1);
-      const after = await measureRoofline(3, 3);
+      const after = await measureRooflineAt(ctx.rooflineThreads, 3, 3);
       const roof = (before + after) / 2;
       const perSec = (c.batch * 1000) / ms;
       const gflops = (perSec * c.flops) / 1e9;
@@ -215,7 +216,7 @@ export const beit3Suite: Suite = {
         value: perSec,
         unit: c.unit,
         roofline_fraction: gflops / roof,
-        note: `${(c.flops / 1e9).toFixed(1)} GFLOPs each, ${gflops.toFixed(0)} GFLOP/s; roofline around it ${before.toFixed(0)}/${after.toFixed(0)} GFLOP/s (run start ${ctx.rooflineGflops.toFixed(0)})`,
+        note: `${(c.flops / 1e9).toFixed(1)} GFLOPs each, ${gflops.toFixed(0)} GFLOP/s; roofline (${ctx.rooflineThreads} threads) around it ${before.toFixed(0)}/${after.toFixed(0)} GFLOP/s (run start ${ctx.rooflineGflops.toFixed(0)})`,
       });
       await prog.release();
     }

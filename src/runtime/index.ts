@@ -2,6 +2,8 @@ export {
   Program,
   RuntimeError,
   ortClock,
+  resolveThreads,
+  sessionOptions,
   type CompileOptions,
   type ModelCompileOptions,
   type InputSignature,
@@ -14,3 +16,4 @@ export {
   modelInitializerBytes,
   type ExternalModel,
 } from './external.js';
+export { availableCores, cgroupQuotaCores, threadsPerWorker } from '../util/cores.node.js';

@@ -5,12 +5,17 @@ import type { Graph } from '../graph/ir.js';
 import { encodeOnnxModel, type ModelProto, toModelProto } from '../graph/onnx.js';
 import type { Dim } from '../graph/shape.js';
 import { Tensor } from '../graph/tensor.js';
+import { availableCores } from '../util/cores.node.js';
 import { initializerBytes, modelInitializerBytes, writeExternalModelProto } from './external.js';
 
 export interface CompileOptions {
   /** Inputs bound to fixed tensors: embedded as initializers so ORT can pre-pack them. */
   bind?: ReadonlyMap<string, Tensor>;
-  /** Intra-op threads (default: ORT's choice = physical cores). */
+  /**
+   * Intra-op threads. Default: every core the process may use (`availableCores()`: CPU affinity
+   * capped by a cgroup quota). 0 leaves the choice to ORT, which is ONE thread on the 2-core
+   * machines here.
+   */
   threads?: number;
   /**
    * Let idle intra-op threads spin (ORT default true: lowest latency). Turn off on shared
@@ -123,7 +128,7 @@ function cacheKey(graph: Graph, opts: CompileOptions): string {
   return [
     version,
     opts.bind ? idOf(opts.bind) : 0,
-    opts.threads ?? 0,
+    resolveThreads(opts.threads),
     opts.optimization ?? 'all',
     String(opts.externalData ?? 'auto'),
     spec,
@@ -136,8 +141,13 @@ function cacheKey(graph: Graph, opts: CompileOptions): string {
  */
 export const MAX_THREADS = Math.max(256, 4 * availableParallelism());
 
+/** The intra-op thread count a session gets: `threads`, or every available core when unset. */
+export function resolveThreads(threads: number | undefined): number {
+  return threads === undefined ? availableCores() : threads;
+}
+
 function checkedThreads(threads: number | undefined): number {
-  if (threads === undefined) return 0;
+  if (threads === undefined) return availableCores();
   if (!Number.isInteger(threads) || threads < 0 || threads > MAX_THREADS)
     throw new RuntimeError(
       `threads must be an integer in [0, ${MAX_THREADS}] (0 = ORT's choice), got ${threads}`,
@@ -145,7 +155,7 @@ function checkedThreads(threads: number | undefined): number {
   return threads;
 }
 
-function sessionOptions(opts: ModelCompileOptions): ort.InferenceSession.SessionOptions {
+export function sessionOptions(opts: ModelCompileOptions): ort.InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: opts.optimization ?? 'all',
     intraOpNumThreads: checkedThreads(opts.threads),
