@@ -11,6 +11,19 @@ import { NON_DIFFERENTIABLE, VJP } from './rules.js';
 export { VJP, NON_DIFFERENTIABLE, type Vjp, type VjpContext } from './rules.js';
 export { unbroadcast } from './broadcast.js';
 
+/**
+ * Values produced by `stopGradient`: their producer is an ONNX Identity, but grad() treats them
+ * as constants (torch's `.detach()`), e.g. for VQ-KD's straight-through estimator.
+ */
+const STOPPED = new WeakSet<Value>();
+
+/** x unchanged in the forward, no gradient through it (torch `.detach()`). */
+export function stopGradient(x: Value): Value {
+  const y = ops.identity(x);
+  STOPPED.add(y);
+  return y;
+}
+
 export interface GradOptions {
   /** Gradient of the final result w.r.t. `loss` (default: ones; required if loss has symbolic dims). */
   seed?: Value;
@@ -35,7 +48,7 @@ export function grad(loss: Value, wrt: readonly Value[], opts: GradOptions = {})
   // Forward: which values depend on some wrt value.
   const needs = new Set<Value>(wrt);
   for (const n of nodes) {
-    if (NON_DIFFERENTIABLE.has(n.op)) continue;
+    if (NON_DIFFERENTIABLE.has(n.op) || STOPPED.has(n.outputs[0])) continue;
     if (n.inputs.some((x) => x && needs.has(x)))
       for (const o of n.outputs) if (isFloat(o.dtype)) needs.add(o);
   }
