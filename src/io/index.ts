@@ -28,6 +28,7 @@ export {
   type PyGlobal,
   type UnpickleOptions,
 } from './pickle.js';
+export { crc32, savePth, serializePth, type PthWriteOptions } from './pth-write.js';
 export { ZipError, ZipReader } from './zip.js';
 export {
   CheckpointError,

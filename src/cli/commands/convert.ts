@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Tensor } from '../../graph/tensor.js';
 import { loadCheckpoint } from '../../io/checkpoint.js';
 import { toBFloat16, toFloat16, toFloat32 } from '../../io/half.js';
+import { savePth } from '../../io/pth-write.js';
 import { saveSafetensors } from '../../io/safetensors.js';
 import { CliError } from '../errors.js';
 
@@ -48,10 +49,10 @@ export function register(program: Command): void {
   program
     .command('convert')
     .description(
-      'Convert a PyTorch checkpoint (.pth/.pt/.bin, no Python needed) or a .safetensors file to .safetensors',
+      'Convert a PyTorch checkpoint (.pth/.pt/.bin, no Python needed) or a .safetensors file to .safetensors, or to .pth (torch.save zip layout, readable by torch.load(weights_only=True)) when <out> ends in .pth/.pt/.bin',
     )
     .argument('<in>', 'input checkpoint (.pth zip from torch.save, or .safetensors)')
-    .argument('<out>', 'output .safetensors path (written atomically)')
+    .argument('<out>', 'output .safetensors or .pth/.pt/.bin path (written atomically)')
     .option(
       '--model-key <keys>',
       "'|'-separated keys tried in order to find the state dict in a .pth",
@@ -80,14 +81,18 @@ export function register(program: Command): void {
         bytes += t.data.byteLength;
         dtypes.add(t.dtype);
       }
-      await saveSafetensors(
-        output,
-        tensors,
-        { format: 'pt', source: basename(input), ...(modelKey ? { model_key: modelKey } : {}) },
-        {
-          onProgress: progressReporter(!!opts.json),
-        },
-      );
+      if (/\.(pth|pt|bin)$/i.test(output))
+        // The official checkpoints nest the state dict under 'model'; keep the input's key when it had one.
+        await savePth(output, tensors, { modelKey: modelKey || 'model', onProgress: progressReporter(!!opts.json) });
+      else
+        await saveSafetensors(
+          output,
+          tensors,
+          { format: 'pt', source: basename(input), ...(modelKey ? { model_key: modelKey } : {}) },
+          {
+            onProgress: progressReporter(!!opts.json),
+          },
+        );
       const summary = {
         in: input,
         out: output,
