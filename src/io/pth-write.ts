@@ -56,7 +56,7 @@ function entriesOf(t: TensorsLike): [string, Tensor][] {
 
 class Pickler {
   private chunks: number[] = [];
-  private raw(...b: number[]): this {
+  raw(...b: number[]): this {
     for (const x of b) this.chunks.push(x);
     return this;
   }

@@ -138,7 +138,7 @@ describe('pth writer (torch.save zip layout)', () => {
     for (const [k, t] of want) {
       expect(res[k][0], k).toBe(torchDtype[t.dtype]);
       expect(res[k][1], k).toEqual(t.shape);
-      const vals = t.dtype === 'bool' ? [...(t.data as Uint8Array)].map(Boolean) : [...(t.data as ArrayLike<number | bigint>)].map(Number);
+      const vals = t.dtype === 'bool' ? [...(t.data as Uint8Array)].map(Boolean) : Array.from(t.data as ArrayLike<number | bigint>, Number);
       expect(res[k][2], k).toEqual(vals);
     }
     const fromTorch = parsePth(readFileSync(back), {});
