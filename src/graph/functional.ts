@@ -1,6 +1,7 @@
 /**
- * Composite layers built from primitive op builders (so autodiff needs no extra rules). The
- * inference compiler may still map some of them to ORT fused kernels (ORT's own graph fusions
+ * The composite library: layers, losses and mask helpers built from primitive op builders (so
+ * autodiff needs no extra rules). nn/ and the models use these; nothing else builds composites.
+ * The inference compiler may still map some of them to ORT fused kernels (ORT's own graph fusions
  * recognise the erf-GELU and LayerNormalization patterns at optimization level 'all').
  */
 import { type FusedForm, GraphError, type Value } from './ir.js';
@@ -98,11 +99,29 @@ export function bceWithLogits(logits: Value, targets: Value): Value {
   );
 }
 
+/** timm SoftTargetCrossEntropy (mixup/cutmix targets): mean_b Σ_c −t_bc log p_bc over logits [B, C]. */
+export function softTargetCrossEntropy(logits: Value, targets: Value): Value {
+  return ops.neg(ops.reduceMean(ops.reduceSum(ops.mul(targets, ops.logSoftmax(logits, -1)), [1]), [0]));
+}
+
 /** Dropout with a mask drawn in-graph (RandomUniformLike); p = 0 returns x unchanged. */
 export function dropout(x: Value, p: number, seed?: number): Value {
   if (p <= 0) return x;
   const keep = ops.cast(ops.greaterOrEqual(ops.randomUniformLike(x, 0, 1, seed), p), x.dtype);
   return ops.mul(ops.mul(x, keep), 1 / (1 - p));
+}
+
+/**
+ * Drop path (stochastic depth) on a residual branch [B, ...]: each sample is kept with
+ * probability 1 − p and scaled by 1/(1 − p) (timm drop_path); p = 0 returns x unchanged.
+ */
+export function dropPath(x: Value, p: number, seed?: number): Value {
+  if (p <= 0) return x;
+  const rest = x.rank - 1;
+  const perSample = ops.slice(x, Array(rest).fill(0), Array(rest).fill(1), range(1, x.rank)); // (B, 1, …)
+  const u = ops.randomUniformLike(perSample, 0, 1, seed);
+  const keep = ops.cast(ops.greaterOrEqual(u, p), x.dtype);
+  return ops.mul(x, ops.mul(keep, 1 / (1 - p)));
 }
 
 export interface AttentionMasks {
@@ -133,10 +152,25 @@ export function scaledDotProductAttention(
       throw new ShapeError('attention: head dim must be static when scale is not given');
     scale = 1 / Math.sqrt(d);
   }
-  let scores = ops.matmul(ops.mul(q, scale), ops.transpose(k, [0, 1, 3, 2]));
-  if (masks.attnMask) scores = ops.add(scores, masks.attnMask);
-  if (masks.keyPaddingMask) {
-    const m = masks.keyPaddingMask;
+  return attention(ops.mul(q, scale), k, v, [masks.attnMask], masks.keyPaddingMask);
+}
+
+/**
+ * The attention core softmax(q·kᵀ + Σ biases)·v for an already scaled q [B,H,L,d] and k/v
+ * [B,H,S,d]: every bias broadcasts to [B,H,L,S] and is added (−inf / −1e8 entries block keys);
+ * `keyPaddingMask` (bool [B, S], true = padded) sets those scores to −inf.
+ */
+export function attention(
+  q: Value,
+  k: Value,
+  v: Value,
+  biases: readonly (Value | null | undefined)[] = [],
+  keyPaddingMask?: Value | null,
+): Value {
+  let scores = ops.matmul(q, ops.transpose(k, [0, 1, 3, 2]));
+  for (const b of biases) if (b) scores = ops.add(scores, b);
+  if (keyPaddingMask) {
+    const m = keyPaddingMask;
     if (m.dtype !== 'bool' || m.rank !== 2)
       throw new ShapeError(`attention: keyPaddingMask must be bool [B, S], got ${m.toString()}`);
     const negInf = q.graph.constant(
@@ -198,7 +232,13 @@ export function multiHeadAttention(
     linear(key, p.kWeight, p.kBias),
     linear(value, p.vWeight, p.vBias),
   ];
-  const fused = attentionFusion(qp, kp, vp, numHeads, masks); // its mask nodes must precede the core
+  const fused = attentionFusion(qp, kp, vp, numHeads, {
+    keep:
+      masks.keyPaddingMask && qp.dtype === 'float32'
+        ? ops.cast(ops.not(masks.keyPaddingMask), 'int32')
+        : null,
+    bias: masks.attnMask,
+  }); // its mask nodes must precede the core
   const merged = mergeHeads(
     scaledDotProductAttention(
       splitHeads(qp, numHeads),
@@ -211,32 +251,92 @@ export function multiHeadAttention(
   return linear(merged, p.outWeight, p.outBias);
 }
 
+export interface FusedAttentionInputs {
+  /** int32 [B, S]: 1 = attend, 0 = padded key (the kernel's key_padding_mask). */
+  keep?: Value | null;
+  /** Additive bias broadcastable to [B, H, L, S], rank 2–4 (leading axes are added as in numpy). */
+  bias?: Value | null;
+  /** The kernel's scale; default 1/√d (pass 1 when q is already scaled). */
+  scale?: number;
+}
+
 /**
- * Registers ORT's contrib MultiHeadAttention (float32, CPU) as the fused form of the attention
- * core [B, L, D] → [B, L, D]; its mask inputs are built here and become dead code otherwise.
+ * ORT's contrib MultiHeadAttention (float32, CPU) as the fused form of an attention core
+ * [B, L, D] → [B, L, D] (q, k, v with heads merged). Inference serialization swaps it in;
+ * training graphs keep the primitive chain, and the extra mask nodes built here are then dead
+ * code. Build it before the core: the kernel's inputs must precede the chain it replaces.
  */
-function attentionFusion(
+export function attentionFusion(
   q: Value,
   k: Value,
   v: Value,
   numHeads: number,
-  masks: AttentionMasks,
+  m: FusedAttentionInputs = {},
 ): FusedForm | null {
   if (q.dtype !== 'float32') return null;
-  const am = masks.attnMask;
-  if (am && (am.rank < 2 || am.rank > 4)) return null;
-  const bias = am
-    ? am.rank === 2
-      ? ops.unsqueeze(am, [0, 1])
-      : am.rank === 3
-        ? ops.unsqueeze(am, [1])
-        : am
-    : null;
-  const kpm = masks.keyPaddingMask ? ops.cast(ops.not(masks.keyPaddingMask), 'int32') : null;
+  const b = m.bias;
+  if (b && (b.rank < 2 || b.rank > 4)) return null;
+  const bias = b && b.rank < 4 ? ops.unsqueeze(b, range(0, 4 - b.rank)) : (b ?? null);
   return {
     op: 'MultiHeadAttention',
     domain: 'com.microsoft',
-    inputs: [q, k, v, null, kpm, bias],
-    attrs: { num_heads: { i: numHeads }, mask_filter_value: { f: -1e30 } },
+    inputs: [q, k, v, null, m.keep ?? null, bias],
+    attrs: {
+      num_heads: { i: numHeads },
+      ...(m.scale !== undefined ? { scale: { f: m.scale } } : {}),
+      mask_filter_value: { f: -1e30 },
+    },
   };
+}
+
+/** x broadcast to the batch dimension of `like` ((1, ...) → (B, ...)), also for a symbolic batch. */
+export function expandBatch(x: Value, like: Value): Value {
+  const b = like.shape[0];
+  if (typeof b === 'number') return ops.expand(x, [b, ...(x.shape.slice(1) as number[])]);
+  // Symbolic batch: add a zero derived from `like` (finite values), which broadcasts x.
+  const zero = ops.mul(
+    ops.slice(like, Array(like.rank - 1).fill(0), Array(like.rank - 1).fill(1), range(1, like.rank)),
+    0,
+  );
+  const z = ops.reshape(zero, [b, ...Array(x.rank - 1).fill(1)] as Dim[]);
+  return ops.add(x, z);
+}
+
+/** Additive key bias float32 (B,1,1,L): −inf where `padding` (int or bool, (B,L)) is non-zero, else 0. */
+export function keyPaddingBias(padding: Value): Value {
+  const isPad = padding.dtype === 'bool' ? padding : ops.not(ops.equal(padding, ops.lift(0, padding)));
+  const zero = padding.graph.constant(Tensor.scalar(0, 'float32'), 'zero');
+  return ops.unsqueeze(ops.where(isPad, -Infinity, zero), [1, 2]);
+}
+
+/** Pads the last axis with `left` zeros in front (a number, or an int64 scalar computed at run time). */
+export function padLastLeft(x: Value, left: number | Value): Value {
+  const r = x.rank;
+  if (typeof left === 'number') {
+    const p = Array(2 * r).fill(0);
+    p[r - 1] = left;
+    return ops.pad(x, p);
+  }
+  const g = x.graph;
+  const before = g.constant(Tensor.i64([r - 1], Array(r - 1).fill(0)), 'pads');
+  const after = g.constant(Tensor.i64([r], Array(r).fill(0)), 'pads');
+  const pads = ops.concat([before, ops.reshape(left, [1]), after], 0);
+  return ops.pad(x, pads, 0, [...x.shape.slice(0, -1), ops.freshDim(`${x.name}_padded`)]);
+}
+
+/** Size of axis `axis` of x as an int64 scalar value (read at run time). */
+export function dimOf(x: Value, axis: number): Value {
+  const a = normAxis('dimOf', axis, x.rank);
+  return ops.squeeze(ops.shapeOf(x, a, a + 1), [0]);
+}
+
+/** Row-major indices of the non-zero entries of a mask of any shape, as int64 (N,). */
+export function nonzeroFlat(mask: Value): Value {
+  const flat = ops.reshape(mask, [-1]);
+  const b = flat.dtype === 'bool' ? flat : ops.not(ops.equal(flat, ops.lift(0, flat)));
+  return ops.reshape(ops.nonZero(b), [-1]);
+}
+
+function range(a: number, b: number): number[] {
+  return Array.from({ length: b - a }, (_, i) => a + i);
 }

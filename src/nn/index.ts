@@ -1,4 +1,3 @@
 export * from './module.js';
 export * from './init.js';
 export * from './layers.js';
-export * as F from './functional.js';

@@ -1,5 +1,6 @@
+import * as F from '../graph/functional.js';
 import type { Value } from '../graph/ir.js';
-import * as F from './functional.js';
+import * as ops from '../graph/ops/index.js';
 import { type Init, Inits } from './init.js';
 import { Module, type Parameter, type ParamScope } from './module.js';
 
@@ -59,7 +60,7 @@ export class Embedding extends Module {
     return this.lookup(s.get(this.weight), ids);
   }
   lookup(table: Value, ids: Value): Value {
-    return F.gatherRows(table, ids);
+    return ops.gather(table, ids, 0);
   }
 }
 
@@ -76,5 +77,28 @@ export class Multiway<M extends Module> extends Module {
     this.A = this.addModule('A', make());
     this.B = this.addModule('B', make());
     this.C = withVL ? this.addModule('C', make()) : undefined;
+  }
+}
+
+/** nn.ModuleList: children named 0, 1, 2, ... */
+export class ModuleList<M extends Module = Module> extends Module {
+  readonly items: M[] = [];
+  push<T extends M>(m: T): T {
+    this.items.push(m);
+    return this.addModule(String(this.items.length - 1), m);
+  }
+}
+
+/**
+ * timm DropPath (stochastic depth) on a residual branch: active only while the scope trains.
+ * No parameters, so it is not a child in the state_dict tree.
+ */
+export class DropPath extends Module {
+  constructor(readonly p: number) {
+    super();
+  }
+  forward(s: ParamScope, x: Value): Value {
+    if (!s.training || this.p <= 0) return x;
+    return F.dropPath(x, this.p, s.nextSeed());
   }
 }

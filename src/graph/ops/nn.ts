@@ -72,35 +72,6 @@ export function reduceSumDynamic(x: Value, axes: Value, outShape: readonly Dim[]
   })[0];
 }
 
-/** Index of the largest element along `axis` (int64; first occurrence on ties). */
-export function argMax(x: Value, axis = -1, keepdims = false): Value {
-  const a = normAxis('ArgMax', axis, x.rank);
-  const shape = keepdims ? x.shape.map((d, i) => (i === a ? 1 : d)) : x.shape.filter((_, i) => i !== a);
-  return x.graph.addNode('ArgMax', [x], [{ dtype: 'int64', shape }], {
-    axis: { i: a },
-    keepdims: { i: keepdims ? 1 : 0 },
-  })[0];
-}
-
-/** The k largest (or smallest) elements along `axis` and their int64 indices, sorted. */
-export function topK(x: Value, k: number, axis = -1, largest = true): [Value, Value] {
-  const a = normAxis('TopK', axis, x.rank);
-  const d = x.shape[a];
-  if (typeof d === 'number' && k > d)
-    throw new ShapeError(`TopK: k=${k} exceeds dim ${a} of ${shapeToString(x.shape)}`);
-  const shape = x.shape.map((e, i) => (i === a ? k : e));
-  const [v, idx] = x.graph.addNode(
-    'TopK',
-    [x, int64Const(x, [k], 'k')],
-    [
-      { dtype: x.dtype, shape },
-      { dtype: 'int64', shape },
-    ],
-    { axis: { i: a }, largest: { i: largest ? 1 : 0 }, sorted: { i: 1 } },
-  );
-  return [v, idx];
-}
-
 /**
  * Uniform random numbers in [low, high) with the shape of `like` (for dropout / drop-path masks).
  * With a seed the sequence is deterministic per compiled program; it advances on every run.

@@ -206,15 +206,6 @@ export function slice(
   return x.graph.addNode('Slice', inputs, [{ dtype: x.dtype, shape }])[0];
 }
 
-/** Gather rows of `x` along `axis` with integer `indices` (embedding lookup). */
-export function gather(x: Value, indices: Value, axis = 0): Value {
-  if (indices.dtype !== 'int64' && indices.dtype !== 'int32')
-    throw new GraphError(`Gather: indices ${indices.name} must be int64/int32, got ${indices.dtype}`);
-  const a = normAxis('Gather', axis, x.rank);
-  const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
-  return x.graph.addNode('Gather', [x, indices], [{ dtype: x.dtype, shape }], { axis: { i: a } })[0];
-}
-
 /** Broadcasts `x` to `shape` (numpy rules; dims may be symbolic, or a 1-D int64 Value with `outShape`). */
 export function expand(x: Value, shape: readonly Dim[] | Value, outShape?: readonly Dim[]): Value {
   if (!Array.isArray(shape)) {
@@ -276,113 +267,6 @@ export function splitDynamic(
   );
 }
 
-function requireIndices(op: string, idx: Value): void {
-  if (idx.dtype !== 'int64' && idx.dtype !== 'int32')
-    throw new GraphError(`${op}: indices ${idx.name} must be int64/int32, got ${idx.dtype}`);
-}
-
-/** out[i][j] = x[idx[i][j]][j] (axis 0), etc.; output has the indices' shape. */
-export function gatherElements(x: Value, idx: Value, axis = 0): Value {
-  requireIndices('GatherElements', idx);
-  const a = normAxis('GatherElements', axis, x.rank);
-  if (idx.rank !== x.rank)
-    throw new ShapeError(
-      `GatherElements: indices ${shapeToString(idx.shape)} must have the rank of data ${shapeToString(x.shape)}`,
-    );
-  return x.graph.addNode('GatherElements', [x, idx], [{ dtype: x.dtype, shape: idx.shape }], {
-    axis: { i: a },
-  })[0];
-}
-
-export type ScatterReduction = 'none' | 'add' | 'mul' | 'max' | 'min';
-
-/** Copy of `data` with `updates` written (or reduced) at `idx` along `axis` (ONNX ScatterElements). */
-export function scatterElements(
-  data: Value,
-  idx: Value,
-  updates: Value,
-  axis = 0,
-  reduction: ScatterReduction = 'none',
-): Value {
-  requireIndices('ScatterElements', idx);
-  const a = normAxis('ScatterElements', axis, data.rank);
-  if (idx.rank !== data.rank || updates.rank !== idx.rank || updates.dtype !== data.dtype)
-    throw new ShapeError(
-      `ScatterElements: data ${data.toString()}, indices ${idx.toString()} and updates ${updates.toString()} must share rank (and data/updates dtype)`,
-    );
-  const attrs = { axis: { i: a }, ...(reduction !== 'none' ? { reduction: { s: reduction } } : {}) };
-  return data.graph.addNode(
-    'ScatterElements',
-    [data, idx, updates],
-    [{ dtype: data.dtype, shape: data.shape }],
-    attrs,
-  )[0];
-}
-
-/** Copy of `data` with slices `updates` written (or reduced) at index tuples `idx[..., k]` (ONNX ScatterND). */
-export function scatterND(
-  data: Value,
-  idx: Value,
-  updates: Value,
-  reduction: ScatterReduction = 'none',
-): Value {
-  if (idx.dtype !== 'int64')
-    throw new GraphError(`ScatterND: indices ${idx.name} must be int64, got ${idx.dtype}`);
-  const k = idx.shape[idx.rank - 1];
-  if (typeof k !== 'number' || k > data.rank)
-    throw new ShapeError(
-      `ScatterND: last dim of indices ${shapeToString(idx.shape)} must be static and <= rank of data ${shapeToString(data.shape)}`,
-    );
-  const want = [...idx.shape.slice(0, -1), ...data.shape.slice(k)];
-  const fits =
-    updates.rank === want.length &&
-    updates.shape.every((d, j) => typeof d !== 'number' || typeof want[j] !== 'number' || d === want[j]);
-  if (!fits || updates.dtype !== data.dtype)
-    throw new ShapeError(
-      `ScatterND: updates ${updates.toString()} do not fit data ${data.toString()} with indices ${idx.toString()} (want ${shapeToString(want)})`,
-    );
-  const attrs: Record<string, Attr> = reduction !== 'none' ? { reduction: { s: reduction } } : {};
-  return data.graph.addNode(
-    'ScatterND',
-    [data, idx, updates],
-    [{ dtype: data.dtype, shape: data.shape }],
-    attrs,
-  )[0];
-}
-
-/** Gathers slices of `data` at index tuples `idx[..., k]` (ONNX GatherND, batch_dims 0). */
-export function gatherND(data: Value, idx: Value): Value {
-  if (idx.dtype !== 'int64')
-    throw new GraphError(`GatherND: indices ${idx.name} must be int64, got ${idx.dtype}`);
-  const k = idx.shape[idx.rank - 1];
-  if (typeof k !== 'number' || k > data.rank)
-    throw new ShapeError(
-      `GatherND: last dim of indices ${shapeToString(idx.shape)} must be static and <= rank of data ${shapeToString(data.shape)}`,
-    );
-  const shape = [...idx.shape.slice(0, -1), ...data.shape.slice(k)];
-  return data.graph.addNode('GatherND', [data, idx], [{ dtype: data.dtype, shape }])[0];
-}
-
-/** ONNX Range: [start, start+delta, ...) below `limit`; operands are scalars of one dtype. */
-export function range(
-  like: Value,
-  start: Operand,
-  limit: Operand,
-  delta: Operand = 1,
-  dtype: DType = 'int64',
-): Value {
-  const mk = (o: Operand) =>
-    typeof o === 'number' ? like.graph.constant(Tensor.scalar(o, dtype), 'range') : o;
-  const [s, l, d] = [mk(start), mk(limit), mk(delta)];
-  for (const v of [s, l, d])
-    if (v.rank !== 0 || v.dtype !== dtype)
-      throw new ShapeError(`Range: operands must be ${dtype} scalars, got ${v.toString()}`);
-  let n: Dim = freshDim('range');
-  if (typeof start === 'number' && typeof limit === 'number' && typeof delta === 'number')
-    n = Math.max(0, Math.ceil((limit - start) / delta));
-  return like.graph.addNode('Range', [s, l, d], [{ dtype, shape: [n] }])[0];
-}
-
 /** A tensor of `shape` (1-D int64 value, or static/symbolic dims) filled with `value`. */
 export function constantOfShape(
   like: Value,
@@ -425,25 +309,7 @@ export function pad(x: Value, pads: readonly number[] | Value, value = 0, outSha
   })[0];
 }
 
-/** One-hot encoding along a new last axis (ONNX OneHot with off/on = 0/1). */
-export function oneHot(indices: Value, depth: number, dtype: DType = 'float32'): Value {
-  requireIndices('OneHot', indices);
-  const d = indices.graph.constant(Tensor.i64([1], [depth]), 'depth');
-  const vals = indices.graph.constant(
-    new Tensor(dtype, [2], dtype === 'float64' ? Float64Array.from([0, 1]) : Float32Array.from([0, 1])),
-    'onehot',
-  );
-  return indices.graph.addNode('OneHot', [indices, d, vals], [{ dtype, shape: [...indices.shape, depth] }], {
-    axis: { i: -1 },
-  })[0];
-}
-
 /** Number of elements of `x` as an int64 scalar (ONNX Size). */
 export function size(x: Value): Value {
   return x.graph.addNode('Size', [x], [{ dtype: 'int64', shape: [] }])[0];
-}
-
-/** Indices of non-zero elements, int64 [rank, n] (ONNX NonZero). */
-export function nonZero(x: Value): Value {
-  return x.graph.addNode('NonZero', [x], [{ dtype: 'int64', shape: [x.rank, freshDim('nonzero')] }])[0];
 }

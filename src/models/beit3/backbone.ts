@@ -7,12 +7,12 @@
  * split/concat copies of the hidden states; the streams meet only where attention mixes them
  * (keys/values are concatenated, each stream's queries attend to all keys).
  */
-import type { FusedForm, Value } from '../../graph/ir.js';
+import * as F from '../../graph/functional.js';
+import type { Value } from '../../graph/ir.js';
 import { ops } from '../../graph/index.js';
 import { Tensor } from '../../graph/tensor.js';
-import * as F from '../../nn/functional.js';
 import { Inits } from '../../nn/init.js';
-import { Embedding, LayerNorm, Linear, Multiway } from '../../nn/layers.js';
+import { DropPath, Embedding, LayerNorm, Linear, ModuleList, Multiway } from '../../nn/layers.js';
 import { Module, type Parameter, type ParamScope } from '../../nn/module.js';
 import { type Beit3Config, headDim, numPatches, numVisionTokens } from './config.js';
 
@@ -170,6 +170,7 @@ export class EncoderLayer extends Module {
   readonly selfAttnLayerNorm: Expert<LayerNorm>;
   readonly ffn: Multiway<FeedForward>;
   readonly finalLayerNorm: Multiway<LayerNorm>;
+  private readonly drop: DropPath;
   constructor(
     readonly cfg: Beit3Config,
     readonly hasVLExpert: boolean,
@@ -178,6 +179,7 @@ export class EncoderLayer extends Module {
   ) {
     super();
     const D = cfg.embedDim;
+    this.drop = new DropPath(dropPath);
     this.selfAttn = this.addModule('self_attn', new SelfAttention(cfg));
     this.selfAttnLayerNorm = this.addModule(
       'self_attn_layer_norm',
@@ -193,7 +195,7 @@ export class EncoderLayer extends Module {
   }
 
   private dropPathBranch(s: ParamScope, branch: Value): Value {
-    return dropPath(s, branch, this.dropPath);
+    return this.drop.forward(s, branch);
   }
 
   forward(s: ParamScope, x: Streams, att: AttentionInputs, past?: KVCache): { out: Streams; cache: KVCache } {
@@ -218,8 +220,12 @@ export class EncoderLayer extends Module {
     for (const n of present) {
       // The fused kernel's inputs must precede the chain it replaces in node order.
       const fusion = fusedKV
-        ? attentionFusion(F.mergeHeads(q[n]!), fusedKV.k, fusedKV.v, heads, att.keyKeep, att.rowBias?.[n])
-        : undefined;
+        ? F.attentionFusion(F.mergeHeads(q[n]!), fusedKV.k, fusedKV.v, heads, {
+            keep: att.keyKeep,
+            bias: att.rowBias?.[n],
+            scale: 1, // q is already scaled
+          })
+        : null;
       let o = F.mergeHeads(F.attention(q[n]!, K, V, [att.rowBias?.[n], att.keyBias]));
       if (fusion) o.graph.fusions.set(o, fusion);
       o = route(a.innerAttnLn, n).forward(s, o);
@@ -235,38 +241,6 @@ export class EncoderLayer extends Module {
 function kvFlat(parts: Value[]): Value {
   const flat = parts.map((p) => F.mergeHeads(p));
   return flat.length === 1 ? flat[0] : ops.concat(flat, 1);
-}
-
-/**
- * ORT's contrib MultiHeadAttention as the fused form of one attention core (used by
- * inference serialization; training graphs keep the primitive chain). q is already scaled, so
- * the kernel's scale is 1. Its extra input nodes are dead code when the fusion is not used.
- */
-function attentionFusion(
-  q: Value,
-  k: Value,
-  v: Value,
-  heads: number,
-  keep?: Value,
-  rowBias?: Value,
-): FusedForm | undefined {
-  if (q.dtype !== 'float32') return undefined;
-  const bias = rowBias ? (rowBias.rank === 2 ? ops.unsqueeze(rowBias, [0, 1]) : rowBias) : null;
-  return {
-    op: 'MultiHeadAttention',
-    domain: 'com.microsoft',
-    inputs: [q, k, v, null, keep ?? null, bias],
-    attrs: { num_heads: { i: heads }, scale: { f: 1 }, mask_filter_value: { f: -1e30 } },
-  };
-}
-
-/** Drop path (stochastic depth) on a residual branch (B, L, D): per sample keep with prob 1 − p, scaled by 1/(1 − p). */
-function dropPath(s: ParamScope, branch: Value, p: number): Value {
-  if (!s.training || p <= 0) return branch;
-  const perSample = ops.slice(branch, [0, 0], [1, 1], [1, 2]); // (B, 1, 1)
-  const u = ops.randomUniformLike(perSample, 0, 1, s.nextSeed());
-  const keep = ops.cast(ops.greaterOrEqual(u, p), branch.dtype);
-  return ops.mul(branch, ops.mul(keep, 1 / (1 - p)));
 }
 
 export class Encoder extends Module {
@@ -290,14 +264,6 @@ export class Encoder extends Module {
     this.layerNorm = cfg.normalizeOutput
       ? this.addModule('layer_norm', new Multiway(() => new LayerNorm(cfg.embedDim, cfg.layernormEps)))
       : undefined;
-  }
-}
-
-/** nn.ModuleList: children named 0, 1, 2, ... */
-export class ModuleList extends Module {
-  private n = 0;
-  push<M extends Module>(m: M): M {
-    return this.addModule(String(this.n++), m);
   }
 }
 

@@ -15,7 +15,7 @@ export * from './spec.js';
 export * from './decoder.js';
 export * from './beam.js';
 export * from './parity.js';
-// The nn building blocks (nn's functional helpers stay under `nn/functional`; the package's `F` is the engine's).
+// The nn building blocks (composites are graph/functional's, exported from the package root as `F`).
 export {
   Module,
   Parameter,
@@ -24,6 +24,6 @@ export {
   type LoadStateDictOptions,
   type LoadStateDictResult,
 } from '../../nn/module.js';
-export { Linear, LayerNorm, Embedding, Multiway } from '../../nn/layers.js';
+export { Linear, LayerNorm, Embedding, Multiway, ModuleList, DropPath } from '../../nn/layers.js';
 export { Inits, type Init } from '../../nn/init.js';
 export * from './load.js';

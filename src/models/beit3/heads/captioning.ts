@@ -1,7 +1,7 @@
 import type { Value } from '../../../graph/ir.js';
 import { ops } from '../../../graph/index.js';
 import { Tensor } from '../../../graph/tensor.js';
-import * as F from '../../../nn/functional.js';
+import * as F from '../../../graph/functional.js';
 import { Linear } from '../../../nn/layers.js';
 import type { ParamScope } from '../../../nn/module.js';
 import { blockedBias, type KVCache } from '../backbone.js';

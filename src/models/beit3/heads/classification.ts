@@ -1,9 +1,9 @@
+import * as F from '../../../graph/functional.js';
 import { ops } from '../../../graph/index.js';
 import { LayerNorm, Linear } from '../../../nn/layers.js';
 import type { ParamScope } from '../../../nn/module.js';
 import type { Beit3Config } from '../config.js';
 import { numVisionTokens } from '../config.js';
-import { crossEntropy, labelSmoothingCrossEntropy } from '../losses.js';
 import { Beit3TaskModel, imageSpec, type InputSpec, need, type Values } from './base.js';
 
 /** BEiT3ForImageClassification: head(fc_norm(mean of patch tokens)); normalize_output=False. */
@@ -33,11 +33,9 @@ export class Beit3ForImageClassification extends Beit3TaskModel {
     const [label] = need(inp, 'label');
     const { logits } = this.forward(s, inp);
     return {
-      loss:
-        this.labelSmoothing > 0
-          ? labelSmoothingCrossEntropy(logits, label, this.labelSmoothing)
-          : crossEntropy(logits, label),
-      loss_plain_ce: crossEntropy(logits, label),
+      // timm LabelSmoothingCrossEntropy is F.crossEntropy with labelSmoothing (same formula).
+      loss: F.crossEntropy(logits, label, { labelSmoothing: this.labelSmoothing }),
+      loss_plain_ce: F.crossEntropy(logits, label),
       logits,
     };
   }

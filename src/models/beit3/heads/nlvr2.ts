@@ -1,9 +1,8 @@
 import { ops } from '../../../graph/index.js';
-import * as F from '../../../nn/functional.js';
+import * as F from '../../../graph/functional.js';
 import { LayerNorm, Linear } from '../../../nn/layers.js';
 import { Module, type ParamScope } from '../../../nn/module.js';
 import type { Beit3Config } from '../config.js';
-import { argmax, crossEntropy } from '../losses.js';
 import { Beit3TaskModel, imageSpec, type InputSpec, need, textSpec, type Values } from './base.js';
 
 /** TwoLayerMLP: dense2(gelu(norm2(dense1(norm1(x))))); dense layers scaled by 0.001 at init. */
@@ -64,7 +63,7 @@ export class Beit3ForNLVR2 extends Beit3TaskModel {
   loss(s: ParamScope, inp: Values): Values {
     const [label] = need(inp, 'label');
     const { logits } = this.forward(s, inp);
-    const acc = ops.reduceMean(ops.cast(ops.equal(argmax(logits), label), 'float32'), [0]);
-    return { loss: crossEntropy(logits, label), acc, logits };
+    const acc = ops.reduceMean(ops.cast(ops.equal(ops.argMax(logits, -1), label), 'float32'), [0]);
+    return { loss: F.crossEntropy(logits, label), acc, logits };
   }
 }

@@ -1,10 +1,9 @@
 import { ops } from '../../../graph/index.js';
-import * as F from '../../../nn/functional.js';
+import * as F from '../../../graph/functional.js';
 import { Linear } from '../../../nn/layers.js';
 import type { ParamScope } from '../../../nn/module.js';
 import type { Beit3Config } from '../config.js';
 import { numVisionTokens } from '../config.js';
-import { crossEntropy } from '../losses.js';
 import { Beit3TaskModel, imageSpec, type InputSpec, textSpec, type Values } from './base.js';
 
 /**
@@ -60,12 +59,12 @@ export class Beit3ForPretraining extends Beit3TaskModel {
     const out = this.forward(s, inp);
     const terms: Values = {};
     if (out.mlm_logits)
-      terms.mlm_loss = crossEntropy(
+      terms.mlm_loss = F.crossEntropy(
         out.mlm_logits,
         ops.gather(ops.reshape(inp.text_labels, [-1]), F.nonzeroFlat(inp.language_masked_pos), 0),
       );
     if (out.mim_logits)
-      terms.mim_loss = crossEntropy(
+      terms.mim_loss = F.crossEntropy(
         out.mim_logits,
         ops.gather(ops.reshape(inp.visual_tokens, [-1]), F.nonzeroFlat(inp.vision_masked_position), 0),
       );

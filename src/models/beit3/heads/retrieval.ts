@@ -1,5 +1,5 @@
 import { ops } from '../../../graph/index.js';
-import * as F from '../../../nn/functional.js';
+import * as F from '../../../graph/functional.js';
 import { Inits } from '../../../nn/init.js';
 import { Linear } from '../../../nn/layers.js';
 import type { Parameter, ParamScope } from '../../../nn/module.js';

@@ -1,5 +1,5 @@
 import { ops } from '../../../graph/index.js';
-import * as F from '../../../nn/functional.js';
+import * as F from '../../../graph/functional.js';
 import { LayerNorm, Linear } from '../../../nn/layers.js';
 import { Module, type ParamScope } from '../../../nn/module.js';
 import type { Beit3Config } from '../config.js';
