@@ -253,11 +253,13 @@ export class ImageIndex {
     this.meta.files.push({ ...file, label });
   }
 
-  private remove(path: string): void {
+  /** Drops a file's vector (call save() after); false when the path is not in the index. */
+  remove(path: string): boolean {
     const i = this.meta.files.findIndex((f) => f.path === path);
-    if (i < 0) return;
+    if (i < 0) return false;
     this.hnsw.markDelete(this.meta.files[i].label);
     this.meta.files.splice(i, 1);
+    return true;
   }
 
   /**
