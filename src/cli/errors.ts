@@ -1,4 +1,5 @@
-export class CliError extends Error {
+import { Beit3Error } from '../util/errors.js';
+export class CliError extends Beit3Error {
   override name = 'CliError';
   constructor(
     message: string,

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { Beit3Error } from '../util/errors.js';
 
 /** Typed errors so the CLI can print one clear line. */
-export class CorpusError extends Error {
+export class CorpusError extends Beit3Error {
   override name = 'CorpusError';
 }
 export class SourceUnavailableError extends CorpusError {

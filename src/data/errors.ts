@@ -1,5 +1,6 @@
+import { Beit3Error } from '../util/errors.js';
 /** Base class of every error the data layer throws. */
-export class DataError extends Error {
+export class DataError extends Beit3Error {
   override name = 'DataError';
 }
 
@@ -39,10 +40,8 @@ export class SampleError extends DataError {
   }
 }
 
-/** A map worker thread died or the pool was closed: fatal whatever the stage's error policy. */
-export class WorkerPoolError extends DataError {
-  override name = 'WorkerPoolError';
-}
+/** A map worker thread died or the pool was closed: fatal whatever the stage's error policy (the one util/ class). */
+export { WorkerPoolError } from '../util/errors.js';
 
 /** Short description of an unknown thrown value. */
 export function describeError(e: unknown): string {

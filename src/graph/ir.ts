@@ -1,6 +1,7 @@
 import type { DType } from './dtype.js';
 import { type Shape, shapeToString } from './shape.js';
 import type { Tensor } from './tensor.js';
+import { Beit3Error } from '../util/errors.js';
 
 /** Typed ONNX attribute values (ONNX distinguishes int from float attributes). */
 export type Attr =
@@ -11,7 +12,7 @@ export type Attr =
   | { s: string }
   | { t: Tensor };
 
-export class GraphError extends Error {
+export class GraphError extends Beit3Error {
   override name = 'GraphError';
 }
 

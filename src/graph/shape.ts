@@ -1,8 +1,9 @@
+import { Beit3Error } from '../util/errors.js';
 /** A dimension is a fixed size or a named symbol ("batch", "seq") resolved at run time. */
 export type Dim = number | string;
 export type Shape = readonly Dim[];
 
-export class ShapeError extends Error {
+export class ShapeError extends Beit3Error {
   override name = 'ShapeError';
 }
 

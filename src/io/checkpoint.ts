@@ -2,8 +2,9 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { toFloat32 } from './half.js';
 import { loadPth } from './pth.js';
 import { loadSafetensors, TensorMap } from './safetensors.js';
+import { Beit3Error } from '../util/errors.js';
 
-export class CheckpointError extends Error {
+export class CheckpointError extends Beit3Error {
   override name = 'CheckpointError';
 }
 

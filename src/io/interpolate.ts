@@ -1,5 +1,6 @@
 import { Tensor } from '../graph/tensor.js';
 import { toFloat32 } from './half.js';
+import { Beit3Error } from '../util/errors.js';
 
 /**
  * Adapting foreign checkpoints at load time (the unilm `load_model_and_may_interpolate` rule,
@@ -7,7 +8,7 @@ import { toFloat32 } from './half.js';
  * and drop classifier heads whose shape differs. Small tables, so plain TypeScript arithmetic.
  */
 
-export class InterpolateError extends Error {
+export class InterpolateError extends Beit3Error {
   override name = 'InterpolateError';
 }
 

@@ -1,3 +1,4 @@
+import { Beit3Error } from '../util/errors.js';
 /**
  * A restricted Python unpickler (protocols 2–5), the JavaScript analogue of
  * `torch.load(weights_only=True)`: it interprets the opcodes that build plain data (None, bools,
@@ -7,7 +8,7 @@
  * Hand-written because no npm package offers a safe, whitelisting unpickler.
  */
 
-export class UnpicklingError extends Error {
+export class UnpicklingError extends Beit3Error {
   override name = 'UnpicklingError';
 }
 

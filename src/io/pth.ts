@@ -4,6 +4,7 @@ import { Tensor } from '../graph/tensor.js';
 import { PyDict, PyOpaque, PyTuple, unpickle, UnpicklingError, type PyGlobal } from './pickle.js';
 import { TensorMap, typedView } from './safetensors.js';
 import { bytesSource, fileSource, ZipReader, type ByteSource } from './zip.js';
+import { Beit3Error } from '../util/errors.js';
 
 /**
  * PyTorch `.pth` / `.pt` / `.bin` reader (torch.save zip format, torch >= 1.6) with no Python.
@@ -12,7 +13,7 @@ import { bytesSource, fileSource, ZipReader, type ByteSource } from './zip.js';
  * read from the archive, each storage once (tensors sharing a storage share memory).
  */
 
-export class PthError extends Error {
+export class PthError extends Beit3Error {
   override name = 'PthError';
 }
 

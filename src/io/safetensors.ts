@@ -5,6 +5,7 @@ import { allocArray, BYTES_PER_ELEMENT, type DType, type TypedArray } from '../g
 import { numel } from '../graph/shape.js';
 import { trackTempFile } from './temp-files.js';
 import { Tensor } from '../graph/tensor.js';
+import { Beit3Error } from '../util/errors.js';
 
 /**
  * safetensors read/write (https://github.com/huggingface/safetensors format: u64 LE header length,
@@ -13,7 +14,7 @@ import { Tensor } from '../graph/tensor.js';
  * Nothing in the file is trusted: header length, JSON, dtypes, shapes and offsets are all checked.
  */
 
-export class SafetensorsError extends Error {
+export class SafetensorsError extends Beit3Error {
   override name = 'SafetensorsError';
 }
 

@@ -1,6 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 import { inflateSync } from 'fflate';
+import { Beit3Error } from '../util/errors.js';
 
 /**
  * Random-access zip reader for PyTorch checkpoints. fflate's `unzipSync` needs the whole archive
@@ -9,7 +10,7 @@ import { inflateSync } from 'fflate';
  * inflates DEFLATE entries (torch writes STORED ones). Every size and offset is bounds-checked.
  */
 
-export class ZipError extends Error {
+export class ZipError extends Beit3Error {
   override name = 'ZipError';
 }
 

@@ -7,6 +7,7 @@ import type { Dim } from '../graph/shape.js';
 import { Tensor } from '../graph/tensor.js';
 import { availableCores } from '../util/cores.node.js';
 import { initializerBytes, modelInitializerBytes, writeExternalModelProto } from './external.js';
+import { Beit3Error } from '../util/errors.js';
 
 export interface CompileOptions {
   /** Inputs bound to fixed tensors: embedded as initializers so ORT can pre-pack them. */
@@ -64,7 +65,7 @@ export interface RunOptions {
   outputs?: Readonly<Record<string, Tensor>>;
 }
 
-export class RuntimeError extends Error {
+export class RuntimeError extends Beit3Error {
   override name = 'RuntimeError';
 }
 

@@ -27,13 +27,14 @@ import { extname, join, relative, resolve } from 'node:path';
 import type { Tensor } from '../graph/tensor.js';
 import { hnswFileProblem } from './hnsw-check.js';
 import type { RetrievalPipeline } from '../tasks/retrieval.js';
+import { Beit3Error } from '../util/errors.js';
 
 const require = createRequire(import.meta.url);
 // hnswlib-node is CommonJS
 const { HierarchicalNSW } = require('hnswlib-node') as typeof import('hnswlib-node');
 type Hnsw = InstanceType<typeof HierarchicalNSW>;
 
-export class SearchIndexError extends Error {
+export class SearchIndexError extends Beit3Error {
   override name = 'SearchIndexError';
 }
 

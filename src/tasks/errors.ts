@@ -1,5 +1,6 @@
+import { Beit3Error } from '../util/errors.js';
 /** Typed errors of the task layer: each names the file / key and what was expected vs. found. */
-export class TaskError extends Error {
+export class TaskError extends Beit3Error {
   override name = 'TaskError';
 }
 /** The JSON config is unreadable, malformed or inconsistent. */

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import bmpJs from 'bmp-js';
 import sharp, { type OutputInfo } from 'sharp';
 import type { RgbImage } from './image.js';
+import { Beit3Error } from '../util/errors.js';
 
 /** A file that is not a decodable image (or is truncated and the caller did not opt in). */
-export class ImageDecodeError extends Error {
+export class ImageDecodeError extends Beit3Error {
   override name = 'ImageDecodeError';
   constructor(
     readonly source: string,

@@ -1,3 +1,4 @@
+import { Beit3Error } from '../util/errors.js';
 /** An 8-bit RGB image, row-major HWC: `data[(y * width + x) * 3 + c]`. */
 export interface RgbImage {
   width: number;
@@ -5,7 +6,7 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
-export class ImageShapeError extends Error {
+export class ImageShapeError extends Beit3Error {
   override name = 'ImageShapeError';
 }
 

@@ -1,12 +1,13 @@
 import { Tensor } from '../graph/tensor.js';
 import { Rng, toRng } from './random.js';
+import { Beit3Error } from '../util/errors.js';
 
 /**
  * Masking for masked data modeling: BEiT's block-wise image masking, BERT-style text masking, and
  * the official BEiT-3 captioning masking. All take a seed or an Rng; the same seed gives the same mask.
  */
 
-export class MaskingError extends Error {
+export class MaskingError extends Beit3Error {
   override name = 'MaskingError';
 }
 

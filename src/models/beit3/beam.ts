@@ -13,6 +13,7 @@
  */
 import { Tensor } from '../../graph/tensor.js';
 import { type CaptionPrograms, pastFeeds } from './decoder.js';
+import { Beit3Error } from '../../util/errors.js';
 
 export interface BeamOptions {
   /** `<mask>` id of the tokenizer (len(spm) + 1; the fixtures use vocab_size − 1). */
@@ -35,7 +36,7 @@ export interface BeamResult {
   sumLogprobs: number;
 }
 
-export class BeamSearchError extends Error {
+export class BeamSearchError extends Beit3Error {
   override name = 'BeamSearchError';
 }
 

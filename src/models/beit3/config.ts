@@ -1,3 +1,4 @@
+import { Beit3Error } from '../../util/errors.js';
 /**
  * BEiT-3 configuration: the torchscale EncoderConfig fields that matter for BEiT-3, in camelCase,
  * plus the block variant. `fromEncoderConfig` reads the official snake_case JSON (as stored in the
@@ -27,7 +28,7 @@ export interface Beit3Config {
   dropPathRate: number;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends Beit3Error {
   override name = 'ConfigError';
 }
 

@@ -21,6 +21,7 @@ import { CaptionDecoder, pastFeeds } from './decoder.js';
 import type { Beit3TaskModel, TaskName, Values } from './heads/base.js';
 import type { Beit3ForCaptioning } from './heads/captioning.js';
 import { createTaskModel } from './registry.js';
+import { Beit3Error } from '../../util/errors.js';
 
 export interface CaseResult {
   fixture: string;
@@ -34,7 +35,7 @@ export interface CaseResult {
   note?: string;
 }
 
-export class ParityError extends Error {
+export class ParityError extends Beit3Error {
   override name = 'ParityError';
 }
 

@@ -11,6 +11,7 @@ import { Beit3Backbone } from './heads/pretrained.js';
 import { Beit3ForPretraining } from './heads/pretraining.js';
 import { Beit3ForRetrieval } from './heads/retrieval.js';
 import { Beit3ForVQA } from './heads/vqa.js';
+import { Beit3Error } from '../../util/errors.js';
 
 export interface RegistryEntry {
   name: string;
@@ -24,7 +25,7 @@ export interface RegistryEntry {
   official: boolean;
 }
 
-export class UnknownModelError extends Error {
+export class UnknownModelError extends Beit3Error {
   override name = 'UnknownModelError';
   constructor(
     readonly model: string,
