@@ -98,7 +98,20 @@ export class DropPath extends Module {
     super();
   }
   forward(s: ParamScope, x: Value): Value {
-    if (!s.training || this.p <= 0) return x;
-    return F.dropPath(x, this.p, s.nextSeed());
+    const k = this.keep(s, x);
+    return k ? ops.mul(x, k) : x;
+  }
+  /**
+   * The per-sample factor (B, 1, …) — 0 or 1/(1 − p) — of one draw, or null when inactive. A
+   * branch split into several tensors (BEiT-3's vision/text streams) multiplies each by the same
+   * factor, as torchscale applies one DropPath to the whole sequence.
+   */
+  keep(s: ParamScope, like: Value): Value | null {
+    if (!s.training || this.p <= 0) return null;
+    const rest = like.rank - 1;
+    const axes = Array.from({ length: rest }, (_, i) => i + 1);
+    const perSample = ops.slice(like, Array(rest).fill(0), Array(rest).fill(1), axes); // (B, 1, …)
+    const kept = ops.cast(ops.greaterOrEqual(s.uniform(perSample), this.p), like.dtype);
+    return ops.mul(kept, 1 / (1 - this.p));
   }
 }

@@ -1,4 +1,5 @@
 import type { Graph, Value } from '../graph/ir.js';
+import * as ops from '../graph/ops/index.js';
 import { shapeToString } from '../graph/shape.js';
 import { Tensor } from '../graph/tensor.js';
 import { fillInit, type Init } from './init.js';
@@ -163,12 +164,19 @@ export interface ScopeOptions {
   training?: boolean;
   /** Seed for the in-graph random ops of a training forward (ORT RandomUniformLike). */
   seed?: number;
+  /**
+   * Random draws become graph inputs (`random.<i>`, U[0,1)) that the train step feeds every
+   * micro-batch from its own seed, instead of in-graph random ops (whose seed is fixed at
+   * compile time): reproducible and resumable training.
+   */
+  randomInputs?: boolean;
 }
 
 export class ParamScope {
   private readonly names = new Map<Parameter, string>();
   private readonly values = new Map<Parameter, Value>();
   private randomOps = 0;
+  private readonly draws: Value[] = [];
 
   constructor(
     readonly graph: Graph,
@@ -197,6 +205,19 @@ export class ParamScope {
   /** A distinct seed for the next random op of this graph (undefined = ORT picks one). */
   nextSeed(): number | undefined {
     return this.options.seed === undefined ? undefined : this.options.seed * 1000 + this.randomOps++;
+  }
+
+  /** U[0,1) draws shaped like `like` for a stochastic layer (see ScopeOptions.randomInputs). */
+  uniform(like: Value): Value {
+    if (!this.options.randomInputs) return ops.randomUniformLike(like, 0, 1, this.nextSeed());
+    const v = this.graph.input(`random.${this.draws.length}`, like.dtype, like.shape);
+    this.draws.push(v);
+    return v;
+  }
+
+  /** The graph inputs created by uniform() with randomInputs, in creation order. */
+  randomInputs(): Value[] {
+    return [...this.draws];
   }
 
   /** Parameters used so far: key → graph input. */

@@ -194,8 +194,9 @@ export class EncoderLayer extends Module {
     );
   }
 
-  private dropPathBranch(s: ParamScope, branch: Value): Value {
-    return this.drop.forward(s, branch);
+  /** Applies one drop-path draw (shared by the streams of this branch) to a stream. */
+  private static dropPathBranch(branch: Value, keep: Value | null): Value {
+    return keep ? ops.mul(branch, keep) : branch;
   }
 
   forward(s: ParamScope, x: Streams, att: AttentionInputs, past?: KVCache): { out: Streams; cache: KVCache } {
@@ -217,6 +218,9 @@ export class EncoderLayer extends Module {
     const V = values.length === 1 ? values[0] : ops.concat(values, 2);
     const fusedKV = past ? undefined : { k: kvFlat(keys), v: kvFlat(values) };
     const out: Streams = {};
+    // torchscale's DropPath sees the whole sequence: one per-sample draw per branch for both streams.
+    const keepAttn = this.drop.keep(s, x[present[0]]!);
+    const keepFfn = this.drop.keep(s, x[present[0]]!);
     for (const n of present) {
       // The fused kernel's inputs must precede the chain it replaces in node order.
       const fusion = fusedKV
@@ -229,9 +233,9 @@ export class EncoderLayer extends Module {
       let o = F.mergeHeads(F.attention(q[n]!, K, V, [att.rowBias?.[n], att.keyBias]));
       if (fusion) o.graph.fusions.set(o, fusion);
       o = route(a.innerAttnLn, n).forward(s, o);
-      const y = ops.add(x[n]!, this.dropPathBranch(s, route(a.outProj, n).forward(s, o)));
+      const y = ops.add(x[n]!, EncoderLayer.dropPathBranch(route(a.outProj, n).forward(s, o), keepAttn));
       const f = route(this.ffn, n, fused).forward(s, route(this.finalLayerNorm, n, fused).forward(s, y));
-      out[n] = ops.add(y, this.dropPathBranch(s, f));
+      out[n] = ops.add(y, EncoderLayer.dropPathBranch(f, keepFfn));
     }
     return { out, cache: { key: K, value: V } };
   }
