@@ -25,6 +25,7 @@ import {
   CHECKPOINT_VERSION,
   type CheckpointMeta,
   checkSameRun,
+  checkTensorsFit,
   type DataPosition,
   loadCheckpointFile,
   saveCheckpoint,
@@ -207,6 +208,8 @@ export async function fit<B>(opts: FitOptions<B>): Promise<FitResult> {
       throw new TrainConfigError('fit: resume needs an outputDir holding checkpoint-last.safetensors');
     const ck = await loadCheckpointFile(lastPath);
     checkSameRun(lastPath, ck.meta.run, run);
+    const shapes = new Map([...engine.params()].map(([k, t]) => [k, t.shape] as const));
+    checkTensorsFit(lastPath, shapes, ck.groups.params ?? new Map());
     engine.importState({ groups: ck.groups, extra: ck.meta.extra });
     step = ck.meta.step;
     data = ck.meta.data;
