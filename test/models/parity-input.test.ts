@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listFixtures, ParityError } from '../../src/models/beit3/parity.js';
+import { listFixtures, ParityError } from '../../src/models/beit3/parity/index.node.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'beit3-parity-input-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,7 +5,7 @@ import { Graph, Program } from '../../src/index.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { fromEncoderConfig } from '../../src/models/beit3/config.js';
-import { listFixtures, modelForFixture, parityFixture } from '../../src/models/beit3/parity.js';
+import { listFixtures, modelForFixture, parityFixture } from '../../src/models/beit3/parity/index.node.js';
 import { Beit3ForVQA } from '../../src/models/beit3/heads/vqa.js';
 import { ParamScope } from '../../src/nn/module.js';
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { type CaseResult, parityDir, parityFixture } from '../../models/beit3/parity.js';
+import { type CaseResult, runFixtureSet } from '../../models/fixture-kinds.node.js';
 import { CliError } from '../errors.js';
 
 /** `beit3 parity DIR`: every case of a fixture folder laid out like fixtures/beit3-ref. */
@@ -29,10 +29,8 @@ export function register(program: Command): void {
             ? JSON.stringify(r) + '\n'
             : `${r.ok ? 'ok  ' : 'FAIL'} ${`${r.fixture}/${r.case}`.padEnd(34)} ${r.case === 'grads' ? 'score  ' : 'max err'} ${r.maxErr.toExponential(2)}  (tol ${r.tol.toExponential(0)})${r.worst ? `  worst ${r.worst}` : ''}${opts.weights === 'pth' && r.note?.startsWith('weights') ? `  [${r.note}]` : ''}\n`,
         );
-      let results: CaseResult[] = [];
-      if (opts.only)
-        for (const n of opts.only.split(',')) results.push(...(await parityFixture(dir, n.trim(), o)));
-      else results = await parityDir(dir, o);
+      const only = opts.only ? opts.only.split(',').map((n) => n.trim()) : undefined;
+      const results = await runFixtureSet(dir, { ...o, only });
       results.forEach(print);
       const failed = results.filter((r) => !r.ok);
       if (!opts.json)

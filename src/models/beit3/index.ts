@@ -14,7 +14,6 @@ export * from './heads/pretraining.js';
 export * from './spec.js';
 export * from './decoder.js';
 export * from './beam.js';
-export * from './parity.js';
 // The nn building blocks (composites are graph/functional's, exported from the package root as `F`).
 export {
   Module,
