@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Beit3Error } from '../util/errors.js';
+import { Rng } from '../util/random.js';
 
 /** Typed errors so the CLI can print one clear line. */
 export class CorpusError extends Beit3Error {
@@ -24,15 +25,13 @@ export function unitHash(salt: string, value: string): number {
   return h.readUInt32BE(0) / 0x1_0000_0000;
 }
 
-/** Seeded PRNG (mulberry32) for task generation: the same seed gives the same corpus. */
+/**
+ * Seeded PRNG for task generation: the same seed gives the same corpus. The one util Rng
+ * (mulberry32, pinned by corpus determinism), seeded by the first 32 bits of sha256(seed).
+ */
 export function rng(seed: string): () => number {
-  let a = createHash('sha256').update(seed).digest().readUInt32BE(0);
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(createHash('sha256').update(seed).digest().readUInt32BE(0), 'mulberry32');
+  return () => r.next();
 }
 
 export function pick<T>(rand: () => number, items: readonly T[]): T {

@@ -1,5 +1,5 @@
 export * from './errors.js';
-export { deriveSeed } from './random.js';
+export { deriveSeed } from '../util/random.js';
 export * from './braces.js';
 export * from './collate.js';
 export * from './queue.js';

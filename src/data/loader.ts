@@ -1,5 +1,5 @@
 import { DataError, SampleError, WorkerPoolError, describeError } from './errors.js';
-import { Rng, deriveSeed, permutation } from './random.js';
+import { Rng, deriveSeed, permutation } from '../util/random.js';
 import { orderedMap, prefetch } from './queue.js';
 import { WorkerPool, type WorkerPoolOptions } from './workerPool.js';
 import { collate as defaultCollate } from './collate.js';
@@ -180,7 +180,7 @@ export class DataLoader<B = Record<string, unknown>> {
   /** The samples of one epoch in order, numbered, starting at `position` (before any map stage). */
   async *orderedSamples(epoch: number, seed: number, position = 0): AsyncGenerator<Numbered> {
     const { source, shuffle } = this.config;
-    const rng = new Rng(deriveSeed(seed, epoch, 'shuffle'));
+    const rng = new Rng(deriveSeed(seed, epoch, 'shuffle'), 'mulberry32'); // pinned: see util/random.ts
     if (source.kind === 'array' && (shuffle === 'full' || !shuffle)) {
       const order = shuffle === 'full' ? permutation(source.items.length, rng) : undefined;
       for (let i = position; i < source.items.length; i++) yield { index: i, value: source.items[order ? order[i] : i] };

@@ -1,6 +1,6 @@
 import { expandShardList } from './braces.js';
 import { arraySource, streamSource, type ArraySource, type StreamSource } from './loader.js';
-import { Rng, shuffleInPlace } from './random.js';
+import { Rng, shuffleInPlace } from '../util/random.js';
 import { readWebDataset, type WdsReadOptions, type WdsSample } from './readers/webdataset.js';
 import { readTextLines, type TextFileOptions, type TextLine } from './readers/text.js';
 import { readImageTextPairs, type ImageTextPair, type PairFileOptions } from './readers/pairs.js';
@@ -19,7 +19,7 @@ export function webDatasetSource(shards: string | readonly string[], options: We
   const list = expandShardList(shards);
   return streamSource((ctx) => {
     const order = [...list];
-    if (options.shuffleShards ?? true) shuffleInPlace(order, new Rng(ctx.seed));
+    if (options.shuffleShards ?? true) shuffleInPlace(order, new Rng(ctx.seed, 'mulberry32'));
     return readWebDataset(order, options);
   });
 }

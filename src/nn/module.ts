@@ -3,6 +3,8 @@ import * as ops from '../graph/ops/index.js';
 import { shapeToString } from '../graph/shape.js';
 import { Tensor } from '../graph/tensor.js';
 import { fillInit, type Init } from './init.js';
+import { Beit3Error } from '../util/errors.js';
+import { deriveSeed } from '../util/random.js';
 
 /** A trainable tensor: declared shape and initialiser; its value is created on demand. */
 export class Parameter {
@@ -19,7 +21,7 @@ export class Parameter {
   }
 }
 
-export class StateDictError extends Error {
+export class StateDictError extends Beit3Error {
   override name = 'StateDictError';
   constructor(
     message: string,
@@ -204,7 +206,9 @@ export class ParamScope {
 
   /** A distinct seed for the next random op of this graph (undefined = ORT picks one). */
   nextSeed(): number | undefined {
-    return this.options.seed === undefined ? undefined : this.options.seed * 1000 + this.randomOps++;
+    // deriveSeed, not seed*1000+i: that collides (seed 1 / op 1000 = seed 2 / op 0). ONNX seed
+    // attributes are float32, so keep 24 bits: every value is then exact.
+    return this.options.seed === undefined ? undefined : deriveSeed(this.options.seed, 'op', this.randomOps++) >>> 8;
   }
 
   /** U[0,1) draws shaped like `like` for a stochastic layer (see ScopeOptions.randomInputs). */

@@ -59,14 +59,6 @@ function splitmix32(state: number): () => number {
   };
 }
 
-/** One step of mulberry32 on a 32-bit state: returns [newState, output u32]. Exported for hot loops (nn/init). */
-export function mulberry32Step(state: number): [number, number] {
-  const s = (state + 0x6d2b79f5) >>> 0;
-  let t = Math.imul(s ^ (s >>> 15), s | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return [s, (t ^ (t >>> 14)) >>> 0];
-}
-
 export interface RngOptions {
   /** Default 'sfc32'. See the module comment for which sites pin which. */
   algorithm?: RngAlgorithm;
@@ -74,6 +66,7 @@ export interface RngOptions {
 
 export class Rng {
   readonly algorithm: RngAlgorithm;
+  private readonly mulberry: boolean; // the hot-path test (init draws ~10^8 numbers)
   // sfc32 uses a..d; mulberry32 uses a only
   private a = 0;
   private b = 0;
@@ -86,6 +79,7 @@ export class Rng {
    */
   constructor(seed: number | string, opts: RngOptions | RngAlgorithm = {}) {
     this.algorithm = (typeof opts === 'string' ? opts : opts.algorithm) ?? 'sfc32';
+    this.mulberry = this.algorithm === 'mulberry32';
     if (this.algorithm === 'mulberry32') {
       this.a = (typeof seed === 'string' ? fnv1a(seed) : seed) >>> 0;
       return;
@@ -101,10 +95,11 @@ export class Rng {
 
   /** Next raw 32-bit unsigned integer. */
   u32(): number {
-    if (this.algorithm === 'mulberry32') {
-      const [s, out] = mulberry32Step(this.a);
-      this.a = s;
-      return out;
+    if (this.mulberry) {
+      const s = (this.a = (this.a + 0x6d2b79f5) >>> 0);
+      let t = Math.imul(s ^ (s >>> 15), s | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return (t ^ (t >>> 14)) >>> 0;
     }
     const t = (((this.a + this.b) | 0) + this.d) | 0;
     this.d = (this.d + 1) | 0;
@@ -117,7 +112,7 @@ export class Rng {
 
   /** Uniform float in [0, 1): 53 random bits (sfc32) or 32 (mulberry32, as pinned). */
   next(): number {
-    if (this.algorithm === 'mulberry32') return this.u32() / 4294967296;
+    if (this.mulberry) return this.u32() / 4294967296;
     return (this.u32() * 2 ** 21 + (this.u32() >>> 11)) / 2 ** 53;
   }
 

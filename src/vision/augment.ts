@@ -1,6 +1,6 @@
 import type { Tensor } from '../graph/tensor.js';
 import { checkRgb, cropImage, flipHorizontal, ImageShapeError, type RgbImage } from './image.js';
-import { Rng, toRng } from './random.js';
+import { Rng, toRng } from '../util/random.js';
 import { resize, type ResampleFilter } from './resize.js';
 import { IMAGENET_NORM, INCEPTION_NORM, toNormalizedTensor } from './transforms.js';
 

@@ -17,7 +17,7 @@ export {
   evalTransform,
   stackImages,
 } from './transforms.js';
-export { Rng, toRng } from './random.js';
+export { Rng, toRng } from '../util/random.js';
 export {
   type RandomResizedCropOptions,
   type AugName,

@@ -1,5 +1,5 @@
 import { Tensor } from '../graph/tensor.js';
-import { Rng, toRng } from './random.js';
+import { Rng, toRng } from '../util/random.js';
 import { Beit3Error } from '../util/errors.js';
 
 /**

@@ -1,9 +1,9 @@
 // Map functions imported by worker threads in the loader tests.
-import { deriveSeed, Rng } from '../../src/data/random.js';
+import { deriveSeed, Rng } from '../../src/util/random.js';
 
 /** Decodes a raw WebDataset-like sample into {id, caption, noise} with a seeded random value. */
 export function describeSample(value: { id: number; text: string }, ctx: { seed: number; options: { scale: number } }): unknown {
-  const rng = new Rng(ctx.seed);
+  const rng = new Rng(ctx.seed, 'mulberry32');
   const pixels = new Float32Array(4).map(() => rng.next() * ctx.options.scale);
   return { id: value.id, text: value.text.toUpperCase(), pixels, check: deriveSeed(ctx.seed, 'x') };
 }

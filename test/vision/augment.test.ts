@@ -13,7 +13,7 @@ import {
 } from '../../src/vision/augment.js';
 import { decodeImage } from '../../src/vision/decode.js';
 import { cropImage, flipHorizontal, type RgbImage } from '../../src/vision/image.js';
-import { Rng } from '../../src/vision/random.js';
+import { Rng } from '../../src/util/random.js';
 import { resize } from '../../src/vision/resize.js';
 import { IMAGES } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BlockMaskingGenerator, captioningMask, maskTextTokens } from '../../src/vision/masking.js';
-import { Rng } from '../../src/vision/random.js';
+import { Rng } from '../../src/util/random.js';
 
 /** Sizes of 4-connected components of the masked patches. */
 function componentSizes(mask: Uint8Array, H: number, W: number): number[] {
