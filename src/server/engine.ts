@@ -1,0 +1,211 @@
+/**
+ * The inference side of the server: one worker pool serving every task, one dynamic batcher
+ * group per task (lanes inside it per operation and per setting that changes the computation),
+ * readiness (ready once every worker compiled and ran each task's graphs) and draining.
+ */
+import type { GenerationSettings, ModelTask, TaskConfig } from '../tasks/config.js';
+import type { VqaResult } from '../tasks/vqa.js';
+import type { Nlvr2Result } from '../tasks/nlvr2.js';
+import type { ClassLabel } from '../tasks/classify.js';
+import type { PipelineDType } from '../tasks/session.js';
+import { threadsPerWorker } from '../util/cores.node.js';
+import type { RgbImage } from '../vision/image.js';
+import { BatchGroup, type BatcherLimits } from './batcher.js';
+import { notFound, toServerError, unavailable } from './errors.js';
+import type { ServerMetrics } from './metrics.js';
+import { type InferencePool, startInferencePool } from './pool.js';
+import type { ServedTask, V2ModelMeta, WireTensor, WorkerRequest } from './protocol.js';
+
+export interface EngineOptions extends Partial<BatcherLimits> {
+  tasks: ServedTask[];
+  /** Inference worker threads (default 1). */
+  workers?: number;
+  /** ORT intra-op threads per worker (default: the process's cores split among the workers). */
+  threads?: number;
+  dtype?: PipelineDType;
+  metrics?: ServerMetrics;
+}
+
+export const DEFAULT_LIMITS: BatcherLimits = {
+  maxBatch: 8,
+  maxDelayMs: 5,
+  maxQueue: 256,
+  queueTimeoutMs: 30_000,
+  concurrency: 1,
+};
+
+export class Engine {
+  readonly tasks = new Map<ModelTask, TaskConfig>();
+  readonly limits: BatcherLimits;
+  readonly threads: number;
+  readonly workers: number;
+  private readonly groups = new Map<ModelTask, BatchGroup>();
+  private readonly pool: InferencePool;
+  private state: 'loading' | 'ready' | 'failed' | 'draining' | 'closed' = 'loading';
+  private failure?: Error;
+  v2Models: V2ModelMeta[] = [];
+  /** Resolves when the workers are warm (rejects when loading failed). */
+  readonly warm: Promise<void>;
+
+  constructor(opts: EngineOptions) {
+    if (!opts.tasks.length) throw new Error('Engine: no tasks to serve');
+    this.workers = opts.workers ?? 1;
+    this.threads = opts.threads ?? threadsPerWorker(this.workers);
+    const { tasks, workers, threads, dtype, metrics, ...limits } = opts;
+    void workers;
+    void threads;
+    this.limits = { ...DEFAULT_LIMITS, concurrency: this.workers, ...limits };
+    for (const t of tasks) {
+      this.tasks.set(t.config.task, t.config);
+      this.groups.set(t.config.task, new BatchGroup(t.config.task, this.limits, metrics));
+    }
+    this.pool = startInferencePool(
+      { tasks, threads: this.threads, batchSize: this.limits.maxBatch, dtype: dtype ?? 'fp32' },
+      this.workers,
+    );
+    this.warm = this.warmUp();
+    this.warm.catch(() => undefined); // reported through status / health
+  }
+
+  private async warmUp(): Promise<void> {
+    try {
+      // one warm-up per worker: the pool hands concurrent jobs to idle workers first
+      const replies = await Promise.all(
+        Array.from({ length: this.pool.size }, () => this.pool.run({ op: 'warmup' })),
+      );
+      this.v2Models = replies[0] as V2ModelMeta[];
+      if (this.state === 'loading') this.state = 'ready';
+    } catch (e) {
+      this.failure = e as Error;
+      this.state = 'failed';
+      throw e;
+    }
+  }
+
+  get status(): { state: string; error?: string } {
+    return { state: this.state, ...(this.failure ? { error: this.failure.message } : {}) };
+  }
+
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** Throws the 503 for a server that cannot take work now. */
+  checkReady(): void {
+    if (this.state === 'draining' || this.state === 'closed')
+      throw unavailable('shutting_down', 'the server is shutting down');
+    if (this.state !== 'ready')
+      throw unavailable(
+        'not_ready',
+        this.state === 'failed'
+          ? `the models failed to load: ${this.failure?.message}`
+          : 'the models are still loading; retry shortly',
+      );
+  }
+
+  config(task: ModelTask): TaskConfig {
+    const c = this.tasks.get(task);
+    if (!c) throw notFound('model_not_found', `this server does not serve the ${task} task`);
+    return c;
+  }
+
+  queueDepth(task: ModelTask): number {
+    return this.groups.get(task)?.depth ?? 0;
+  }
+
+  /** One item through the task's batcher; `lane` separates items that cannot share a batch. */
+  private submit<I, R>(
+    task: ModelTask,
+    lane: string,
+    item: I,
+    build: (items: I[]) => WorkerRequest,
+    maxBatch?: number,
+  ): Promise<R> {
+    this.checkReady();
+    this.config(task);
+    const group = this.groups.get(task)!;
+    return group.submit<I, R>(lane, item, async (items) => {
+      try {
+        return (await this.pool.run(build(items))) as R[];
+      } catch (e) {
+        if ((e as Error).name === 'WorkerPoolError' && this.state === 'ready') {
+          this.failure = e as Error; // a worker died: health says so from now on
+          this.state = 'failed';
+        }
+        throw toServerError(e);
+      }
+    }, maxBatch);
+  }
+
+  classify(image: RgbImage, topk: number): Promise<{ topk: ClassLabel[] }> {
+    return this.submit('imageclassification', 'classify', { image, topk }, (items) => ({
+      op: 'classify',
+      images: items.map((i) => i.image),
+      topk: Math.max(...items.map((i) => i.topk)),
+    })).then((r) => {
+      const res = r as { topk: ClassLabel[] };
+      return { topk: res.topk.slice(0, topk) };
+    });
+  }
+
+  vqa(image: RgbImage, question: string, topk: number): Promise<VqaResult> {
+    return this.submit('vqav2', 'vqa', { image, question, topk }, (items) => ({
+      op: 'vqa',
+      items: items.map(({ image, question }) => ({ image, question })),
+      topk: Math.max(...items.map((i) => i.topk)),
+    })).then((r) => {
+      const res = r as VqaResult;
+      return { ...res, topk: res.topk.slice(0, topk) };
+    });
+  }
+
+  nlvr2(left: RgbImage, right: RgbImage, statement: string): Promise<Nlvr2Result> {
+    return this.submit('nlvr2', 'nlvr2', { left, right, statement }, (items) => ({ op: 'nlvr2', items }));
+  }
+
+  caption(image: RgbImage, gen: Partial<GenerationSettings>): Promise<{ caption: string; score: number }> {
+    // generation settings change the computation: one lane per setting
+    return this.submit('captioning', `caption:${JSON.stringify(gen)}`, image, (images) => ({
+      op: 'caption',
+      images,
+      gen,
+    }));
+  }
+
+  embedImage(image: RgbImage): Promise<Float32Array> {
+    return this.submit('retrieval', 'image', image, (images) => ({ op: 'embed_images', images }));
+  }
+
+  embedText(text: string): Promise<Float32Array> {
+    return this.submit('retrieval', 'text', text, (texts) => ({ op: 'embed_texts', texts }));
+  }
+
+  v2Model(name: string): V2ModelMeta {
+    const m = this.v2Models.find((x) => x.name === name);
+    if (!m) throw notFound('model_not_found', `no model named ${name} (GET /v2/models lists them)`);
+    return m;
+  }
+
+  /** One v2 inference request (its own batch: its tensors already carry a batch dimension). */
+  v2Infer(name: string, inputs: Record<string, WireTensor>, outputs?: string[]): Promise<Record<string, WireTensor>> {
+    const m = this.v2Model(name);
+    return this.submit(m.task, `v2:${name}:${outputs?.join(',') ?? ''}`, { inputs, outputs }, (items) => ({
+      op: 'v2',
+      model: name,
+      ...items[0],
+    }), 1).then((r) => r as Record<string, WireTensor>);
+  }
+
+  /** Stops taking work, finishes everything queued or running. */
+  async drain(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'draining';
+    await Promise.all([...this.groups.values()].map((g) => g.drain()));
+  }
+
+  async close(): Promise<void> {
+    await this.drain();
+    this.state = 'closed';
+    await this.pool.close();
+  }
+}
