@@ -309,39 +309,42 @@ function stack(rows: Float32Array[], shape: number[]): Tensor {
 }
 const i64 = (rows: number[][]): Tensor => Tensor.i64([rows.length, rows[0].length], rows.flat());
 
-/** Samples → the model's batch (input names of models/beit3/heads). */
+/** The official --task name whose objective trains a model kind. */
+export const KIND_TASK: Record<TrainKind, 'imagenet' | 'vqav2' | 'nlvr2' | 'coco_retrieval' | 'coco_captioning'> = {
+  imageclassification: 'imagenet',
+  vqav2: 'vqav2',
+  nlvr2: 'nlvr2',
+  retrieval: 'coco_retrieval',
+  captioning: 'coco_captioning',
+};
+
+/** Samples → a batch with the official collate keys (objectives.ts batchKeys). */
 export function collateTask(kind: TrainKind, samples: Sample[], o: Pick<StreamOptions, 'numClasses'> & { imgSize: number }, train: boolean): Record<string, Tensor> {
   const img = (k: string) => stack(samples.map((s) => s[k] as Float32Array), [3, o.imgSize, o.imgSize]);
   const col = (k: string) => samples.map((s) => s[k] as number[]);
+  const ints = (k: string) => Tensor.i64([samples.length], samples.map((s) => (s[k] as number | undefined) ?? 0));
+  const text = () => ({ language_tokens: i64(col('tokens')), padding_mask: i64(col('padding_mask')) });
   switch (kind) {
     case 'imageclassification':
-      return { image: img('image'), label: Tensor.i64([samples.length], samples.map((s) => s.label as number)) };
+      return { image: img('image'), label: ints('label') };
     case 'retrieval':
-      return { image: img('image'), text_description: i64(col('tokens')), padding_mask: i64(col('padding_mask')) };
+      return { image: img('image'), ...text(), image_id: ints('image_id') };
     case 'vqav2': {
       const C = o.numClasses!;
       const dense = new Float32Array(samples.length * C);
-      samples.forEach((s, i) => (s.labels as number[]).forEach((l, j) => (dense[i * C + l] = (s.scores as number[])[j])));
-      const b: Record<string, Tensor> = { image: img('image'), question: i64(col('tokens')), padding_mask: i64(col('padding_mask')) };
-      if (train) b.labels = new Tensor('float32', [samples.length, C], dense);
-      return b;
+      samples.forEach((s, i) => ((s.labels as number[] | undefined) ?? []).forEach((l, j) => (dense[i * C + l] = (s.scores as number[])[j])));
+      return { image: img('image'), ...text(), labels: new Tensor('float32', [samples.length, C], dense) };
     }
     case 'nlvr2':
-      return {
-        image_a: img('image'),
-        image_b: img('image2'),
-        text_description: i64(col('tokens')),
-        padding_mask: i64(col('padding_mask')),
-        label: Tensor.i64([samples.length], samples.map((s) => s.label as number)),
-      };
+      return { image: img('image'), ...text(), image2: img('image2'), label: ints('label') };
     case 'captioning':
-      if (!train) return { image: img('image') };
+      if (!train) return { image: img('image'), image_id: ints('image_id') };
       return {
         image: img('image'),
-        language_tokens: i64(col('tokens')),
+        image_id: ints('image_id'),
+        ...text(),
         masked_tokens: i64(col('masked_tokens')),
         language_masked_pos: i64(col('language_masked_pos')),
-        padding_mask: i64(col('padding_mask')),
       };
   }
 }
@@ -363,6 +366,7 @@ export function taskLoader(data: TaskData, split: 'train' | 'eval', o: StreamOpt
     const s: Sample = { image: await image(it.image, deriveSeed(ctx.seed, 'image')) };
     if (it.image2) s.image2 = await image(it.image2, deriveSeed(ctx.seed, 'image2'));
     if (it.label !== undefined) s.label = it.label;
+    if (it.imageId !== undefined) s.image_id = it.imageId;
     if (it.labels) {
       s.labels = it.labels;
       s.scores = it.scores;

@@ -4,13 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arraySource, DataLoader } from '../../src/data/loader.js';
 import { Tensor } from '../../src/graph/tensor.js';
-import { beit3GroupRule, namedParameterShapes } from '../../src/models/beit3/param-groups.js';
 import { createModel } from '../../src/models/beit3/registry.js';
 import type { Beit3TaskModel } from '../../src/models/beit3/heads/base.js';
 import { collateTask } from '../../src/train/data.js';
 import { TrainStepEngine } from '../../src/train/engine.js';
 import type { FitOptions } from '../../src/train/loop.js';
-import { getParameterGroups } from '../../src/train/param-groups.js';
 import { cosineScheduler } from '../../src/train/schedule.js';
 
 export const MODEL = 'beit3_tiny_patch8_32_imageclassification';
@@ -46,7 +44,7 @@ export function syntheticLoader(items: { image: Float32Array; label: number }[],
 
 export interface TinyRun {
   model: Beit3TaskModel;
-  engine: TrainStepEngine<Record<string, Tensor>>;
+  engine: TrainStepEngine;
   options: Omit<FitOptions<Record<string, Tensor>>, 'outputDir'>;
 }
 
@@ -59,18 +57,13 @@ export async function tinyRun(o: { dropPath?: number; lr?: number; updateFreq?: 
   const items = syntheticItems(16);
   const spe = Math.floor(items.length / (batchSize * updateFreq));
   const lr = o.lr ?? 2e-3;
-  const groups = getParameterGroups(namedParameterShapes(model), 0.05, beit3GroupRule(model.cfg.layers, { layerDecay: 0.65 }));
-  const engine = await TrainStepEngine.create<Record<string, Tensor>>({
+  const engine = await TrainStepEngine.create({
     model,
+    task: 'imagenet',
+    hp: { lr, minLr: 1e-5, epochs, warmupEpochs: 1, warmupSteps: 1, layerDecay: 0.65, weightDecay: 0.05, clipGrad: 3, updateFreq, labelSmoothing: 0.1 },
     batchSize,
     textLen: 8,
-    groups,
-    betas: [0.9, 0.999],
-    eps: 1e-8,
-    clipGrad: 3,
-    updateFreq,
     seed,
-    init: model.stateDict(),
     threads: 1,
   });
   return {

@@ -47,7 +47,8 @@ describe('fit(): the one training loop', () => {
         expect(s.loss).toBeCloseTo((s.losses[0] + s.losses[1]) / 2, 12);
         expect(s.grad_norm).toBeGreaterThan(0);
         expect(s.samples).toBe(8);
-        expect(s.terms.loss_plain_ce).toBeGreaterThan(0);
+        expect(s.terms.clip_coef).toBeGreaterThan(0);
+        expect(s.terms.clip_coef).toBeLessThanOrEqual(1);
       }
       // step 0 has lr 0: the parameters did not move, but the AdamW moments did
       const ck = await loadCheckpointFile(join(t.dir, LAST_CHECKPOINT));
