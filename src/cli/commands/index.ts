@@ -5,9 +5,10 @@ import { register as tokenize } from './tokenize.js';
 import { register as info } from './info.js';
 import { register as parity } from './parity.js';
 import { register as serve } from './serve.js';
+import { register as visualTokenize } from './visual-tokenize.js';
 import { taskCommands } from './task-commands.js';
 
 /** Each command module exports one `register(program)`; add it to this list. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [convert, corpus, tokenize, info, parity, ...taskCommands, serve];
+export const commands: RegisterCommand[] = [convert, corpus, tokenize, info, parity, ...taskCommands, visualTokenize, serve];

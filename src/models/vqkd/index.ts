@@ -9,3 +9,4 @@ export * from './modules.js';
 export * from './teachers/teacher.js';
 export * from './teachers/clip.js';
 export * from './teachers/fixed.js';
+export * from './tokenizer.js';
