@@ -44,3 +44,34 @@ export function sample(seed: number): SyntheticSample {
   const r = new Rng(seed);
   return { colour: r.int(8), word: 20 + r.int(16), textLen: 3 + r.int(5) };
 }
+
+export const COLOUR_NAMES = ['black', 'red', 'green', 'blue', 'yellow', 'magenta', 'cyan', 'white'];
+
+/**
+ * A corpus folder laid out like `beit3 corpus build` output (OUT/images/*.png,
+ * OUT/pretrain/{images.jsonl, texts.txt, pairs.jsonl}) plus WebDataset shards of the same pairs.
+ */
+export async function writeSyntheticCorpus(dir: string, n = 12): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { pngBytes, tarBytes } = await import('../data/helpers.js');
+  await mkdir(join(dir, 'images'), { recursive: true });
+  await mkdir(join(dir, 'pretrain'), { recursive: true });
+  const images: string[] = [];
+  const pairs: string[] = [];
+  const shard: { name: string; data: Buffer | string }[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = i % 8;
+    const png = await pngBytes(36 + (i % 3) * 4, 40, COLOURS[c]);
+    const rel = `images/img${i}.png`;
+    await writeFile(join(dir, rel), png);
+    images.push(JSON.stringify({ key: `img${i}`, image: rel }));
+    pairs.push(JSON.stringify({ key: `img${i}`, image: rel, text: `a ${COLOUR_NAMES[c]} square` }));
+    shard.push({ name: `img${i}.png`, data: png }, { name: `img${i}.txt`, data: `a ${COLOUR_NAMES[c]} square` });
+  }
+  const texts = Array.from({ length: n + 3 }, (_, i) => Array(3 + (i % 4)).fill(COLOUR_NAMES[i % 8]).join(' '));
+  await writeFile(join(dir, 'pretrain', 'images.jsonl'), images.join('\n') + '\n');
+  await writeFile(join(dir, 'pretrain', 'pairs.jsonl'), pairs.join('\n') + '\n');
+  await writeFile(join(dir, 'pretrain', 'texts.txt'), texts.join('\n') + '\n');
+  await writeFile(join(dir, 'pairs-000000.tar'), await tarBytes(shard));
+}
