@@ -39,6 +39,8 @@ const OPEN = [/^\/$/, /^\/[\w.-]+\.(js|css|svg)$/, /^\/health$/, /^\/v2\/health\
 
 export class Beit3Server {
   private closing?: Promise<void>;
+  private inFlightCount = 0;
+  private idle: (() => void)[] = [];
 
   constructor(
     readonly app: FastifyInstance,
@@ -59,12 +61,37 @@ export class Beit3Server {
     return this.closing !== undefined;
   }
 
-  /** Graceful: refuse new requests (503), finish queued and running ones, stop the workers. */
-  close(): Promise<void> {
+  /** Requests accepted and not yet answered. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  /** @internal request accounting (onRequest hook); `done` runs when the response is over. */
+  accept(): () => void {
+    this.inFlightCount++;
+    let once = false;
+    return () => {
+      if (once) return;
+      once = true;
+      if (--this.inFlightCount === 0) for (const f of this.idle.splice(0)) f();
+    };
+  }
+
+  /**
+   * Graceful: new requests get 503 at once; every accepted request (queued, decoding or
+   * running) is answered, for at most `timeoutMs`; then the listener and the workers stop.
+   */
+  close(timeoutMs = 60_000): Promise<void> {
     this.closing ??= (async () => {
-      const drained = this.engine.drain();
-      // app.close stops listening and waits for in-flight requests (which wait on the drain)
-      await Promise.all([drained, this.app.close()]);
+      if (this.inFlightCount > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((r) => this.idle.push(r)),
+          new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
+        ]);
+        clearTimeout(timer);
+      }
+      await this.app.close();
       await this.engine.close();
     })();
     return this.closing;
@@ -127,12 +154,14 @@ export async function createServer(opts: ServerOptions): Promise<Beit3Server> {
     return reply.code(404).send(e.body());
   });
 
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0];
-    if (server.shuttingDown && !path.startsWith('/health') && !path.startsWith('/v2/health')) {
+    if (server.shuttingDown) {
       metrics.rejected('', 'shutting_down');
       throw unavailable('shutting_down', 'the server is shutting down');
     }
+    // counted until the response is over (also for hijacked server-sent event streams)
+    reply.raw.once('close', server.accept());
     if (opts.apiKey && !OPEN.some((r) => r.test(path))) {
       const auth = req.headers.authorization;
       const key = auth?.startsWith('Bearer ') ? auth.slice(7) : req.headers['x-api-key'];

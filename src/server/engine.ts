@@ -23,6 +23,11 @@ export interface EngineOptions extends Partial<BatcherLimits> {
   /** ORT intra-op threads per worker (default: the process's cores split among the workers). */
   threads?: number;
   dtype?: PipelineDType;
+  /**
+   * Run a batch of one item as two copies (default true): answers then never depend on what
+   * else shared a batch (see worker.ts); costs up to 2× compute for lone requests.
+   */
+  padSingle?: boolean;
   metrics?: ServerMetrics;
 }
 
@@ -51,16 +56,19 @@ export class Engine {
     if (!opts.tasks.length) throw new Error('Engine: no tasks to serve');
     this.workers = opts.workers ?? 1;
     this.threads = opts.threads ?? threadsPerWorker(this.workers);
-    const { tasks, workers, threads, dtype, metrics, ...limits } = opts;
-    void workers;
-    void threads;
-    this.limits = { ...DEFAULT_LIMITS, concurrency: this.workers, ...limits };
+    const { tasks, dtype, metrics, padSingle } = opts;
+    const given = Object.fromEntries(
+      (Object.keys(DEFAULT_LIMITS) as (keyof BatcherLimits)[])
+        .filter((k) => opts[k] !== undefined)
+        .map((k) => [k, opts[k]]),
+    );
+    this.limits = { ...DEFAULT_LIMITS, concurrency: this.workers, ...given };
     for (const t of tasks) {
       this.tasks.set(t.config.task, t.config);
       this.groups.set(t.config.task, new BatchGroup(t.config.task, this.limits, metrics));
     }
     this.pool = startInferencePool(
-      { tasks, threads: this.threads, batchSize: this.limits.maxBatch, dtype: dtype ?? 'fp32' },
+      { tasks, threads: this.threads, batchSize: Math.max(2, this.limits.maxBatch), dtype: dtype ?? 'fp32', padSingle },
       this.workers,
     );
     this.warm = this.warmUp();

@@ -21,6 +21,8 @@ export interface WorkerInit {
   /** Items per model call: a batch from the batcher is one ORT run. */
   batchSize: number;
   dtype: PipelineDType;
+  /** Run a batch of one as two copies, so results never depend on the batch (worker.ts). Default true. */
+  padSingle?: boolean;
 }
 
 export interface WireTensor {
