@@ -10,3 +10,4 @@ export * from './teachers/teacher.js';
 export * from './teachers/clip.js';
 export * from './teachers/fixed.js';
 export * from './tokenizer.js';
+export * from './training.js';
