@@ -20,12 +20,12 @@ import {
   ortClock,
   pipeline,
   type PipelineOptions,
-  type QuantizeScope,
   RetrievalPipeline,
   type TaskConfig,
   TASKS,
   type VqaPipeline,
 } from '../../src/tasks/index.js';
+import { type QuantizeScope } from '../../src/graph/passes/quantize.js';
 import type { BenchContext, Suite } from '../report.js';
 
 const ROOT = join(import.meta.dirname, '../..');

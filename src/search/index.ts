@@ -26,12 +26,24 @@ import { createRequire } from 'node:module';
 import { extname, join, relative, resolve } from 'node:path';
 import type { Tensor } from '../graph/tensor.js';
 import { hnswFileProblem } from './hnsw-check.js';
-import type { RetrievalPipeline } from '../tasks/retrieval.js';
 import { Beit3Error } from '../util/errors.js';
 
 const require = createRequire(import.meta.url);
 // hnswlib-node is CommonJS
 const { HierarchicalNSW } = require('hnswlib-node') as typeof import('hnswlib-node');
+
+/**
+ * What the index needs from a model: the three calls of tasks' RetrievalPipeline it uses. A
+ * local interface, so search/ sits above tasks/ without importing it (any embedder will do).
+ */
+export interface ImageEmbedder {
+  /** Decode + preprocess one image file into the model's input tensor (throws on a bad file). */
+  preprocessOne(path: string): Promise<Tensor>;
+  /** L2-normalized image embeddings (N, D) for preprocessed images. */
+  embedImages(images: readonly Tensor[]): Promise<Tensor>;
+  /** L2-normalized text embeddings (N, D). */
+  embedTexts(texts: readonly string[]): Promise<Tensor>;
+}
 type Hnsw = InstanceType<typeof HierarchicalNSW>;
 
 export class SearchIndexError extends Beit3Error {
@@ -269,7 +281,7 @@ export class ImageIndex {
    * files gone from the folder are removed.
    */
   async sync(
-    pipeline: RetrievalPipeline,
+    pipeline: ImageEmbedder,
     opts: { chunk?: number; onProgress?: (p: IndexProgress) => void; signal?: AbortSignal } = {},
   ): Promise<AddResult> {
     const root = this.meta.root;
@@ -375,7 +387,7 @@ export class ImageIndex {
   }
 
   /** Text query → top-k images. */
-  async searchText(pipeline: RetrievalPipeline, text: string, k = 5): Promise<SearchHit[]> {
+  async searchText(pipeline: ImageEmbedder, text: string, k = 5): Promise<SearchHit[]> {
     const q = await pipeline.embedTexts([text]);
     if (q.shape[1] !== this.meta.dim)
       throw new SearchIndexError(

@@ -14,7 +14,7 @@ import type { TaskConfig } from './config.js';
 import { MissingVocabularyError, SizeMismatchError, TaskConfigError, TaskInputError } from './errors.js';
 import type { GraphSpec } from './graphs.js';
 import { compileSpec, type LoadedModel } from './model.js';
-import type { QuantizeOptions } from './quantize.js';
+import type { QuantizeOptions } from '../graph/passes/quantize.js';
 import type { PipelineDType, TaskSession } from './session.js';
 
 /** An image: file path, encoded bytes, decoded 8-bit RGB, or a preprocessed (3, S, S) float32 tensor. */

@@ -9,7 +9,7 @@ import { externalizeInitializers } from '../runtime/external.js';
 import { OutputWriteError } from './errors.js';
 import { taskGraphSpecs } from './graphs.js';
 import { buildGraph, type LoadedModel } from './model.js';
-import type { QuantizeOptions, QuantizeStats } from './quantize.js';
+import type { QuantizeOptions, QuantizeStats } from '../graph/passes/quantize.js';
 import {
   encodeModel,
   modelInitializerBytes,

@@ -10,7 +10,7 @@ import { encodeOnnxModel, type ModelProto, toModelProto } from '../graph/onnx.js
 import type { Tensor } from '../graph/tensor.js';
 import { Program } from '../runtime/index.js';
 import { OutputWriteError } from './errors.js';
-import { type QuantizeOptions, quantizeModelProto, type QuantizeStats } from './quantize.js';
+import { type QuantizeOptions, quantizeModelProto, type QuantizeStats } from '../graph/passes/quantize.js';
 
 export type { ModelProto };
 export { ortClock, modelInitializerBytes } from '../runtime/index.js';

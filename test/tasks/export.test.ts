@@ -11,9 +11,9 @@ import {
   loadTaskConfig,
   loadTaskModel,
   pipeline,
-  quantizePerColumn,
   type VqaPipeline,
 } from '../../src/tasks/index.js';
+import { quantizePerColumn } from '../../src/graph/passes/quantize.js';
 import { cases, CONFIG, E2E, img, maxAbs, tempDir } from './e2e-fixture.js';
 
 const tmp = tempDir('beit3-export-');

@@ -10,11 +10,10 @@ import {
   loadTaskConfig,
   loadTaskModel,
   pipeline,
-  quantizeModelProto,
-  type QuantizeScope,
   RetrievalPipeline,
   type VqaPipeline,
 } from '../../src/tasks/index.js';
+import { quantizeModelProto, type QuantizeScope } from '../../src/graph/passes/quantize.js';
 import { CONFIG, cases, img, tempDir } from './e2e-fixture.js';
 
 const config = CONFIG;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { exportTaskModel } from '../../tasks/export.js';
-import { QUANTIZE_SCOPES, type QuantizeScope } from '../../tasks/quantize.js';
+import { QUANTIZE_SCOPES, type QuantizeScope } from '../../graph/passes/quantize.js';
 import { CliError } from '../errors.js';
 import { dtypeOption, loadCliModel, type ModelCliOptions, print, withModelOptions } from '../task-options.js';
 

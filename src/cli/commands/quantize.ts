@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import onnxProto from 'onnx-proto';
 import { writeOnnx } from '../../tasks/export.js';
-import { QUANTIZE_SCOPES, quantizeModelProto, type QuantizeScope } from '../../tasks/quantize.js';
+import { QUANTIZE_SCOPES, quantizeModelProto, type QuantizeScope } from '../../graph/passes/quantize.js';
 import { CliError } from '../errors.js';
 
 const { onnx } = onnxProto;

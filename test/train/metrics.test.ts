@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { bleu, ciderD, exactMatch, tokenize as captionTokenize } from '../../src/corpus/metrics/caption.js';
-import { recallAtK, retrievalRecall } from '../../src/corpus/metrics/retrieval.js';
-import { normalizeAnswer, vqaAccuracy, vqaScore } from '../../src/corpus/metrics/vqa.js';
-import { accuracy, top1FromScores } from '../../src/corpus/metrics/accuracy.js';
+import { bleu, ciderD, exactMatch, tokenize as captionTokenize } from '../../src/train/metrics/caption.js';
+import { recallAtK, retrievalRecall } from '../../src/train/metrics/retrieval.js';
+import { normalizeAnswer, vqaAccuracy, vqaScore } from '../../src/train/metrics/vqa.js';
+import { accuracy, top1FromScores } from '../../src/train/metrics/accuracy.js';
 
 // Expected values are worked out by hand from the coco-caption definitions (bleu_scorer.py,
 // cider_scorer.py in the CIDEr-D variant); the arithmetic is spelled out next to each.
