@@ -4,9 +4,14 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/graph/tensor.js';
 import { loadSafetensors, type TensorMap } from '../../src/io/safetensors.js';
-import { kmeansInitIndices, randomProjectionTeacher, TeacherError, VQKD, vqkdConfigFromJson } from '../../src/models/vqkd/index.js';
-import { buildVqkdTrainGraph } from '../../src/models/vqkd/training.js';
+import { buildVqkdTrainGraph, kmeansInitIndices, randomProjectionTeacher, TeacherError, VQKD, vqkdConfigFromJson } from '../../src/models/vqkd/index.js';
 import { vqkdReferenceOutputs } from '../../src/models/vqkd/parity.node.js';
+import { Graph } from '../../src/graph/ir.js';
+import { fromEncoderConfig } from '../../src/models/beit3/config.js';
+import { makeVqkdConfig } from '../../src/models/vqkd/config.js';
+import { Beit3Teacher } from '../../src/models/vqkd/teachers/beit3.js';
+import { ParamScope } from '../../src/nn/module.js';
+import { Program } from '../../src/runtime/session.js';
 import { fit } from '../../src/train/loop.js';
 import { VqkdEngine } from '../../src/train/vqkd.js';
 import { deriveSeed, Rng } from '../../src/util/random.js';
@@ -127,5 +132,30 @@ describe('VQ-KD codebook k-means init and teachers', () => {
     expect(() => buildVqkdTrainGraph(model, randomProjectionTeacher({ patchSize: 8, outDim: 12 }), 2)).toThrow(
       /gives 12-d features, the tokenizer's decoder_out_dim is 16/,
     );
+  });
+
+  it('a BEiT-3 backbone checkpoint as teacher: its vision patch tokens (cls dropped) are the targets', async () => {
+    const B3 = join(import.meta.dirname, '../../fixtures/beit3-ref');
+    const js = JSON.parse(readFileSync(join(B3, 'backbone.json'), 'utf8')) as { encoder_config: Record<string, unknown> };
+    const teacher = Beit3Teacher.fromState(fromEncoderConfig(js.encoder_config), await loadSafetensors(join(B3, 'backbone.safetensors')));
+    const io = await loadSafetensors(join(B3, 'backbone.io.safetensors'));
+    const x = io.get('in.vision.image')!; // BEiT-3's normalised input = VQ-KD's preprocessed batch
+    const g = new Graph('t');
+    const pre = g.input('pre', 'float32', x.shape);
+    const s = new ParamScope(g, teacher.module);
+    g.output(teacher.targets(s, pre), 'target');
+    const prog = await Program.compile(g, { bind: s.bindings(), threads: 1 });
+    const out = (await prog.run({ pre: x })).target;
+    await prog.release();
+    const ref = io.get('out.vision.encoder_out')!; // (2, 17, 32)
+    expect(out.shape).toEqual([2, 16, 32]);
+    let err = 0;
+    for (let b = 0; b < 2; b++)
+      for (let i = 0; i < 16 * 32; i++) err = Math.max(err, Math.abs(Number(out.data[b * 512 + i]) - Number(ref.data[b * 17 * 32 + 32 + i])));
+    expect(err).toBeLessThan(1e-4);
+    // It plugs into a tokenizer whose decoder_out_dim is the backbone width.
+    const student = new VQKD(makeVqkdConfig({ imgSize: 32, patchSize: 8, embedDim: 32, depth: 1, heads: 4, decoderDepth: 1, nCode: 16, codeDim: 8, decoderOutDim: 32 }));
+    expect(buildVqkdTrainGraph(student, teacher, 2).teacherBindings.size).toBeGreaterThan(0);
+    expect(() => Beit3Teacher.fromState(fromEncoderConfig(js.encoder_config), new Map())).toThrow(TeacherError);
   });
 });
