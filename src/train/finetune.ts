@@ -43,6 +43,8 @@ export interface FinetuneStepOptions {
   softTargets?: boolean;
   /** Seed of the drop-path draws. */
   seed?: number;
+  /** Return the pre-clip accumulated gradients of every optimizer step (parity, tests). */
+  exposeGrads?: boolean;
   compile?: CompileOptions;
 }
 
@@ -104,6 +106,7 @@ export async function compileFinetune(
     seed: opts.seed,
     outputs: objective.outputs,
     ema: hp.modelEma ? { decay: hp.modelEmaDecay ?? 0.9999 } : undefined,
+    exposeGrads: opts.exposeGrads,
     compile: opts.compile,
   });
   return { objective, groups, step };

@@ -92,6 +92,8 @@ export interface TrainStepOptions {
   ema?: { decay: number };
   /** 'throw' (default): a non-finite loss / grad norm raises NonFiniteError and keeps the state; 'ignore': step anyway (as torch). */
   nonFinite?: 'throw' | 'ignore';
+  /** Return the accumulated pre-clip gradients of every optimizer step (tests, parity); costs a copy. */
+  exposeGrads?: boolean;
   compile?: CompileOptions;
 }
 
@@ -112,6 +114,8 @@ export interface MicroStepResult {
   clipCoef?: number;
   /** lr of every group used by this optimizer step (in group order). */
   lr?: number[];
+  /** The accumulated gradient AdamW saw, before clipping (exposeGrads only; fresh tensors). */
+  grads?: Map<string, Tensor>;
 }
 
 /** Legacy one-step result (updateFreq 1). */
@@ -152,6 +156,7 @@ const M = (n: string) => `adamw.m.${n}`;
 const V = (n: string) => `adamw.v.${n}`;
 const ACC = (n: string) => `acc.${n}`;
 const EMA = (n: string) => `ema.${n}`;
+const GRAD = (n: string) => `grad.${n}`;
 const NEXT = (n: string) => `next.${n}`;
 const LOSS = 'train.loss';
 const NORM = 'train.grad_norm';
@@ -250,6 +255,7 @@ export class TrainStep {
     private readonly seed: number,
     readonly emaDecay: number | null,
     private readonly nonFinite: 'throw' | 'ignore',
+    private readonly exposeGrads: boolean,
   ) {
     for (const n of paramNames) {
       const shape = shapes.get(n)!;
@@ -330,6 +336,7 @@ export class TrainStep {
     let updateProgram: Program | null = null;
     if (uf === 1) {
       const grads = grad(loss, params);
+      if (opts.exposeGrads) params.forEach((p, i) => g.output(grads[i], GRAD(p.name)));
       addUpdate(g, params, grads, dtype, decays, groupOf, cfg, clip, emaDecay);
       program = await Program.compile(g, compileOpts);
     } else {
@@ -366,6 +373,7 @@ export class TrainStep {
       opts.seed ?? 0,
       emaDecay,
       opts.nonFinite ?? 'throw',
+      opts.exposeGrads === true,
     ).withState(state);
   }
 
@@ -540,6 +548,10 @@ export class TrainStep {
     for (const n of this.extraOutputs) extra[n] = res[n];
     const r: MicroStepResult = { loss, outputs: extra, microStep: micro, step: k, update: isUpdate };
     if (isUpdate) {
+      if (this.exposeGrads)
+        r.grads = new Map(
+          this.paramNames.map((n) => [n, this.updateFreq === 1 ? res[GRAD(n)] : copyOf(this.acc.cur.get(ACC(n))!)]),
+        );
       r.gradNorm = gradNorm;
       if (this.clip !== null) r.clipCoef = Number(this.coefBuf.data[0]);
       r.lr = lrs;

@@ -1,14 +1,18 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { type CaseResult, runFixtureSet } from '../../models/fixture-kinds.node.js';
+import { type CaseResult, FIXTURE_KINDS, runFixtureSet } from '../../models/fixture-kinds.node.js';
+import { TRAIN_REF_KIND } from '../../train/parity.node.js';
 import { CliError } from '../errors.js';
+
+// Training trajectories (fixtures/train-ref): train/ sits above models/, so its row joins the table here.
+if (!FIXTURE_KINDS.includes(TRAIN_REF_KIND)) FIXTURE_KINDS.unshift(TRAIN_REF_KIND);
 
 /** `beit3 parity DIR`: every case of a fixture folder laid out like fixtures/beit3-ref. */
 export function register(program: Command): void {
   program
     .command('parity')
     .description(
-      'check the model against a reference fixture folder (like fixtures/beit3-ref): one line per case, non-zero exit on failure',
+      'check the model against a reference fixture folder (like fixtures/beit3-ref, or fixtures/train-ref for training trajectories): one line per case, non-zero exit on failure',
     )
     .argument(
       '<dir>',
