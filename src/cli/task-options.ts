@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { makeProgress } from '../corpus/progress.js';
+import { createProgressSink } from '../util/progress.js';
 import type { Pipeline, PipelineOptions } from '../tasks/base.js';
 import {
   configForModel,
@@ -115,14 +115,14 @@ export function dtypeOption(o: ModelCliOptions): PipelineDType {
 
 export function pipelineOptions(o: ModelCliOptions, stage?: string): PipelineOptions {
   const dtype = dtypeOption(o);
-  const progress = o.progress === false ? undefined : makeProgress(process.stderr);
+  const progress = o.progress === false ? undefined : createProgressSink({ stream: process.stderr });
   const batchSize = intOption('--batch-size', o.batchSize, 1, 8) ?? 8;
   return {
     dtype,
     threads: intOption('--threads', o.threads, 1),
     batchSize,
     onProgress:
-      progress && stage ? (e) => e.total > batchSize && progress(stage, e.done, e.total) : undefined,
+      progress && stage ? (e) => (e.total ?? 0) > batchSize && progress({ ...e, stage }) : undefined,
   };
 }
 

@@ -26,7 +26,9 @@ import { createRequire } from 'node:module';
 import { extname, join, relative, resolve } from 'node:path';
 import type { Tensor } from '../graph/tensor.js';
 import { hnswFileProblem } from './hnsw-check.js';
+import { writeFileAtomicSync, withAtomicFileSync } from '../util/atomic.node.js';
 import { Beit3Error } from '../util/errors.js';
+import { stageReporter, type ProgressCallback } from '../util/progress.js';
 
 const require = createRequire(import.meta.url);
 // hnswlib-node is CommonJS
@@ -80,16 +82,6 @@ export interface IndexMeta {
   files: IndexedFile[];
   /** Unreadable files (retried only when their size or mtime changes). */
   failed: { path: string; reason: string; size?: number; mtimeMs?: number }[];
-}
-
-export interface IndexProgress {
-  done: number;
-  total: number;
-  added: number;
-  failed: number;
-  /** File being reported (failures). */
-  file?: string;
-  reason?: string;
 }
 
 export interface AddResult {
@@ -148,12 +140,6 @@ export function listImages(dir: string): string[] {
   };
   walk(dir);
   return out;
-}
-
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
 }
 
 /** HNSW settings of a new, empty index (grown on demand when files are added). */
@@ -243,11 +229,9 @@ export class ImageIndex {
   /** Writes vectors then meta (each atomically); meta is the commit point. */
   save(): void {
     if (this.hnsw.getCurrentCount() > 0) {
-      const tmp = join(this.dir, `vectors.hnsw.${process.pid}.tmp`);
-      this.hnsw.writeIndexSync(tmp);
-      renameSync(tmp, join(this.dir, 'vectors.hnsw'));
+      withAtomicFileSync(join(this.dir, 'vectors.hnsw'), (_fd, tmp) => this.hnsw.writeIndexSync(tmp));
     }
-    writeAtomic(join(this.dir, 'meta.json'), JSON.stringify(this.meta));
+    writeFileAtomicSync(join(this.dir, 'meta.json'), JSON.stringify(this.meta));
   }
 
   private ensureCapacity(extra: number): void {
@@ -282,7 +266,7 @@ export class ImageIndex {
    */
   async sync(
     pipeline: ImageEmbedder,
-    opts: { chunk?: number; onProgress?: (p: IndexProgress) => void; signal?: AbortSignal } = {},
+    opts: { chunk?: number; onProgress?: ProgressCallback; signal?: AbortSignal } = {},
   ): Promise<AddResult> {
     const root = this.meta.root;
     const files = listImages(root);
@@ -312,6 +296,10 @@ export class ImageIndex {
     );
     const chunk = opts.chunk ?? 32;
     let done = 0;
+    // stage 'index': done/total count files to embed; metrics carry added and failed so far
+    const progress = stageReporter(opts.onProgress, 'index', { total: todo.length, unit: 'images' });
+    const counts = (): Record<string, number> => ({ added: res.added, failed: res.failed.length });
+    progress.start();
     for (let i = 0; i < todo.length; i += chunk) {
       if (opts.signal?.aborted) break;
       const part = todo.slice(i, i + chunk);
@@ -332,14 +320,7 @@ export class ImageIndex {
           const reason = e.message.replace(`${f.abs}: `, '');
           res.failed.push({ path: f.path, reason });
           this.meta.failed.push({ path: f.path, reason, size: f.size, mtimeMs: f.mtimeMs });
-          opts.onProgress?.({
-            done,
-            total: todo.length,
-            added: res.added,
-            failed: res.failed.length,
-            file: f.path,
-            reason,
-          });
+          progress.update(done, { metrics: counts(), message: `skipped ${f.path}: ${reason}` });
         }
       });
       if (ok.length) {
@@ -358,9 +339,10 @@ export class ImageIndex {
       }
       done += part.length;
       this.save();
-      opts.onProgress?.({ done, total: todo.length, added: res.added, failed: res.failed.length });
+      progress.update(done, { metrics: counts() });
     }
     if (!todo.length) this.save();
+    progress.done({ done, metrics: counts() });
     return res;
   }
 

@@ -16,16 +16,13 @@ import type { GraphSpec } from './graphs.js';
 import { compileSpec, type LoadedModel } from './model.js';
 import type { QuantizeOptions } from '../graph/passes/quantize.js';
 import type { PipelineDType, TaskSession } from './session.js';
+import type { ProgressCallback } from '../util/progress.js';
 
 /** An image: file path, encoded bytes, decoded 8-bit RGB, or a preprocessed (3, S, S) float32 tensor. */
 export type ImageInput = string | Uint8Array | RgbImage | Tensor;
 
-export interface ProgressEvent {
-  task: string;
-  stage: 'preprocess' | 'run' | 'done';
-  done: number;
-  total: number;
-}
+/** Pipelines report `{status, stage: <task>, done, total, unit: 'items'}` after each batch. */
+export type { ProgressEvent } from '../util/progress.js';
 
 export interface PipelineOptions {
   dtype?: PipelineDType;
@@ -37,7 +34,7 @@ export interface PipelineOptions {
   batchSize?: number;
   /** Decode/transform images in this many worker threads (default 0: on the main thread, overlapped with ORT). */
   workers?: number;
-  onProgress?: (e: ProgressEvent) => void;
+  onProgress?: ProgressCallback;
 }
 
 export function chunks<T>(items: readonly T[], size: number): T[][] {
@@ -152,7 +149,13 @@ export abstract class Pipeline {
         next.catch(() => undefined); // surfaced when awaited
       }
       out.push(...(await step(ready, parts[i])));
-      this.options.onProgress?.({ task: this.task, stage: 'run', done: out.length, total: items.length });
+      this.options.onProgress?.({
+        status: i + 1 === parts.length ? 'done' : 'progress',
+        stage: this.task,
+        done: out.length,
+        total: items.length,
+        unit: 'items',
+      });
     }
     return out;
   }

@@ -1,4 +1,4 @@
-import { Beit3Error } from '../util/errors.js';
+import { AtomicWriteError, Beit3Error } from '../util/errors.js';
 /** Typed errors of the task layer: each names the file / key and what was expected vs. found. */
 export class TaskError extends Beit3Error {
   override name = 'TaskError';
@@ -42,6 +42,7 @@ export class OutputWriteError extends TaskError {
 }
 
 function describeWriteFailure(e: unknown): string {
+  if (e instanceof AtomicWriteError) return e.reason;
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return 'its folder does not exist';
   if (code === 'EISDIR') return 'it is a directory';

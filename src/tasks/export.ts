@@ -3,9 +3,10 @@
  * (above `externalThreshold`, default 1 GiB, and always above protobuf's 2 GB message limit)
  * stored as ONNX external data in `<model>.data` beside the model.
  */
-import { closeSync, openSync, renameSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { externalizeInitializers } from '../runtime/external.js';
+import { withAtomicFileSync } from '../util/atomic.node.js';
 import { OutputWriteError } from './errors.js';
 import { taskGraphSpecs } from './graphs.js';
 import { buildGraph, type LoadedModel } from './model.js';
@@ -40,23 +41,16 @@ export function writeOnnx(model: ModelProto, path: string, opts: WriteOnnxOption
   }
   const dataName = `${basename(path)}.data`;
   const dataPath = `${path}.data`;
-  const tmpData = `${dataPath}.${process.pid}.tmp`;
-  let fd: number | undefined;
+  // the data file is renamed into place last: a model never points at a missing data file
+  let wroteModel = false;
   try {
-    fd = openSync(tmpData, 'w');
-    const inits = externalizeInitializers(model, fd, dataName, ALIGN);
-    closeSync(fd);
-    fd = undefined;
-    writeAtomic(path, encodeModel({ ...model, graph: { ...model.graph, initializer: inits } }));
-    try {
-      renameSync(tmpData, dataPath);
-    } catch (e) {
-      rmSync(path, { force: true }); // a model without its data file is useless
-      throw e;
-    }
+    withAtomicFileSync(dataPath, (fd) => {
+      const inits = externalizeInitializers(model, fd, dataName, ALIGN);
+      writeAtomic(path, encodeModel({ ...model, graph: { ...model.graph, initializer: inits } }));
+      wroteModel = true;
+    });
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmpData, { force: true });
+    if (wroteModel) rmSync(path, { force: true }); // a model without its data file is useless
     throw e instanceof OutputWriteError ? e : new OutputWriteError(dataPath, e);
   }
   return [path, dataPath];

@@ -4,11 +4,11 @@
  * ONNX message because export and int8 quantization are rewrites of it: the bytes a pipeline runs
  * are exactly the bytes `beit3 export` writes.
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Graph } from '../graph/ir.js';
 import { encodeOnnxModel, type ModelProto, toModelProto } from '../graph/onnx.js';
 import type { Tensor } from '../graph/tensor.js';
 import { Program } from '../runtime/index.js';
+import { writeFileAtomicSync } from '../util/atomic.node.js';
 import { OutputWriteError } from './errors.js';
 import { type QuantizeOptions, quantizeModelProto, type QuantizeStats } from '../graph/passes/quantize.js';
 
@@ -56,16 +56,13 @@ export const TaskSession = {
 };
 
 /**
- * Writes bytes atomically (temp file + rename on the same filesystem); failures become an
+ * Writes bytes with the one atomic write (util/atomic.node.ts); failures become an
  * OutputWriteError naming `path` (not the temp file) and leave no temp file behind.
  */
 export function writeAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
+    writeFileAtomicSync(path, bytes);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new OutputWriteError(path, e);
   }
 }

@@ -216,31 +216,65 @@ export interface AtomicWriteOptions {
   mkdir?: boolean;
 }
 
-/** Writes `data` to `path` atomically (synchronous form); failures are AtomicWriteErrors naming `path`. */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
-  let tmp: string | undefined;
-  let fd: number | undefined;
+/** File-system errors name the output; anything else a writer threw passes through as is. */
+function rethrow(path: string, e: unknown): never {
+  if (e instanceof Beit3Error || typeof (e as NodeJS.ErrnoException)?.code !== 'string') throw e;
+  throw fail(path, e);
+}
+
+/**
+ * Synchronous streaming form: `write` gets a file descriptor on the temp file (write to it, do
+ * not close it); then the temp is fsynced and renamed over `path`. On any throw the temp is
+ * removed and `path` is untouched.
+ */
+export function withAtomicFileSync<T>(path: string, write: (fd: number, tempPath: string) => T, opts: AtomicWriteOptions = {}): T {
+  let out: string;
+  let mode: number | undefined;
   try {
     if (opts.mkdir) mkdirSyncSafe(dirname(path));
-    const { target: out, mode } = targetSync(path);
+    ({ target: out, mode } = targetSync(path));
     removeStaleTemps(out);
-    tmp = tempPathFor(out);
-    fd = openSync(tmp, 'wx');
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let off = 0;
-    while (off < bytes.byteLength) off += writeSync(fd, bytes, off, Math.min(bytes.byteLength - off, 1 << 30));
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    if (mode !== undefined) chmodSync(tmp, mode);
-    renameSync(tmp, out);
-    tmp = undefined;
-    syncDirSync(dirname(out));
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    if (tmp) rmSync(tmp, { force: true });
     throw fail(path, e);
   }
+  const tmp = tempPathFor(out);
+  let fd: number | undefined;
+  try {
+    try {
+      fd = openSync(tmp, 'wx');
+    } catch (e) {
+      throw fail(path, e);
+    }
+    const result = write(fd, tmp);
+    try {
+      fsyncSync(fd);
+      closeSync(fd);
+      fd = undefined;
+      if (mode !== undefined) chmodSync(tmp, mode);
+      renameSync(tmp, out);
+    } catch (e) {
+      throw fail(path, e);
+    }
+    syncDirSync(dirname(out));
+    return result;
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    rethrow(path, e);
+  }
+}
+
+/** Writes `data` to `path` atomically (synchronous form); failures are AtomicWriteErrors naming `path`. */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): void {
+  withAtomicFileSync(
+    path,
+    (fd) => {
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let off = 0;
+      while (off < bytes.byteLength) off += writeSync(fd, bytes, off, Math.min(bytes.byteLength - off, 1 << 30));
+    },
+    opts,
+  );
 }
 
 function mkdirSyncSafe(dir: string): void {
@@ -308,9 +342,7 @@ export async function withAtomicFile<T>(
   } catch (e) {
     await fh?.close().catch(() => undefined);
     await rm(tmp, { force: true }).catch(() => undefined);
-    // file-system errors name the output; anything else the writer threw passes through as is
-    if (e instanceof Beit3Error || typeof (e as NodeJS.ErrnoException)?.code !== 'string') throw e;
-    throw fail(path, e);
+    rethrow(path, e);
   } finally {
     untrack();
   }

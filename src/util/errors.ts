@@ -20,7 +20,8 @@ export class AtomicWriteError extends Beit3Error {
   override name = 'AtomicWriteError';
   constructor(
     readonly path: string,
-    reason: string,
+    /** Why, in words ('it is a directory', 'its folder does not exist', ...). */
+    readonly reason: string,
     options?: { cause?: unknown },
   ) {
     super(`cannot write ${path}: ${reason}`, options);

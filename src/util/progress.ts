@@ -52,7 +52,7 @@ interface StageState {
   finished: boolean;
 }
 
-/** Decides which events of a stage are worth writing (start and done always; progress throttled). */
+/** Decides which events of a stage are worth writing (start, done and messages always; progress throttled). */
 function throttle(opts: SinkOptions, defaultInterval: number): (e: ProgressEvent) => StageState | undefined {
   const now = opts.now ?? Date.now;
   const interval = opts.minIntervalMs ?? defaultInterval;
@@ -75,6 +75,7 @@ function throttle(opts: SinkOptions, defaultInterval: number): (e: ProgressEvent
       return s;
     }
     if (s.finished) return undefined;
+    if (e.message) return s; // a message (a skipped file, a warning) is never dropped
     if (e.total !== undefined && e.done !== undefined && e.total > 0) {
       const pct = (100 * e.done) / e.total;
       if (pct - s.lastPct < step && e.done < e.total) return undefined;

@@ -34,7 +34,7 @@ describe('ImageIndex', () => {
     const out = join(dir, 'index');
     const progress: number[] = [];
     const idx = ImageIndex.openOrCreate(out, join(dir, 'imgs'), model);
-    const r1 = await idx.sync(p, { chunk: 2, onProgress: (e) => progress.push(e.done) });
+    const r1 = await idx.sync(p, { chunk: 2, onProgress: (e) => e.done !== undefined && progress.push(e.done) });
     expect(r1.added).toBe(5);
     expect(r1.failed.map((f) => f.path)).toEqual(['broken.jpg']);
     expect(progress.at(-1)).toBe(6);

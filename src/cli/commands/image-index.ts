@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { makeProgress } from '../../corpus/progress.js';
+import { createProgressSink } from '../../util/progress.js';
 import { ImageIndex } from '../../search/index.js';
 import { CliError } from '../errors.js';
 import { cliConfig, intOption, type ModelCliOptions, print, taskCommand } from '../task-options.js';
@@ -40,7 +40,8 @@ export function register(program: Command): void {
         imgSize: config.model.imgSize,
       });
       const p = await open({ ...o, progress: false });
-      const bar = o.progress === false ? undefined : makeProgress(process.stderr);
+      // skipped files are always reported; the bar/JSON lines only with progress on
+      const sink = o.progress === false ? undefined : createProgressSink({ stream: process.stderr });
       const ac = new AbortController();
       const stop = () => ac.abort();
       process.once('SIGINT', stop); // finish the current chunk, save, exit: a re-run resumes
@@ -49,8 +50,8 @@ export function register(program: Command): void {
           chunk,
           signal: ac.signal,
           onProgress: (e) => {
-            if (e.file) process.stderr.write(`skipped ${e.file}: ${e.reason}\n`);
-            else bar?.('index', e.done, e.total);
+            if (sink) sink(e);
+            else if (e.message) process.stderr.write(`${e.message}\n`);
           },
         });
         print(o, { index: o.out, size: idx.size, ...r, interrupted: ac.signal.aborted }, () => [
