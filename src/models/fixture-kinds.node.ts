@@ -6,6 +6,7 @@
  */
 import { readIndexJson } from './beit3/parity/fixtures.node.js';
 import { type CaseResult, listFixtures, type ParityOptions, parityFixture } from './beit3/parity/index.node.js';
+import { isVqkdFixtureDir, parityVqkdDir } from './vqkd/parity.node.js';
 
 export type { CaseResult } from './beit3/parity/index.node.js';
 
@@ -36,11 +37,22 @@ export const BEIT3_REF: FixtureKind = {
   },
 };
 
+/** fixtures/vqkd-ref: vqkd.json + vqkd.safetensors/.pth + vqkd.io.safetensors (+ manifests/). `only` picks input sets / manifests by case prefix. */
+export const VQKD_REF: FixtureKind = {
+  kind: 'vqkd-ref',
+  layout: 'vqkd.json, vqkd.safetensors or vqkd.pth, vqkd.io.safetensors, manifests/<registered name>.json',
+  detect: (dir) => isVqkdFixtureDir(dir),
+  async run(dir, opts) {
+    const all = await parityVqkdDir(dir, { weights: opts.weights, threads: opts.threads });
+    return opts.only ? all.filter((r) => opts.only!.some((o) => r.case.startsWith(o))) : all;
+  },
+};
+
 /**
  * Tried in order; the first whose `detect` accepts the folder runs it. Put specific layouts
  * first. A folder no row claims is read as beit3-ref, whose errors name what is missing.
  */
-export const FIXTURE_KINDS: FixtureKind[] = [BEIT3_REF];
+export const FIXTURE_KINDS: FixtureKind[] = [VQKD_REF, BEIT3_REF];
 
 /** The kind of fixture set in `dir` (beit3-ref when no row claims it). */
 export function fixtureKindOf(dir: string): FixtureKind {

@@ -15,6 +15,7 @@ import {
 } from '../../src/models/vqkd/index.js';
 import { isVqkdFixtureDir, parityVqkdDir, vqkdReferenceOutputs } from '../../src/models/vqkd/parity.node.js';
 import { StateDictError } from '../../src/nn/module.js';
+import { fixtureKindOf, runFixtureSet } from '../../src/models/fixture-kinds.node.js';
 
 const DIR = join(import.meta.dirname, '../../fixtures/vqkd-ref');
 const json = () => JSON.parse(readFileSync(join(DIR, 'vqkd.json'), 'utf8')) as Record<string, unknown>;
@@ -39,6 +40,13 @@ describe('VQ-KD tokenizer parity with unilm beit2 (fixtures/vqkd-ref)', () => {
     for (const r of results) expect(r.ok, `${r.case}: ${r.maxErr} (${r.worst ?? r.note})`).toBe(true);
     // Far inside the tolerance (the official float32 run is reproduced to ~1e-6).
     for (const r of results.filter((x) => x.case.endsWith('.features'))) expect(r.maxErr).toBeLessThan(1e-5);
+  });
+
+  it('`beit3 parity DIR` recognises a vqkd-ref–style folder and runs it (pth weights, one input set)', async () => {
+    expect(fixtureKindOf(DIR).kind).toBe('vqkd-ref');
+    const r = await runFixtureSet(DIR, { weights: 'pth', only: ['img255'], threads: 1 });
+    expect(r.map((x) => x.case)).toEqual(['img255.features', 'img255.codes']);
+    expect(r.every((x) => x.ok)).toBe(true);
   });
 
   it('the data-dependent scaling, codes and the eval-mode cluster_size side effect, tensor by tensor', async () => {
