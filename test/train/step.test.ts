@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { F, Graph, ops, Tensor, type Value } from '../../src/index.js';
-import { TrainStep } from '../../src/train/step.js';
+import { F, Graph, ops, Program, Tensor, type Value } from '../../src/index.js';
+import { createModel, ParamScope } from '../../src/models/beit3/index.js';
+import { NonFiniteError, TrainStep, TrainStepError } from '../../src/train/step.js';
 
 /** Seeded uniform [-1, 1) numbers (LCG), independent of the code under test. */
 function rng(seed: number): () => number {
@@ -210,5 +211,289 @@ describe('compiled train step learns', () => {
     expect(end).toBeLessThan(0.35 * start);
     const b = await trainTiny(7, 20);
     expect(b).toEqual(a.slice(0, 20));
+  }, 60_000);
+});
+
+/** x·wᵀ + b regression in float64 with an extra parameter z whose gradient is exactly zero. */
+function regression(N: number, I: number, O: number, opts: { noise?: boolean; state?: boolean } = {}) {
+  const g = new Graph('reg');
+  const x = g.input('x', 'float64', ['batch', I]);
+  const y = g.input('y', 'float64', ['batch', O]);
+  const w = g.input('w', 'float64', [O, I]);
+  const b = g.input('b', 'float64', [O]);
+  const z = g.input('z', 'float64', [O]);
+  const pred = F.linear(x, w, b);
+  let d = ops.sub(pred, y);
+  const noise: Value[] = [];
+  if (opts.noise) {
+    const r = g.input('random.0', 'float64', ['batch', 1]);
+    noise.push(r);
+    d = ops.mul(d, ops.add(ops.mul(r, 0.5), 1));
+  }
+  let loss = ops.reduceMean(ops.mul(d, d), [0, 1]);
+  loss = ops.add(loss, ops.reduceSum(ops.mul(z, 0), [0])); // z is used: its gradient is 0, not None
+  const state = [];
+  if (opts.state) {
+    const s = g.input('running_mean', 'float64', [O]);
+    state.push({ input: s, next: ops.add(ops.mul(s, 0.9), ops.mul(ops.reduceMean(pred, [0]), 0.1)) });
+  }
+  return { g, loss, params: [w, b, z], noise, state, N, I, O };
+}
+
+function batches(n: number, N: number, I: number, O: number, seed: number) {
+  const r = rng(seed);
+  return Array.from({ length: n }, () => ({
+    x: Tensor.f64([N, I], Array.from({ length: N * I }, r)),
+    y: Tensor.f64([N, O], Array.from({ length: N * O }, r)),
+  }));
+}
+
+describe('TrainStep: gradient accumulation, groups, grad-None parameters', () => {
+  it('update_freq 3 accumulates ∇(loss/3), latches the lr at the first micro-batch, clips once and skips unused parameters', async () => {
+    const [N, I, O, UF] = [4, 3, 2, 3];
+    const { g, loss, params } = regression(N, I, O);
+    const cfg = { beta1: 0.9, beta2: 0.99, eps: 1e-8 };
+    const groups = [
+      { name: 'decay', lrScale: 1, weightDecay: 0.1, params: ['w', 'z', 'u'] }, // u: not in the graph
+      { name: 'no_decay', lrScale: 0.5, weightDecay: 0, params: ['b'] },
+    ];
+    const clip = 0.3;
+    const step = await TrainStep.compile({
+      graph: g,
+      loss,
+      params,
+      groups,
+      adamw: cfg,
+      clipGradNorm: clip,
+      updateFreq: UF,
+      exposeGrads: true,
+    });
+    const r = rng(11);
+    const P: Record<string, number[]> = {
+      w: Array.from({ length: O * I }, r),
+      b: Array.from({ length: O }, r),
+      z: [0.5, -0.25],
+    };
+    const U = [1, 2, 3];
+    step.init({
+      w: Tensor.f64([O, I], P.w),
+      b: Tensor.f64([O], P.b),
+      z: Tensor.f64([O], P.z),
+      u: Tensor.f64([3], U),
+    });
+    const data = batches(2 * UF, N, I, O, 5);
+    const Mo: Record<string, number[]> = {
+      w: Array(O * I).fill(0),
+      b: Array(O).fill(0),
+      z: Array(O).fill(0),
+    };
+    const Ve: Record<string, number[]> = {
+      w: Array(O * I).fill(0),
+      b: Array(O).fill(0),
+      z: Array(O).fill(0),
+    };
+    const sched = [0.2, 0.05];
+    for (let k = 0; k < 2; k++) {
+      const G: Record<string, number[]> = {
+        w: Array(O * I).fill(0),
+        b: Array(O).fill(0),
+        z: Array(O).fill(0),
+      };
+      for (let j = 0; j < UF; j++) {
+        const { x, y } = data[k * UF + j];
+        let lossRef = 0;
+        for (let n = 0; n < N; n++)
+          for (let o = 0; o < O; o++) {
+            let pred = P.b[o];
+            for (let i = 0; i < I; i++) pred += Number(x.data[n * I + i]) * P.w[o * I + i];
+            const e = pred - Number(y.data[n * O + o]);
+            lossRef += (e * e) / (N * O);
+            G.b[o] += (2 * e) / (N * O) / UF;
+            for (let i = 0; i < I; i++) G.w[o * I + i] += (2 * e * Number(x.data[n * I + i])) / (N * O) / UF;
+          }
+        // the lr given at later micro-batches of the accumulation is ignored
+        const res = await step.microStep({ x, y }, j === 0 ? sched[k] : 999);
+        expect(res.loss).toBeCloseTo(lossRef, 12);
+        expect(res.update).toBe(j === UF - 1);
+        expect(res.step).toBe(k);
+        if (!res.update) continue;
+        const norm = Math.sqrt([...G.w, ...G.b, ...G.z].reduce((s, v) => s + v * v, 0));
+        const coef = Math.min(1, clip / (norm + 1e-6));
+        expect(res.gradNorm).toBeCloseTo(norm, 12);
+        expect(res.clipCoef).toBeCloseTo(coef, 12);
+        expect(res.lr).toEqual([sched[k], sched[k] * 0.5]);
+        res
+          .grads!.get('w')!
+          .toArray()
+          .forEach((v, i) => expect(v).toBeCloseTo(G.w[i], 12));
+        const t = k + 1;
+        for (const [name, scale, wd] of [
+          ['w', 1, 0.1],
+          ['z', 1, 0.1],
+          ['b', 0.5, 0],
+        ] as const) {
+          const lr = sched[k] * scale;
+          P[name] = P[name].map((p, i) => {
+            const gi = G[name][i] * coef;
+            Mo[name][i] = cfg.beta1 * Mo[name][i] + (1 - cfg.beta1) * gi;
+            Ve[name][i] = cfg.beta2 * Ve[name][i] + (1 - cfg.beta2) * gi * gi;
+            const q = p * (1 - lr * wd);
+            return (
+              q -
+              (lr / (1 - cfg.beta1 ** t)) *
+                (Mo[name][i] / (Math.sqrt(Ve[name][i]) / Math.sqrt(1 - cfg.beta2 ** t) + cfg.eps))
+            );
+          });
+        }
+      }
+      const st = step.getState();
+      for (const n of ['w', 'b', 'z'])
+        st.params
+          .get(n)!
+          .toArray()
+          .forEach((v, i) => expect(v).toBeCloseTo(P[n][i], 12));
+      // zero gradient, still decayed: z shrinks by (1 − lr·wd) and its moments stay 0
+      expect(st.params.get('u')!.toArray()).toEqual(U); // grad None: untouched
+      expect([...st.m.keys()].sort()).toEqual(['b', 'w', 'z']); // and no optimizer state
+    }
+    expect(step.stepCount).toBe(2);
+    await step.release();
+  });
+
+  it('getState / setState mid-accumulation resumes bit-exactly (params, moments, accumulators, latched lr, extra state, noise stream)', async () => {
+    const [N, I, O] = [4, 3, 2];
+    const make = async () => {
+      const { g, loss, params, noise, state } = regression(N, I, O, { noise: true, state: true });
+      const s = await TrainStep.compile({
+        graph: g,
+        loss,
+        params,
+        updateFreq: 2,
+        noise,
+        state,
+        seed: 42,
+        clipGradNorm: 1,
+        ema: { decay: 0.5 },
+      });
+      return s;
+    };
+    const r = rng(3);
+    const init = {
+      w: Tensor.f64([O, I], Array.from({ length: O * I }, r)),
+      b: Tensor.f64([O], [0.1, -0.2]),
+      z: Tensor.f64([O], [0, 0]),
+      running_mean: Tensor.f64([O], [0, 0]),
+    };
+    const data = batches(7, N, I, O, 9);
+    const lrs = (i: number) => 0.01 * (1 + Math.floor(i / 2));
+    const a = await make();
+    a.init(init);
+    const losses: number[] = [];
+    let saved: ReturnType<TrainStep['getState']> | undefined;
+    for (let i = 0; i < 7; i++) {
+      if (i === 3) saved = a.getState();
+      losses.push((await a.microStep(data[i], lrs(i))).loss);
+    }
+    expect(saved!.accumulated).toBe(1);
+    expect(saved!.grads.size).toBe(3);
+    expect(
+      saved!.extra
+        .get('running_mean')!
+        .toArray()
+        .some((v) => v !== 0),
+    ).toBe(true);
+    const final = a.getState();
+    const b = await make();
+    b.init(init);
+    b.setState(saved!);
+    for (let i = 3; i < 7; i++) expect((await b.microStep(data[i], lrs(i))).loss).toBe(losses[i]);
+    const again = b.getState();
+    for (const key of ['params', 'm', 'v', 'extra', 'grads', 'ema'] as const)
+      for (const [n, t] of final[key]) expect(again[key].get(n)!.toArray()).toEqual(t.toArray());
+    expect([again.step, again.microStep, again.accumulated, again.lr]).toEqual([
+      final.step,
+      final.microStep,
+      final.accumulated,
+      final.lr,
+    ]);
+    // the noise differs between micro-batches: same batch, different loss
+    const c = await make();
+    c.init(init);
+    const l0 = (await c.microStep(data[0], 0.01)).loss;
+    const l1 = (await c.microStep(data[0], 0.01)).loss;
+    expect(l0).not.toBe(l1);
+    await Promise.all([a.release(), b.release(), c.release()]);
+  });
+
+  it('a non-finite loss throws NonFiniteError and leaves the state as it was; EMA tracks the parameters', async () => {
+    const [N, I, O] = [4, 3, 2];
+    const { g, loss, params } = regression(N, I, O);
+    const step = await TrainStep.compile({ graph: g, loss, params, ema: { decay: 0.75 } });
+    step.init({
+      w: Tensor.f64([O, I], [1, 2, 3, 4, 5, 6]),
+      b: Tensor.f64([O], [0, 0]),
+      z: Tensor.f64([O], [0, 0]),
+    });
+    const [d] = batches(1, N, I, O, 1);
+    await step.microStep(d, 0.1);
+    const before = step.getState();
+    const p0 = [1, 2, 3, 4, 5, 6];
+    before.ema
+      .get('w')!
+      .toArray()
+      .forEach((v, i) =>
+        expect(v).toBeCloseTo(0.75 * p0[i] + 0.25 * Number(before.params.get('w')!.data[i]), 12),
+      );
+    const bad = { x: Tensor.f64([N, I], Array(N * I).fill(NaN)), y: d.y };
+    await expect(step.microStep(bad, 0.1)).rejects.toThrow(NonFiniteError);
+    const after = step.getState();
+    expect(after.step).toBe(1);
+    expect(after.params.get('w')!.toArray()).toEqual(before.params.get('w')!.toArray());
+    expect(after.m.get('w')!.toArray()).toEqual(before.m.get('w')!.toArray());
+    await expect(step.microStep(d, NaN)).rejects.toThrow(TrainStepError);
+    expect(() => step.setState({ ...after, accumulated: 1 })).toThrow(TrainStepError);
+    await step.release();
+  });
+});
+
+describe('drop path in training graphs (fed draws)', () => {
+  it('drops a residual branch per sample, with one draw shared by the vision and text streams (torchscale DropPath)', async () => {
+    const model = createModel('beit3_tiny_patch8_32_vqav2', {
+      numClasses: 3,
+      config: { dropPathRate: 0.5 },
+    }).initialize(2);
+    const g = new Graph('dp');
+    const s = new ParamScope(g, model, { training: true, randomInputs: true });
+    const image = g.input('image', 'float32', [2, 3, 32, 32]);
+    const text = g.input('text', 'int64', [2, 5]);
+    const o = model.beit3.forward(s, { image, textIds: text });
+    // torchscale linspace(0, 0.5, 2 layers): layer 0 has rate 0, layer 1 rate 0.5 → 2 draws (attention, FFN)
+    const noise = s.randomInputs();
+    expect(noise.map((v) => v.shape)).toEqual([
+      [2, 1, 1],
+      [2, 1, 1],
+    ]);
+    for (const k of ['v', 't'] as const) {
+      g.output(o.layerOutputs[0][k]!, `l0.${k}`);
+      g.output(o.layerOutputs[1][k]!, `l1.${k}`);
+    }
+    const p = await Program.compile(g, { bind: s.bindings(), fuse: false });
+    const feeds: Record<string, Tensor> = {
+      image: Tensor.f32(
+        [2, 3, 32, 32],
+        Array.from({ length: 2 * 3072 }, (_, i) => Math.sin(i)),
+      ),
+      text: Tensor.i64([2, 5], [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]),
+    };
+    // sample 0 drawn below p (dropped), sample 1 above (kept, scaled by 1/(1 − p))
+    for (const v of noise) feeds[v.name] = Tensor.f32([2, 1, 1], [0.1, 0.9]);
+    const r = await p.run(feeds);
+    for (const k of ['v', 't']) {
+      const [a, b] = [r[`l0.${k}`].toArray(), r[`l1.${k}`].toArray()];
+      const half = a.length / 2;
+      expect(b.slice(0, half)).toEqual(a.slice(0, half)); // both branches of layer 1 dropped: identity
+      expect(b.slice(half).some((x, i) => Math.abs(x - a[half + i]) > 1e-4)).toBe(true);
+    }
+    await p.release();
   }, 60_000);
 });
