@@ -1,61 +1,39 @@
 /**
  * Visual-token targets for masked image modeling.
- *  - `VqkdTokenizer`: the BEiT v2 VQ-KD tokenizer (models/vqkd) compiled once as an inference
- *    program: [0, 1] images → encoder → task layer → nearest l2-normalised code, all in ORT.
+ *  - `vqkdTargets`: the BEiT v2 VQ-KD `VisualTokenizer` (models/vqkd) — [0, 1] images → encoder →
+ *    task layer → nearest l2-normalised code, all in ORT — seen through `VisualTokenizerLike`.
  *  - `PatchColourTokenizer`: a fixed, parameter-free extractor (each patch's mean colour quantised
  *    to levels³ codes). Not a substitute for VQ-KD; it makes smoke runs and tests of the MIM path
  *    possible without a trained tokenizer, with targets that are a known function of the pixels.
  */
-import { Graph } from '../../graph/ir.js';
 import { Tensor } from '../../graph/tensor.js';
-import { loadCheckpoint } from '../../io/checkpoint.js';
-import { createVqkd, filterVqkdCheckpoint, type VQKD } from '../../models/vqkd/index.js';
-import { ParamScope } from '../../nn/module.js';
-import { Program } from '../../runtime/session.js';
+import { createVqkd, VisualTokenizer } from '../../models/vqkd/index.js';
 import type { VisualTokenizerLike } from './batch.js';
 import { PretrainError } from './errors.js';
 
-export class VqkdTokenizer implements VisualTokenizerLike {
-  private constructor(
-    readonly model: VQKD,
-    private readonly program: Program,
-  ) {}
+/** A VQ-KD VisualTokenizer as the batch builder's target source. */
+export function vqkdTargets(tok: VisualTokenizer): VisualTokenizerLike & { imgSize: number; grid: number; release(): Promise<void> } {
+  return {
+    vocabSize: tok.config.nCode,
+    imgSize: tok.imgSize,
+    grid: tok.grid,
+    encode: async (images: Tensor) => (await tok.encode(images)).codes,
+    release: () => tok.release(),
+  };
+}
 
-  get vocabSize(): number {
-    return this.model.cfg.nCode;
-  }
-  get imgSize(): number {
-    return this.model.cfg.encoder.imgSize;
-  }
-
-  static async create(model: VQKD, opts: { threads?: number } = {}): Promise<VqkdTokenizer> {
-    const g = new Graph('vqkd_encode');
-    const s = new ParamScope(g, model);
-    const { imgSize } = model.cfg.encoder;
-    const image = g.input('image', 'float32', ['batch', 3, imgSize, imgSize]);
-    g.output(model.encode(s, image).codes, 'codes');
-    const program = await Program.compile(g, { bind: s.bindings(), ...(opts.threads ? { threads: opts.threads } : {}) });
-    return new VqkdTokenizer(model, program);
-  }
-
-  /** A registered VQ-KD (`vqkd_encoder_base_decoder_3x768x12_clip`, `vqkd_tiny`) from a checkpoint (or seeded random weights). */
-  static async load(name: string, checkpoint?: string, opts: { seed?: number; threads?: number } = {}): Promise<VqkdTokenizer> {
-    const model = createVqkd(name);
-    if (checkpoint) {
-      const { state } = filterVqkdCheckpoint(await loadCheckpoint(checkpoint, { modelKey: 'model|module' }));
-      model.loadStateDict(state, { strict: false });
-    } else model.initialize(opts.seed ?? 0);
-    return VqkdTokenizer.create(model, opts);
-  }
-
-  async encode(images: Tensor): Promise<Tensor> {
-    const r = await this.program.run({ image: images });
-    return r.codes;
-  }
-
-  release(): Promise<void> {
-    return this.program.release();
-  }
+/**
+ * A registered VQ-KD size with seeded random weights and a random codebook marked initialised:
+ * the tokenizer's full cost without a trained checkpoint (benchmarks, the cached-vs-online
+ * measurement). Its codes carry no meaning.
+ */
+export async function untrainedVqkd(name: string, seed = 0, threads?: number): Promise<VisualTokenizer> {
+  const m = createVqkd(name);
+  m.quantize.embedding.weight.init = { kind: 'normal', std: 1 };
+  m.initialize(seed);
+  const state = m.stateDict();
+  state.set('quantize.embedding.initted', Tensor.f32([1], [1]));
+  return VisualTokenizer.fromCheckpoint(state, { model: name, threads });
 }
 
 export class PatchColourTokenizer implements VisualTokenizerLike {
