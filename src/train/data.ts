@@ -19,6 +19,7 @@ import { loadUnilmIndex, readAnswer2Label, unilmIndexFiles, type UnilmTask } fro
 import type { Beit3Tokenizer } from '../text/beit3-tokenizer.js';
 import { captioningMask } from '../vision/masking.js';
 import { PreprocessPool } from '../vision/pool.js';
+import { preprocessImage } from '../vision/preprocess.js';
 import type { TransformName } from '../vision/transformImage.js';
 import { deriveSeed } from '../util/random.js';
 import { TrainDataError } from './loop-errors.js';
@@ -358,9 +359,13 @@ export function taskLoader(data: TaskData, split: 'train' | 'eval', o: StreamOpt
   const pool = o.threads ? new PreprocessPool({ threads: o.threads }) : undefined;
   const image = async (path: string, seed: number): Promise<Float32Array> => {
     const job = { source: path, transform: tname, size: o.imgSize, seed, randaug: o.randaug, flip: o.flip };
-    if (pool) return (await pool.run(job)).data as Float32Array;
-    const { preprocessImage } = await import('../vision/preprocess.js');
-    return (await preprocessImage(job)).data as Float32Array;
+    const t = pool ? await pool.run(job) : await preprocessImage(job);
+    if (t.shape.join() !== `3,${o.imgSize},${o.imgSize}`)
+      throw new TrainDataError(
+        `${path}: the ${tname} transform gave [${t.shape.join(', ')}], the model needs [3, ${o.imgSize}, ${o.imgSize}]` +
+          (tname === 'imagenet' && o.imgSize <= 32 ? ' (the official ImageNet eval transform does not resize at sizes ≤ 32: use a larger --input_size or images of that size)' : ''),
+      );
+    return t.data as Float32Array;
   };
   const prepare = async (it: TaskItem, ctx: { seed: number }): Promise<Sample> => {
     const s: Sample = { image: await image(it.image, deriveSeed(ctx.seed, 'image')) };
