@@ -135,8 +135,13 @@ export class VqkdEngine implements StepEngine<VqkdBatch> {
     return new VqkdEngine(step, model, o);
   }
 
-  /** The whole tokenizer state dict (parameters, codebook, buffers) as the step holds it. */
+  /** Parameters and frozen buffers (the loop's view; the in-step state is in `stateDict()`). */
   params(): Map<string, Tensor> {
+    return this.step.params();
+  }
+
+  /** The whole tokenizer state dict (parameters, codebook, usage statistic, buffers), live buffers. */
+  stateDict(): Map<string, Tensor> {
     const st = this.step.getState({ live: true });
     return new Map([...st.params, ...st.extra]);
   }

@@ -73,7 +73,7 @@ describe('VQ-KD codebook k-means init and teachers', () => {
     const teacher = randomProjectionTeacher({ patchSize: 8, outDim: 16, seed: 1 });
     const engine = await VqkdEngine.create({ model, teacher, batchSize: 8, stepsPerEpoch: 2, hp: { weightDecay: 0.05 }, seed: 3, threads: 1 });
     await engine.kmeansInit({ image: images });
-    const p = engine.params();
+    const p = engine.stateDict();
     expect(Number(p.get('quantize.embedding.initted')!.data[0])).toBe(1);
     const z = (await vqkdReferenceOutputs(model, images, 1)).l2_normalized_features.data as Float32Array;
     const init = kmeansInitIndices(128, 64, new Rng(deriveSeed(3, 'vqkd-kmeans', 0)));
@@ -114,7 +114,7 @@ describe('VQ-KD codebook k-means init and teachers', () => {
         },
       };
       const r = await fit({ engine, data, schedule: [1e-3, 1e-3], epochs: 1, stepsPerEpoch: 2, updateFreq: 1, batchSize: 8, seed });
-      const cb = Array.from(engine.params().get('quantize.embedding.weight')!.data as Float32Array);
+      const cb = Array.from(engine.stateDict().get('quantize.embedding.weight')!.data as Float32Array);
       await engine.release();
       return { losses: r.losses, cb };
     };

@@ -143,7 +143,7 @@ describe('VQ-KD training reproduces the official trajectory (fixtures/train-ref/
         if (rel(rec.grad_norm!, ref.grad_norm) > 1e-4) fail(`step ${k} grad norm ${rec.grad_norm} vs ${ref.grad_norm}`);
         const codes = engine.codes!.toArray();
         if (codes.join() !== t.get(`batch${k}.codes`)!.toArray().join()) fail(`step ${k}: codes differ`);
-        const state = engine.params();
+        const state = engine.stateDict();
         for (const [name, ref2] of t) {
           if (!name.startsWith(`step${k}.`)) continue;
           const key = name.slice(`step${k}.`.length);
