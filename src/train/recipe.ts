@@ -173,7 +173,9 @@ export async function loadInit(model: Beit3TaskModel, path: string): Promise<str
     throw new TrainConfigError(`--init ${path}: ${messageOf(e)}`, { cause: e });
   }
   const shapes = model.shapes();
-  const { state: stateDict, notes: changes } = filterCheckpoint(raw, shapes);
+  // The released pretrained checkpoints carry encoder.layer_norm.A/B, which classification and VQA
+  // models (normalize_output=False) lack: the official non-strict load ignores them.
+  const { state: stateDict, notes: changes } = filterCheckpoint(raw, shapes, { ignoreFinalNorm: true });
   const { missing, unexpected } = checkTensorsFit(path, shapes, stateDict, {
     allowMissing: (k) => !k.startsWith('beit3.'),
     allowUnexpected: (k) => !k.startsWith('beit3.'),
