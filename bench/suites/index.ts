@@ -6,6 +6,7 @@ import { beit3Suite } from './beit3.js';
 import { dataSuite } from './data.js';
 import { textSuite } from './text.js';
 import { tasksSuite } from './tasks.js';
+import { vqkdSuite } from './vqkd.js';
 
 /** Benchmark suites in run order; each area adds its own file here. */
-export const suites: Suite[] = [engineSuite, visionSuite, ioSuite, beit3Suite, dataSuite, textSuite, tasksSuite];
+export const suites: Suite[] = [engineSuite, visionSuite, ioSuite, beit3Suite, dataSuite, textSuite, tasksSuite, vqkdSuite];

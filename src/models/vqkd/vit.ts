@@ -80,9 +80,14 @@ export class Attention extends Module {
     const zeros = x.graph.constant(Tensor.zeros(x.dtype, [D]), 'k_bias');
     const bias = ops.concat([s.get(this.qBias), zeros, s.get(this.vBias)], 0);
     const qkv = F.linear(x, s.get(this.qkv.weight), bias);
-    const [q, k, v] = ops.split(qkv, [D, D, D], 2).map((t) => F.splitHeads(t, this.heads));
-    const o = F.attention(ops.mul(q, (D / this.heads) ** -0.5), k, v);
-    return this.proj.forward(s, F.mergeHeads(o));
+    const flat = ops.split(qkv, [D, D, D], 2);
+    // ORT's fused MultiHeadAttention for inference (scale 1/√d as the official qk_scale=None);
+    // training graphs keep the primitive chain below. Built first: its inputs precede the chain.
+    const fused = F.attentionFusion(flat[0], flat[1], flat[2], this.heads);
+    const [q, k, v] = flat.map((t) => F.splitHeads(t, this.heads));
+    const o = F.mergeHeads(F.attention(ops.mul(q, (D / this.heads) ** -0.5), k, v));
+    if (fused) o.graph.fusions.set(o, fused);
+    return this.proj.forward(s, o);
   }
 }
 
