@@ -4,7 +4,8 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fetchSources, sourcePresent } from './fetch.js';
 import { groupIdentities, splitOf } from './identity.js';
-import { makeProgress, type ProgressFn } from './progress.js';
+import { writeFileAtomic as writeAtomic } from '../util/atomic.node.js';
+import { createProgressSink, type ProgressCallback } from '../util/progress.js';
 import { grayToPng, mapLimit, rasterizeSvg } from './raster.js';
 import { writeShards, type ShardSample } from './shards.js';
 import { SOURCES } from './sources.js';
@@ -26,7 +27,10 @@ import {
   type RawItem,
   type Split,
 } from './types.js';
-import { SourceUnavailableError, jsonl, normalizeText, sha256, unitHash, writeFileAtomic } from './util.js';
+import { SourceUnavailableError, jsonl, normalizeText, sha256, unitHash } from './util.js';
+
+/** Every output goes through the one atomic write; folders are created as needed. */
+const writeFileAtomic = (path: string, data: string | Uint8Array): Promise<void> => writeAtomic(path, data, { mkdir: true });
 
 export const CORPUS_FORMAT = 'beit3-corpus/1';
 /** Bump when rasterization changes, so cached PNGs from an older renderer are not reused. */
@@ -41,7 +45,8 @@ export interface BuildOptions {
   brands?: boolean;
   /** Rebuild even when the manifest says the output is up to date. */
   force?: boolean;
-  progress?: ProgressFn;
+  /** Progress events (default: a bar on a TTY stderr, JSON lines otherwise). */
+  progress?: ProgressCallback;
   log?: (msg: string) => void;
 }
 
@@ -68,7 +73,9 @@ export async function buildCorpus(opts: BuildOptions): Promise<Manifest> {
     throw new RangeError(`--size must be an integer in [8, 1024], got ${opts.size}`);
   const subset = opts.subset ?? 'full';
   const brands = opts.brands ?? false;
-  const progress = opts.progress ?? makeProgress();
+  const onProgress = opts.progress ?? createProgressSink({ stream: process.stderr });
+  const progress = (stage: string, done: number, total: number): void =>
+    onProgress({ status: done >= total ? 'done' : 'progress', stage, done, total });
   const log = opts.log ?? ((m: string) => process.stderr.write(m + '\n'));
   const out = opts.out;
 

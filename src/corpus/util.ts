@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { Beit3Error } from '../util/errors.js';
 import { Rng } from '../util/random.js';
 
@@ -41,16 +39,6 @@ export function pick<T>(rand: () => number, items: readonly T[]): T {
 /** Lowercase, collapse whitespace: the form under which captions are compared. */
 export function normalizeText(s: string): string {
   return s.toLowerCase().replace(/\s+/g, ' ').trim();
-}
-
-let tmpCounter = 0;
-
-/** Write via a temp file and rename, so an interrupted build never leaves a half-written file. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`; // unique: two writers may race on one path
-  await writeFile(tmp, data);
-  await rename(tmp, path);
 }
 
 export function jsonl(rows: readonly unknown[]): string {

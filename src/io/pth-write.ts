@@ -15,12 +15,13 @@
  * Hand-written zip: fflate (the zip library here) has neither zip64 (needed above 4 GiB, e.g. the
  * giant model) nor torch's 64-byte data alignment (needed by `torch.load(mmap=True)`).
  */
-import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import type { DType } from '../graph/dtype.js';
 import type { Tensor } from '../graph/tensor.js';
 import { PthError } from './pth.js';
-import { trackTempFile } from './temp-files.js';
+import { withAtomicFile } from '../util/atomic.node.js';
+import { AtomicWriteError } from '../util/errors.js';
+import { stageReporter, type ProgressCallback } from '../util/progress.js';
 
 const STORAGE_OF: Partial<Record<DType, string>> = {
   float32: 'FloatStorage',
@@ -39,8 +40,8 @@ export interface PthWriteOptions {
   modelKey?: string | null;
   /** Folder name inside the zip (torch uses the file's stem; default 'archive'). */
   archiveName?: string;
-  /** Progress of the data written, in bytes. */
-  onProgress?: (written: number, total: number) => void;
+  /** Progress of the data written: stage 'write', done/total in bytes. */
+  onProgress?: ProgressCallback;
   /** Testing only: write zip64 records for values at or above this (default 0xFFFFFFFF). */
   zip64Threshold?: number;
 }
@@ -308,6 +309,8 @@ async function writeArchive(sink: Sink, tensors: TensorsLike, opts: PthWriteOpti
   await zip.entry(`${archive}/data.pkl`, [pkl]);
   await zip.entry(`${archive}/byteorder`, [new TextEncoder().encode('little')]);
   let written = 0;
+  const progress = stageReporter(opts.onProgress, 'write', { total, unit: 'bytes' });
+  progress.start();
   for (let i = 0; i < list.length; i++) {
     const b = bytesOf(list[i][1]);
     // Split big storages so one write stays below Node's 2 GiB limit.
@@ -316,11 +319,12 @@ async function writeArchive(sink: Sink, tensors: TensorsLike, opts: PthWriteOpti
       chunks.push(b.subarray(off, Math.min(b.length, off + (1 << 30))));
     await zip.entry(`${archive}/data/${i}`, chunks, (n) => {
       written += n;
-      opts.onProgress?.(written, total);
+      progress.update(written);
     });
   }
   await zip.entry(`${archive}/version`, [new TextEncoder().encode('3\n')]);
   await zip.finish();
+  progress.done();
 }
 
 /** The whole .pth file in memory (small state dicts, tests). */
@@ -342,41 +346,21 @@ export async function serializePth(tensors: TensorsLike, opts: PthWriteOptions =
  */
 export async function savePth(path: string, tensors: TensorsLike, opts: PthWriteOptions = {}): Promise<void> {
   const archiveName = opts.archiveName ?? (basename(path).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'archive');
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const untrack = trackTempFile(tmp);
-  let fh: FileHandle | undefined;
   try {
-    fh = await open(tmp, 'w');
-    const h = fh;
-    await writeArchive(
-      {
-        write: async (b) => {
-          let off = 0;
-          while (off < b.length) off += (await h.write(b, off, b.length - off)).bytesWritten;
+    await withAtomicFile(path, (h) =>
+      writeArchive(
+        {
+          write: async (b) => {
+            let off = 0;
+            while (off < b.length) off += (await h.write(b, off, b.length - off)).bytesWritten;
+          },
         },
-      },
-      tensors,
-      { ...opts, archiveName },
+        tensors,
+        { ...opts, archiveName },
+      ),
     );
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
   } catch (e) {
-    await fh?.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    if (e instanceof PthError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'EISDIR'
-        ? 'it is a directory'
-        : code === 'ENOENT' || code === 'ENOTDIR'
-          ? 'its folder does not exist'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'permission denied'
-            : (e as Error).message;
-    throw new PthError(`cannot write ${path}: ${why}`, { cause: e });
-  } finally {
-    untrack();
+    if (e instanceof AtomicWriteError) throw new PthError(`cannot write ${path}: ${e.reason}`, { cause: e });
+    throw e;
   }
 }

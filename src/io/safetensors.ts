@@ -1,11 +1,10 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
 import { allocArray, BYTES_PER_ELEMENT, type DType, type TypedArray } from '../graph/dtype.js';
 import { numel } from '../graph/shape.js';
-import { trackTempFile } from './temp-files.js';
 import { Tensor } from '../graph/tensor.js';
-import { Beit3Error } from '../util/errors.js';
+import { withAtomicFile } from '../util/atomic.node.js';
+import { AtomicWriteError, Beit3Error } from '../util/errors.js';
+import { stageReporter, type ProgressCallback } from '../util/progress.js';
 
 /**
  * safetensors read/write (https://github.com/huggingface/safetensors format: u64 LE header length,
@@ -383,86 +382,46 @@ export function serializeSafetensors(tensors: TensorsLike, metadata?: Record<str
 }
 
 /**
- * Writes a safetensors file atomically: tensors are streamed into a temp file next to `path`,
- * which is renamed over `path` only once fully written (no half-written files on failure).
+ * Writes a safetensors file with the one atomic write (util/atomic.node.ts): tensors are streamed
+ * into a temp file next to `path`, which is renamed over `path` only once fully written and synced
+ * (no half-written files on failure or Ctrl-C). Missing folders are created. Progress: stage
+ * 'write', done/total in bytes.
  */
 export async function saveSafetensors(
   path: string,
   tensors: TensorsLike,
   metadata?: Record<string, string>,
-  opts: { onProgress?: (writtenBytes: number, totalBytes: number) => void } = {},
+  opts: { onProgress?: ProgressCallback } = {},
 ): Promise<void> {
   assertLittleEndian();
   const list = entriesOf(tensors);
   const head = buildHeader(list, metadata);
   let total = head.length;
   for (const [, t] of list) total += t.data.byteLength;
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  let fh: FileHandle;
-  const untrack = trackTempFile(tmp);
+  const progress = stageReporter(opts.onProgress, 'write', { total, unit: 'bytes' });
   try {
-    await ensureDir(dirname(path));
-    fh = await open(tmp, 'w');
+    await withAtomicFile(
+      path,
+      async (fh) => {
+        progress.start();
+        await fh.writeFile(head);
+        let written = head.length;
+        for (const [, t] of list) {
+          const b = bytesOf(t);
+          let off = 0;
+          while (off < b.length) {
+            const { bytesWritten } = await fh.write(b, off, Math.min(b.length - off, 1 << 30));
+            off += bytesWritten;
+          }
+          written += b.length;
+          progress.update(written);
+        }
+      },
+      { mkdir: true },
+    );
   } catch (e) {
-    untrack();
-    throw writeError(path, e);
+    if (e instanceof AtomicWriteError) throw new SafetensorsError(`cannot write ${path}: ${e.reason}`, { cause: e });
+    throw e;
   }
-  try {
-    await fh.writeFile(head);
-    let written = head.length;
-    for (const [, t] of list) {
-      const b = bytesOf(t);
-      let off = 0;
-      while (off < b.length) {
-        const { bytesWritten } = await fh.write(b, off, Math.min(b.length - off, 1 << 30));
-        off += bytesWritten;
-      }
-      written += b.length;
-      opts.onProgress?.(written, total);
-    }
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, path);
-  } catch (e) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw writeError(path, e);
-  } finally {
-    untrack();
-  }
-}
-
-function writeError(path: string, e: unknown): SafetensorsError {
-  const code = (e as NodeJS.ErrnoException).code;
-  const why =
-    code === 'EISDIR'
-      ? 'it is a directory'
-      : code === 'ENOTDIR'
-        ? 'a component of the path is not a folder'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'permission denied'
-          : (e as Error).message;
-  return new SafetensorsError(`cannot write ${path}: ${why}`, { cause: e });
-}
-
-/**
- * mkdir -p that gives up: Node's `mkdir(dir, { recursive: true })` loops forever on ENOENT
- * under /proc (e.g. /proc/nope), so create one level at a time and fail on the second ENOENT.
- */
-async function ensureDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      if (!(await stat(dir)).isDirectory())
-        throw Object.assign(new Error(`${dir} is not a folder`), { code: 'ENOTDIR' });
-      return;
-    }
-    if (code !== 'ENOENT' || dirname(dir) === dir) throw e;
-    await ensureDir(dirname(dir));
-    await mkdir(dir).catch((e2: NodeJS.ErrnoException) => {
-      if (e2.code !== 'EEXIST') throw e2;
-    });
-  }
+  progress.done();
 }

@@ -134,10 +134,10 @@ export function textProgressSink(stream: ProgressStream, opts: SinkOptions = {})
     const s = pick(e);
     if (!s) return;
     const elapsed = now() - s.started;
-    const msg = e.message ? `  ${e.message}` : '';
     if (!tty) {
       const head = e.status === 'progress' ? e.stage : `${e.stage} ${e.status}`;
-      stream.write(`[${(elapsed / 1000).toFixed(1)}s] ${head} ${countsText(e, elapsed)}${metricsText(e.metrics)}${msg}`.replace(/ +$/, '') + '\n');
+      const parts = [`[${(elapsed / 1000).toFixed(1)}s] ${head}`, e.message, countsText(e, elapsed)].filter((x) => x);
+      stream.write(parts.join(' ') + metricsText(e.metrics) + '\n');
       return;
     }
     let bar = '';
@@ -145,7 +145,7 @@ export function textProgressSink(stream: ProgressStream, opts: SinkOptions = {})
       const fill = Math.max(0, Math.min(width, Math.round((width * e.done) / e.total)));
       bar = ` [${'#'.repeat(fill)}${'.'.repeat(width - fill)}]`;
     }
-    const line = `${e.stage.padEnd(12)}${bar} ${countsText(e, elapsed)}${metricsText(e.metrics)}${msg}`;
+    const line = `${e.stage.padEnd(12)}${bar} ${countsText(e, elapsed)}${metricsText(e.metrics)}${e.message ? `  ${e.message}` : ''}`;
     stream.write(`\r${line}\x1b[K${e.status === 'done' ? '\n' : ''}`);
   };
 }

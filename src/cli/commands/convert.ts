@@ -5,6 +5,7 @@ import { loadCheckpoint } from '../../io/checkpoint.js';
 import { toBFloat16, toFloat16, toFloat32 } from '../../io/half.js';
 import { savePth } from '../../io/pth-write.js';
 import { saveSafetensors } from '../../io/safetensors.js';
+import { createProgressSink, type ProgressCallback } from '../../util/progress.js';
 import { CliError } from '../errors.js';
 
 const DTYPES = ['float32', 'float16', 'bfloat16', 'keep'] as const;
@@ -26,22 +27,11 @@ function castAll(tensors: Map<string, Tensor>, dtype: TargetDType): void {
   for (const [k, t] of tensors) tensors.set(k, cast(t));
 }
 
-function progressReporter(json: boolean): (written: number, total: number) => void {
-  const tty = process.stderr.isTTY && !json;
-  let last = -1;
-  return (written, total) => {
-    if (total < PROGRESS_MIN_BYTES) return;
-    const pct = Math.floor((100 * written) / total);
-    if (pct === last) return;
-    last = pct;
-    if (tty) {
-      process.stderr.write(
-        `\rwriting ${pct}% (${(written / 2 ** 20).toFixed(0)}/${(total / 2 ** 20).toFixed(0)} MiB)`,
-      );
-      if (written === total) process.stderr.write('\n');
-    } else if (pct % 10 === 0) {
-      process.stderr.write(JSON.stringify({ event: 'progress', stage: 'write', written, total }) + '\n');
-    }
+/** Progress of the write (stage 'write', bytes), only for files worth waiting for. */
+function progressReporter(json: boolean): ProgressCallback {
+  const sink = createProgressSink({ stream: process.stderr, json: json || undefined });
+  return (e) => {
+    if ((e.total ?? 0) >= PROGRESS_MIN_BYTES) sink(e);
   };
 }
 

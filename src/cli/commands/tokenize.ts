@@ -1,13 +1,15 @@
 import { existsSync, statSync } from 'node:fs';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { trackTempFile } from '../../io/temp-files.js';
-import { Beit3Tokenizer } from '../../text/beit3-tokenizer.js';
+import { Beit3Tokenizer, MAX_SEGMENT_LEN } from '../../text/beit3-tokenizer.js';
 import { utf8Lines } from '../../text/utf8.js';
 import { encodeModelProto } from '../../text/model-proto.js';
 import { SentencePieceProcessor } from '../../text/sentencepiece.js';
-import { trainUnigram, type TrainProgress } from '../../text/trainer/unigram-trainer.js';
+import { trainUnigram } from '../../text/trainer/unigram-trainer.js';
+import { writeFileAtomic } from '../../util/atomic.node.js';
+import { AtomicWriteError } from '../../util/errors.js';
+import { createProgressSink } from '../../util/progress.js';
 import { CliError } from '../errors.js';
 
 interface TokenizeOptions {
@@ -26,10 +28,10 @@ interface TrainOptions {
   json?: boolean;
 }
 
-function parseIntOption(name: string, value: string, min: number): number {
+function parseIntOption(name: string, value: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new CliError(`${name} must be an integer ≥ ${min}, got '${value}'`);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new CliError(`${name} must be an integer in [${min}, ${max}], got '${value}'`);
   return n;
 }
 
@@ -54,7 +56,7 @@ function lineEncoder(
   sp: SentencePieceProcessor,
   opts: TokenizeOptions,
 ): (text: string) => (number | string)[] {
-  const maxLen = opts.maxLen !== undefined ? parseIntOption('--max-len', opts.maxLen, 3) : undefined;
+  const maxLen = opts.maxLen !== undefined ? parseIntOption('--max-len', opts.maxLen, 3, MAX_SEGMENT_LEN) : undefined;
   if (maxLen !== undefined && !opts.beit3) throw new CliError('--max-len needs --beit3');
   if (!opts.beit3) return opts.pieces ? (t) => sp.encodePieces(t) : (t) => sp.encode(t);
   const tok = new Beit3Tokenizer(sp);
@@ -120,7 +122,7 @@ export function register(program: Command): void {
     .option('--character-coverage <x>', 'fraction of characters covered by the alphabet', '0.9995')
     .option('--json', 'progress and summary as JSON lines')
     .action(async (opts: TrainOptions) => {
-      const vocabSize = parseIntOption('--vocab-size', opts.vocabSize, 4);
+      const vocabSize = parseIntOption('--vocab-size', opts.vocabSize, 4, 1 << 24);
       const characterCoverage = Number(opts.characterCoverage);
       if (!(characterCoverage > 0 && characterCoverage <= 1))
         throw new CliError(`--character-coverage must be in (0, 1], got '${opts.characterCoverage}'`);
@@ -143,27 +145,15 @@ export function register(program: Command): void {
         throw new CliError(`--input ${opts.input}: line ${line} is not valid UTF-8`, 1);
       }
       const started = Date.now();
-      const onProgress = (e: TrainProgress): void => {
-        const seconds = (Date.now() - started) / 1000;
-        process.stderr.write(
-          opts.json
-            ? JSON.stringify({ event: 'progress', ...e, seconds }) + '\n'
-            : `[${seconds.toFixed(1)}s] ${e.stage}${e.pieces !== undefined ? ` pieces=${e.pieces}` : ''}${e.sentences !== undefined ? ` sentences=${e.sentences}` : ''}\n`,
-        );
-      };
+      // --json: JSON lines; otherwise text (a plain line per phase, also when stderr is not a TTY)
+      const onProgress = createProgressSink({ stream: process.stderr, json: !!opts.json });
       const model = trainUnigram(corpus.split(/\r?\n/), { vocabSize, characterCoverage, onProgress });
       const bytes = encodeModelProto(model);
       SentencePieceProcessor.fromBytes(bytes, opts.out); // the file we write must load
-      const tmp = `${opts.out}.tmp-${process.pid}`;
-      const untrack = trackTempFile(tmp);
       try {
-        await writeFile(tmp, bytes);
-        await rename(tmp, opts.out);
+        await writeFileAtomic(opts.out, bytes);
       } catch (e) {
-        await unlink(tmp).catch(() => {});
-        throw new CliError(`cannot write ${opts.out}: ${(e as Error).message}`, 1);
-      } finally {
-        untrack();
+        throw e instanceof AtomicWriteError ? new CliError(`cannot write ${opts.out}: ${e.reason}`, 1) : e;
       }
       const summary = {
         out: opts.out,

@@ -1,5 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../../util/atomic.node.js';
+import { AtomicWriteError } from '../../util/errors.js';
 import { DataError } from '../errors.js';
 import { readJsonl, FieldReader } from './jsonl.js';
 import { scanImageFolder, walkSorted } from './imageFolder.js';
@@ -173,7 +175,7 @@ export async function readAnswer2Label(file: string): Promise<string[]> {
 
 /**
  * Writes index items the way the official `_write_data_into_jsonl` does (`json.dumps(item)` per
- * line: ", " and ": " separators, non-ASCII escaped), atomically (temp file, then rename).
+ * line: ", " and ": " separators, non-ASCII escaped), with the one atomic write (util/atomic.node.ts).
  * The `task` and `source` fields of typed items are not written.
  */
 export async function writeUnilmIndex(file: string, items: Iterable<Record<string, unknown>>): Promise<void> {
@@ -184,13 +186,10 @@ export async function writeUnilmIndex(file: string, items: Iterable<Record<strin
     delete rest.source;
     lines.push(pythonJsonDumps(rest));
   }
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
   try {
-    await fs.writeFile(tmp, lines.map((l) => l + '\n').join(''), 'utf8');
-    await fs.rename(tmp, file);
+    await writeFileAtomic(file, lines.map((l) => l + '\n').join(''));
   } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw new DataError(`writeUnilmIndex: cannot write ${file}: ${(e as Error).message}`);
+    throw new DataError(`writeUnilmIndex: cannot write ${file}: ${e instanceof AtomicWriteError ? e.reason : (e as Error).message}`, { cause: e });
   }
 }
 

@@ -15,6 +15,7 @@ import {
 import { Normalizer } from '../normalizer.js';
 import { nmtNfkcCharsmap } from '../nmt-nfkc-charsmap.js';
 import { scriptOf } from './unicode-script.js';
+import type { ProgressCallback, ProgressEvent } from '../../util/progress.js';
 
 const WS = 0x2581; // '▁'
 const UNK_CHAR = 0x2585; // stands for characters outside the covered set during training
@@ -38,16 +39,16 @@ export interface UnigramTrainerOptions {
   maxSentenceLength?: number;
   /** Normalizer; default nmt_nfkc (the official default) with dummy prefix and whitespace clean-up. */
   normalizerSpec?: NormalizerSpec;
-  onProgress?: (event: TrainProgress) => void;
+  /**
+   * Progress as util ProgressEvents of stage 'train': 'start' once the corpus is loaded
+   * (metrics.sentences), 'progress' after seeding, each EM sub-iteration and each pruning
+   * (message 'seed' | 'em' | 'prune'; metrics pieces, words, objective), 'done' (metrics.pieces).
+   */
+  onProgress?: ProgressCallback;
 }
 
-export interface TrainProgress {
-  stage: 'load' | 'seed' | 'em' | 'prune' | 'done';
-  pieces?: number;
-  sentences?: number;
-  words?: number;
-  objective?: number;
-}
+/** A progress event of the trainer (see UnigramTrainerOptions.onProgress). */
+export type TrainProgress = ProgressEvent;
 
 interface WordTable {
   words: Int32Array[]; // code points
@@ -211,7 +212,7 @@ function sortedByValue<K extends string | number>(entries: Iterable<[K, number]>
 export class UnigramTrainer {
   private readonly o: Required<Omit<UnigramTrainerOptions, 'onProgress' | 'normalizerSpec'>>;
   private readonly normalizerSpec: NormalizerSpec;
-  private readonly progress: (e: TrainProgress) => void;
+  private readonly progress: ProgressCallback;
   private requiredChars: [number, number][] = [];
 
   constructor(options: UnigramTrainerOptions) {
@@ -241,7 +242,7 @@ export class UnigramTrainer {
   train(lines: Iterable<string>): ModelProtoData {
     const table = this.loadWords(lines);
     let pieces = this.seedPieces(table);
-    this.progress({ stage: 'seed', pieces: pieces.length, words: table.words.length });
+    this.progress({ status: 'progress', stage: 'train', message: 'seed', metrics: { pieces: pieces.length, words: table.words.length } });
     const desired = Math.floor(this.o.vocabSize * 1.1);
     const lattice = new Lattice();
     let model = new TrainerModel(pieces);
@@ -250,7 +251,7 @@ export class UnigramTrainer {
         const { expected, objective } = this.eStep(model, table, lattice);
         pieces = this.mStep(model, expected);
         model = new TrainerModel(pieces);
-        this.progress({ stage: 'em', pieces: pieces.length, objective });
+        this.progress({ status: 'progress', stage: 'train', message: 'em', metrics: { pieces: pieces.length, objective } });
       }
       if (pieces.length <= desired) break;
       const before = pieces.length;
@@ -258,10 +259,10 @@ export class UnigramTrainer {
       model = new TrainerModel(pieces);
       // Nothing left to prune (e.g. the alphabet alone exceeds the vocabulary): stop, finalize reports it.
       if (pieces.length >= before) break;
-      this.progress({ stage: 'prune', pieces: pieces.length });
+      this.progress({ status: 'progress', stage: 'train', message: 'prune', metrics: { pieces: pieces.length } });
     }
     const result = this.finalize(model);
-    this.progress({ stage: 'done', pieces: result.pieces.length });
+    this.progress({ status: 'done', stage: 'train', metrics: { pieces: result.pieces.length } });
     return result;
   }
 
@@ -289,7 +290,7 @@ export class UnigramTrainer {
       }
     }
     if (sentences.length === 0) throw new TrainerError('the corpus has no non-empty lines');
-    this.progress({ stage: 'load', sentences: sentences.length });
+    this.progress({ status: 'start', stage: 'train', metrics: { sentences: sentences.length } });
 
     const required = new Map<number, number>();
     let covered = 0;
