@@ -8,7 +8,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Graph } from '../../src/graph/ir.js';
-import { Tensor } from '../../src/graph/tensor.js';
 import { loadSafetensors, type TensorMap } from '../../src/io/safetensors.js';
 import { ClipTeacher, VQKD, vqkdConfigFromJson } from '../../src/models/vqkd/index.js';
 import { ParamScope } from '../../src/nn/module.js';
