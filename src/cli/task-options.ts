@@ -12,13 +12,12 @@ import {
   configForModel,
   loadTaskConfig,
   type ModelTask,
-  normalizeTask,
   type TaskConfig,
 } from '../tasks/config.js';
 import { TaskConfigError, TaskInputError } from '../tasks/errors.js';
 import { type LoadedModel, loadTaskModel } from '../tasks/model.js';
 import type { PipelineDType } from '../tasks/session.js';
-import { type PipelineTypes, TASKS } from '../tasks/table.js';
+import { normalizeTask, type PipelineTypes, TASKS } from '../tasks/table.js';
 
 export interface ModelCliOptions {
   config?: string;

@@ -37,15 +37,7 @@ export {
   type CheckpointFormat,
   type LoadCheckpointOptions,
 } from './checkpoint.js';
-export {
-  InterpolateError,
-  POS_EXTRA_ROWS,
-  VISION_POS_KEYS,
-  adaptCheckpoint,
-  bicubicResizeGrid,
-  interpolatePosEmbed,
-  type AdaptResult,
-} from './interpolate.js';
+export { InterpolateError, bicubicResizeGrid, resamplePositionTable } from './interpolate.js';
 export {
   bf16ArrayToF32,
   bf16BitsToF32,

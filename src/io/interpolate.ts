@@ -3,20 +3,15 @@ import { toFloat32 } from './half.js';
 import { Beit3Error } from '../util/errors.js';
 
 /**
- * Adapting foreign checkpoints at load time (the unilm `load_model_and_may_interpolate` rule,
- * like timm's checkpoint filters): resize the vision position table to the model's patch grid
- * and drop classifier heads whose shape differs. Small tables, so plain TypeScript arithmetic.
+ * Resizing position tables (timm `resample_abs_pos_embed`): PyTorch's bicubic interpolation of a
+ * square grid of vectors, plus the prefix rows kept as they are. Model-agnostic: which keys hold
+ * such tables, and how many prefix rows they have, is each model's checkpoint contract
+ * (models/beit3/pretrained.ts). Small tables, so plain TypeScript arithmetic.
  */
 
 export class InterpolateError extends Beit3Error {
   override name = 'InterpolateError';
 }
-
-/** Rows before the patch grid in the vision position table: two unused fairseq rows + cls. */
-export const POS_EXTRA_ROWS = 3;
-
-/** Keys of the vision position table in task models (`beit3.` prefix) and in the bare backbone. */
-export const VISION_POS_KEYS = ['beit3.encoder.embed_positions.A.weight', 'encoder.embed_positions.A.weight'];
 
 /** PyTorch's cubic convolution kernel weights for the 4 taps x0-1..x0+2 at fraction t (A = -0.75). */
 function cubicWeights(t: number): [number, number, number, number] {
@@ -78,72 +73,24 @@ export function bicubicResizeGrid(grid: Float32Array, g: number, n: number, D: n
 }
 
 /**
- * Resizes a vision position table (R, D) for a model with `numPatchesModel` patches: rows
- * [0, 3) are kept, rows [3, R) form a g×g grid (g = floor(sqrt(R − 3))) resized bicubically to
- * n×n (n = floor(sqrt(numPatchesModel))). Returned unchanged when g = n. Output is float32.
+ * Resizes a position table (R, D) for a model with `numPatches` patches: rows [0, prefixRows)
+ * are kept, rows [prefixRows, R) form a g×g grid (g = floor(sqrt(R − prefixRows))) resized
+ * bicubically to n×n (n = floor(sqrt(numPatches))). Returned unchanged when g = n. Output is float32.
  */
-export function interpolatePosEmbed(table: Tensor, numPatchesModel: number): Tensor {
+export function resamplePositionTable(table: Tensor, prefixRows: number, numPatches: number): Tensor {
   if (table.shape.length !== 2)
     throw new InterpolateError(`position table must be (rows, dim), got [${table.shape}]`);
   const [R, D] = table.shape;
-  if (R < POS_EXTRA_ROWS)
-    throw new InterpolateError(`position table has ${R} rows, fewer than the ${POS_EXTRA_ROWS} extra rows`);
-  const g = Math.floor(Math.sqrt(R - POS_EXTRA_ROWS));
-  const n = Math.floor(Math.sqrt(numPatchesModel));
+  if (R < prefixRows)
+    throw new InterpolateError(`position table has ${R} rows, fewer than the ${prefixRows} extra rows`);
+  const g = Math.floor(Math.sqrt(R - prefixRows));
+  const n = Math.floor(Math.sqrt(numPatches));
   if (g === n) return table;
-  if (g * g !== R - POS_EXTRA_ROWS)
-    throw new InterpolateError(
-      `position table has ${R - POS_EXTRA_ROWS} patch rows, which is not a square grid`,
-    );
+  if (g * g !== R - prefixRows)
+    throw new InterpolateError(`position table has ${R - prefixRows} patch rows, which is not a square grid`);
   const src = toFloat32(table).data as Float32Array;
-  const out = new Float32Array((POS_EXTRA_ROWS + n * n) * D);
-  out.set(src.subarray(0, POS_EXTRA_ROWS * D));
-  out.set(bicubicResizeGrid(src.subarray(POS_EXTRA_ROWS * D), g, n, D), POS_EXTRA_ROWS * D);
-  return new Tensor('float32', [POS_EXTRA_ROWS + n * n, D], out);
-}
-
-export interface AdaptResult {
-  stateDict: Map<string, Tensor>;
-  /** Human-readable list of what was changed (empty when nothing was). */
-  changes: string[];
-}
-
-const sameShape = (a: readonly number[], b: readonly number[]) =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
-
-/**
- * Applies the official load-time filter to a checkpoint for a model with the given key → shape
- * map: drops `head.weight` / `head.bias` whose shape differs from the model's, and resizes the
- * vision position table to the model's patch grid. Returns a new map; the input is not modified.
- */
-export function adaptCheckpoint(
-  stateDict: Map<string, Tensor>,
-  modelShapes: Map<string, readonly number[]> | Record<string, readonly number[]>,
-): AdaptResult {
-  const shapes = modelShapes instanceof Map ? modelShapes : new Map(Object.entries(modelShapes));
-  const out = new Map(stateDict);
-  const changes: string[] = [];
-  for (const k of ['head.weight', 'head.bias']) {
-    const t = out.get(k);
-    const want = shapes.get(k);
-    if (t && want && !sameShape(t.shape, want)) {
-      out.delete(k);
-      changes.push(`dropped ${k} [${t.shape}] (model has [${want}])`);
-    }
-  }
-  for (const k of VISION_POS_KEYS) {
-    const t = out.get(k);
-    const want = shapes.get(k);
-    if (!t || !want) continue;
-    const resized = interpolatePosEmbed(t, want[0] - POS_EXTRA_ROWS);
-    if (resized !== t) {
-      out.set(k, resized);
-      const g = Math.sqrt(t.shape[0] - POS_EXTRA_ROWS);
-      const n = Math.sqrt(resized.shape[0] - POS_EXTRA_ROWS);
-      changes.push(
-        `interpolated ${k} [${t.shape}] -> [${resized.shape}] (patch grid ${g}x${g} -> ${n}x${n}, bicubic)`,
-      );
-    }
-  }
-  return { stateDict: out, changes };
+  const out = new Float32Array((prefixRows + n * n) * D);
+  out.set(src.subarray(0, prefixRows * D));
+  out.set(bicubicResizeGrid(src.subarray(prefixRows * D), g, n, D), prefixRows * D);
+  return new Tensor('float32', [prefixRows + n * n, D], out);
 }

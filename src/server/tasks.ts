@@ -5,7 +5,8 @@
  * any worker starts.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { configForModel, loadTaskConfig, type ModelTask, normalizeTask } from '../tasks/config.js';
+import { configForModel, loadTaskConfig, type ModelTask } from '../tasks/config.js';
+import { normalizeTask } from '../tasks/table.js';
 import { TaskConfigError } from '../tasks/errors.js';
 import type { ServedTask } from './protocol.js';
 

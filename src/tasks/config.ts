@@ -13,48 +13,24 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { type Beit3Config, ConfigError, fromEncoderConfig } from '../models/beit3/config.js';
 import type { TaskName } from '../models/beit3/heads/base.js';
+import { pretrainedCfg, taskPretrainedCfg } from '../models/beit3/pretrained.js';
 import { configFor, getEntry } from '../models/beit3/registry.js';
 import type { EvalTransformName } from '../vision/transforms.js';
 import { TaskConfigError } from './errors.js';
+import { normalizeTask } from './table.js';
 
 /** The model tasks a pipeline can run (pretraining has no inference pipeline). */
 export type ModelTask = Exclude<TaskName, 'pretraining'>;
 
-const ALIASES: Record<string, ModelTask> = {
-  imageclassification: 'imageclassification',
-  classification: 'imageclassification',
-  classify: 'imageclassification',
-  'image-classification': 'imageclassification',
-  imagenet: 'imageclassification',
-  vqav2: 'vqav2',
-  vqa: 'vqav2',
-  'visual-question-answering': 'vqav2',
-  nlvr2: 'nlvr2',
-  'visual-reasoning': 'nlvr2',
-  retrieval: 'retrieval',
-  retrieve: 'retrieval',
-  flickr30k: 'retrieval',
-  coco_retrieval: 'retrieval',
-  'image-text-retrieval': 'retrieval',
-  captioning: 'captioning',
-  caption: 'captioning',
-  coco_captioning: 'captioning',
-  nocaps: 'captioning',
-  'image-to-text': 'captioning',
-  backbone: 'backbone',
-  features: 'backbone',
-  'feature-extraction': 'backbone',
-  'image-feature-extraction': 'backbone',
-};
-
-export function normalizeTask(name: string): ModelTask {
-  const t = ALIASES[name.toLowerCase()];
-  if (!t)
-    throw new TaskConfigError(
-      `unknown task "${name}" (known: ${[...new Set(Object.values(ALIASES))].join(', ')} and aliases ${Object.keys(ALIASES).join(', ')})`,
-    );
-  return t;
-}
+/** Defaults of what a config may leave out (the official evaluation settings). */
+export const DEFAULTS = {
+  /** Beam search (official: beam_size 3, length_penalty 0.6, TOPN_PER_BEAM 3). */
+  numBeams: 3,
+  lengthPenalty: 0.6,
+  topnPerBeam: 3,
+  /** Answers / classes returned by top-k outputs. */
+  topk: 5,
+} as const;
 
 export interface GenerationSettings {
   numBeams: number;
@@ -302,7 +278,7 @@ function resolveSection(
       if (vocab) over.vocabSize = vocab;
       model = configFor(modelName, over);
       if (entry.task === 'backbone' && task !== 'backbone')
-        model = { ...model, normalizeOutput: !(task === 'imageclassification' || task === 'vqav2') };
+        model = { ...model, normalizeOutput: taskPretrainedCfg(task).normalizeOutput };
     } else
       throw new TaskConfigError(
         `${where}: needs "model" (a registry name such as beit3_base_patch16_480_vqav2) or "encoder_config"`,
@@ -328,15 +304,15 @@ function resolveSection(
   if (labels && numClasses !== undefined && labels.length !== numClasses)
     throw new TaskConfigError(`${where}: ${labels.length} labels but num_classes = ${numClasses}`);
 
-  const transform = (str(s, 'transform', where) ??
-    (task === 'imageclassification' ? 'imagenet' : 'vl')) as EvalTransformName;
+  const pre = taskPretrainedCfg(task);
+  const transform = (str(s, 'transform', where) ?? pre.transform) as EvalTransformName;
   if (transform !== 'vl' && transform !== 'imagenet')
     throw new TaskConfigError(`${where}: transform must be "vl" or "imagenet", got "${transform}"`);
   // default: the official evaluation length, capped by the model's text position table
   const textLen =
     num(s, 'num_max_bpe_tokens', where) ??
     num((ctx.root.tiny_config ?? {}) as Json, 'num_max_bpe_tokens', where) ??
-    Math.min(64, model.maxSourcePositions - 2);
+    Math.min(pre.textLen, model.maxSourcePositions - 2);
   if (!Number.isInteger(textLen) || textLen < 3)
     throw new TaskConfigError(`${where}: num_max_bpe_tokens must be an integer ≥ 3, got ${textLen}`);
   if (task !== 'imageclassification' && textLen + 2 > model.maxSourcePositions)
@@ -349,10 +325,10 @@ function resolveSection(
       `${where}: num_keep_best ${keep} is not supported (the official evaluation keeps 1)`,
     );
   const generation: GenerationSettings = {
-    numBeams: num(s, 'num_beams', where) ?? 3,
+    numBeams: num(s, 'num_beams', where) ?? DEFAULTS.numBeams,
     maxLen: num(s, 'max_len', where) ?? textLen,
-    lengthPenalty: num(s, 'length_penalty', where) ?? 0.6,
-    topnPerBeam: num(s, 'TOPN_PER_BEAM', where) ?? num(s, 'topn_per_beam', where) ?? 3,
+    lengthPenalty: num(s, 'length_penalty', where) ?? DEFAULTS.lengthPenalty,
+    topnPerBeam: num(s, 'TOPN_PER_BEAM', where) ?? num(s, 'topn_per_beam', where) ?? DEFAULTS.topnPerBeam,
   };
   return {
     task,
@@ -363,11 +339,11 @@ function resolveSection(
     labels,
     tokenizer: ctx.tokenizer,
     transform,
-    cropPct: num(s, 'crop_pct', where) ?? 1,
+    cropPct: num(s, 'crop_pct', where) ?? pre.cropPct,
     textLen,
     generation,
     weights: ctx.weights,
-    topk: num(s, 'topk', where) ?? 5,
+    topk: num(s, 'topk', where) ?? DEFAULTS.topk,
   };
 }
 
@@ -377,17 +353,23 @@ export function configForModel(name: string, over: Partial<TaskConfig> = {}): Ta
   if (e.task === 'pretraining')
     throw new TaskConfigError(`${name}: pretraining models have no inference pipeline`);
   const model = configFor(name);
+  const pre = pretrainedCfg(name);
   return {
     task: e.task,
     model,
     modelName: name,
-    numClasses: e.numClasses,
-    transform: e.task === 'imageclassification' ? 'imagenet' : 'vl',
-    cropPct: 1,
-    textLen: 64,
-    generation: { numBeams: 3, maxLen: 64, lengthPenalty: 0.6, topnPerBeam: 3 },
+    numClasses: pre.numClasses,
+    transform: pre.transform,
+    cropPct: pre.cropPct,
+    textLen: pre.textLen,
+    generation: {
+      numBeams: DEFAULTS.numBeams,
+      maxLen: pre.textLen,
+      lengthPenalty: DEFAULTS.lengthPenalty,
+      topnPerBeam: DEFAULTS.topnPerBeam,
+    },
     weights: [],
-    topk: 5,
+    topk: DEFAULTS.topk,
     ...over,
   };
 }

@@ -12,3 +12,4 @@ export * from './caption.js';
 export * from './features.js';
 export * from './graphs.js';
 export * from './table.js';
+export * from './pipeline.js';

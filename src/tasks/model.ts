@@ -5,8 +5,14 @@
 import type { Graph } from '../graph/ir.js';
 import type { Tensor } from '../graph/tensor.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
-import { interpolatePosEmbed, POS_EXTRA_ROWS, VISION_POS_KEYS } from '../io/interpolate.js';
 import type { Beit3TaskModel } from '../models/beit3/heads/base.js';
+import {
+  classesInCheckpoint,
+  detectCheckpointTask,
+  filterCheckpoint,
+  POS_EXTRA_ROWS,
+  positionMismatches,
+} from '../models/beit3/pretrained.js';
 import { createTaskModel } from '../models/beit3/registry.js';
 import { buildSpecGraph } from '../models/beit3/spec.js';
 import type { ModelTask, TaskConfig } from './config.js';
@@ -14,35 +20,8 @@ import { SizeMismatchError, TaskConfigError, WrongTaskHeadError } from './errors
 import type { GraphSpec } from './graphs.js';
 import { type SessionOptions, TaskSession } from './session.js';
 
-/** A key only one task's head has: identifies the task of a checkpoint. */
-const HEAD_MARKERS: [string, string][] = [
-  ['mim_head.weight', 'pretraining'],
-  ['pooler.dense.weight', 'vqav2'],
-  ['head.dense1.weight', 'nlvr2'],
-  ['vision_head.weight', 'retrieval'],
-  ['mlm_head.weight', 'captioning'],
-  ['fc_norm.weight', 'imageclassification'],
-];
-
-/** The task whose head a state dict carries (undefined: backbone only). */
-export function detectHeadTask(keys: Iterable<string>): string | undefined {
-  const set = new Set(keys);
-  for (const [k, t] of HEAD_MARKERS) if (set.has(k)) return t;
-  return undefined;
-}
-
-/** Output classes of a head, read from its last layer's weight. */
-function classesInWeights(task: ModelTask, state: ReadonlyMap<string, Tensor>): number | undefined {
-  const key =
-    task === 'vqav2'
-      ? 'head.3.weight'
-      : task === 'nlvr2'
-        ? 'head.dense2.weight'
-        : task === 'imageclassification'
-          ? 'head.weight'
-          : undefined;
-  return key ? state.get(key)?.shape[0] : undefined;
-}
+/** The task whose head a state dict carries (undefined: backbone only); the checkpoint contract's rule. */
+export { detectCheckpointTask as detectHeadTask } from '../models/beit3/pretrained.js';
 
 export interface LoadedModel {
   config: TaskConfig;
@@ -74,7 +53,7 @@ export async function loadTaskModel(config: TaskConfig, opts: LoadModelOptions =
   const where = config.weights.length ? config.weights.join(' + ') : 'weights';
   let numClasses = config.numClasses;
   if (state) {
-    const found = detectHeadTask(state.keys());
+    const found = detectCheckpointTask(state.keys());
     if (config.task !== 'backbone' && found !== config.task)
       throw new WrongTaskHeadError(
         config.task,
@@ -83,7 +62,7 @@ export async function loadTaskModel(config: TaskConfig, opts: LoadModelOptions =
           ? `${where}: the checkpoint has a ${found} head, but the config's task is ${config.task} (use a ${config.task} checkpoint or --task ${found})`
           : `${where}: the checkpoint has no task head (backbone only); task ${config.task} needs its fine-tuned head weights`,
       );
-    const inWeights = classesInWeights(config.task, state);
+    const inWeights = classesInCheckpoint(config.task, state);
     if (inWeights !== undefined) {
       if (numClasses !== undefined && numClasses !== inWeights)
         throw new SizeMismatchError(
@@ -113,36 +92,22 @@ export async function loadTaskModel(config: TaskConfig, opts: LoadModelOptions =
     notes.push(`random weights (seed ${opts.randomSeed})`);
     return { config: { ...config, numClasses }, model, notes };
   }
-  const own = model.shapes();
-  if (config.task === 'backbone') {
-    // features from any task checkpoint: keep the backbone, ignore the head
-    const heads = [...state.keys()].filter((k) => !own.has(k) && !k.startsWith('beit3.'));
-    if (heads.length) {
-      state = new Map([...state].filter(([k]) => !heads.includes(k)));
-      notes.push(`ignored ${heads.length} head keys (features use the backbone only)`);
-    }
-  }
-  // Position tables: checkpoints at another resolution.
-  for (const k of VISION_POS_KEYS) {
-    const t = state.get(k);
-    const want = own.get(k);
-    if (!t || !want || t.shape[0] === want[0]) continue;
-    const side = (n: number) => Math.sqrt(n - POS_EXTRA_ROWS) * config.model.patchSize;
-    if (!opts.interpolatePositions)
+  // Position tables: checkpoints at another resolution are resized only when asked for.
+  if (!opts.interpolatePositions)
+    for (const { key, rows, want } of positionMismatches(state, model)) {
+      const side = (n: number) => Math.sqrt(n - POS_EXTRA_ROWS) * config.model.patchSize;
       throw new SizeMismatchError(
-        `${where}: ${k} has ${t.shape[0]} rows (image size ${side(t.shape[0])}), the config's image size ${config.model.imgSize} needs ${want[0]}; set img_size to ${side(t.shape[0])} or allow position interpolation`,
+        `${where}: ${key} has ${rows} rows (image size ${side(rows)}), the config's image size ${config.model.imgSize} needs ${want}; set img_size to ${side(rows)} or allow position interpolation`,
       );
-    state = new Map(state);
-    state.set(k, interpolatePosEmbed(t, want[0] - POS_EXTRA_ROWS));
-    notes.push(`interpolated ${k} from ${t.shape[0]} to ${want[0]} rows`);
-  }
-  // Models without the final LayerNorm (VQA, classification) ignore those backbone keys, as the
-  // official non-strict loading of a pretrained backbone does.
-  const ignorable = (k: string) => !config.model.normalizeOutput && k.startsWith('beit3.encoder.layer_norm.');
-  const unexpected = [...state.keys()].filter((k) => !own.has(k));
-  const ignored = unexpected.filter(ignorable);
-  if (ignored.length) notes.push(`ignored ${ignored.length} final-LayerNorm keys (normalize_output=false)`);
-  const filtered = ignored.length ? new Map([...state].filter(([k]) => !ignorable(k))) : state;
+    }
+  // Features read any task checkpoint (its head is ignored); models without the final LayerNorm
+  // (VQA, classification) ignore those backbone keys, as the official non-strict load does.
+  const own = model.shapes();
+  const { state: filtered, notes: changes } = filterCheckpoint(state, own, {
+    backboneOnly: config.task === 'backbone',
+    ignoreFinalNorm: true,
+  });
+  notes.push(...changes);
   const mismatched = [...own].filter(([k, s]) => {
     const t = filtered.get(k);
     return t && (t.shape.length !== s.length || t.shape.some((d, i) => d !== s[i]));

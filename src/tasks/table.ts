@@ -1,15 +1,16 @@
 /**
- * The declarative task table (transformers.js style): each task → its pipeline class, default
- * transform and what its config must provide. `pipeline()` resolves config, weights and dtype
- * in one place.
+ * The declarative task table (transformers.js style): each task → its pipeline class and what
+ * its config must provide, plus the one alias table. `pipeline()` (pipeline.ts) resolves config,
+ * weights and dtype in one place. Preprocessing comes from the model's pretrained cfg
+ * (models/beit3/pretrained.ts), not from here.
  */
 import type { PipelineOptions } from './base.js';
 import { CaptioningPipeline } from './caption.js';
 import { ImageClassificationPipeline } from './classify.js';
-import { loadTaskConfig, type ModelTask, normalizeTask, type TaskConfig } from './config.js';
+import type { ModelTask } from './config.js';
 import { TaskConfigError } from './errors.js';
 import { FeaturesPipeline } from './features.js';
-import { type LoadModelOptions, loadTaskModel } from './model.js';
+import type { loadTaskModel } from './model.js';
 import { Nlvr2Pipeline } from './nlvr2.js';
 import { RetrievalPipeline } from './retrieval.js';
 import { VqaPipeline } from './vqa.js';
@@ -29,7 +30,6 @@ export interface TaskEntry {
   description: string;
   needsTokenizer: boolean;
   needsLabels: boolean;
-  transform: 'vl' | 'imagenet';
   create(
     loaded: Awaited<ReturnType<typeof loadTaskModel>>,
     opts: PipelineOptions,
@@ -42,7 +42,6 @@ export const TASKS: { readonly [K in ModelTask]: TaskEntry } = {
     description: 'image → top-k class labels',
     needsTokenizer: false,
     needsLabels: false,
-    transform: 'imagenet',
     create: (l, o) => ImageClassificationPipeline.create(l, o),
   },
   retrieval: {
@@ -50,7 +49,6 @@ export const TASKS: { readonly [K in ModelTask]: TaskEntry } = {
     description: 'images × texts → similarity scores and rankings',
     needsTokenizer: true,
     needsLabels: false,
-    transform: 'vl',
     create: (l, o) => RetrievalPipeline.create(l, o),
   },
   vqav2: {
@@ -58,7 +56,6 @@ export const TASKS: { readonly [K in ModelTask]: TaskEntry } = {
     description: 'image + question → answer',
     needsTokenizer: true,
     needsLabels: true,
-    transform: 'vl',
     create: (l, o) => VqaPipeline.create(l, o),
   },
   nlvr2: {
@@ -66,7 +63,6 @@ export const TASKS: { readonly [K in ModelTask]: TaskEntry } = {
     description: 'two images + statement → true/false',
     needsTokenizer: true,
     needsLabels: false,
-    transform: 'vl',
     create: (l, o) => Nlvr2Pipeline.create(l, o),
   },
   captioning: {
@@ -74,7 +70,6 @@ export const TASKS: { readonly [K in ModelTask]: TaskEntry } = {
     description: 'image → caption (official beam search)',
     needsTokenizer: true,
     needsLabels: false,
-    transform: 'vl',
     create: (l, o) => CaptioningPipeline.create(l, o),
   },
   backbone: {
@@ -82,57 +77,24 @@ export const TASKS: { readonly [K in ModelTask]: TaskEntry } = {
     description: 'per-layer hidden states, simple feature pyramid',
     needsTokenizer: false,
     needsLabels: false,
-    transform: 'vl',
     create: (l, o) => FeaturesPipeline.create(l, o),
   },
 };
 
-export interface CreatePipelineOptions extends PipelineOptions, LoadModelOptions {
-  /** Config file path, or a resolved config. */
-  config: string | TaskConfig;
-  /** Weight files (override the config's). */
-  weights?: string[];
-  /** Section of a multi-task config to read (features from another task's checkpoint). */
-  section?: string;
-}
-
 /**
- * `const vqa = await pipeline('vqa', { config: 'model/config.json' })` — loads config, tokenizer
- * and weights, checks them against each other, compiles the task's graphs.
+ * The one alias table: every name a task is known by (transformers.js task ids, short names, the
+ * official dataset names) → its model task. `pipeline()`'s return type is derived from it.
  */
-export async function pipeline<T extends string>(
-  task: T,
-  opts: CreatePipelineOptions,
-): Promise<
-  T extends keyof typeof ALIAS_TYPES ? PipelineTypes[(typeof ALIAS_TYPES)[T]] : PipelineTypes[ModelTask]
-> {
-  const t = normalizeTask(task);
-  if (typeof opts?.config !== 'string' && (typeof opts?.config !== 'object' || opts.config === null))
-    throw new TaskConfigError(
-      `pipeline('${task}'): options.config must be a config file path or a loaded TaskConfig`,
-    );
-  let config =
-    typeof opts.config === 'string'
-      ? loadTaskConfig(opts.config, { task: opts.section ?? t, weights: opts.weights })
-      : opts.config;
-  if (typeof opts.config !== 'string' && opts.weights?.length) config = { ...config, weights: opts.weights };
-  if (t === 'backbone') config = { ...config, task: 'backbone' };
-  else if (config.task !== t)
-    throw new TaskConfigError(
-      `${config.source ?? 'config'}: is a ${config.task} config, pipeline('${task}') runs ${t}`,
-    );
-  const loaded = await loadTaskModel(config, opts);
-  return (await TASKS[t].create(loaded, opts)) as never;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-unused-vars -- used as a type: alias → pipeline class
-const ALIAS_TYPES = {
+export const ALIASES = {
   imageclassification: 'imageclassification',
   classification: 'imageclassification',
   classify: 'imageclassification',
   'image-classification': 'imageclassification',
+  imagenet: 'imageclassification',
   retrieval: 'retrieval',
   retrieve: 'retrieval',
+  flickr30k: 'retrieval',
+  coco_retrieval: 'retrieval',
   'image-text-retrieval': 'retrieval',
   vqav2: 'vqav2',
   vqa: 'vqav2',
@@ -141,8 +103,23 @@ const ALIAS_TYPES = {
   'visual-reasoning': 'nlvr2',
   captioning: 'captioning',
   caption: 'captioning',
+  coco_captioning: 'captioning',
+  nocaps: 'captioning',
   'image-to-text': 'captioning',
   backbone: 'backbone',
   features: 'backbone',
+  'feature-extraction': 'backbone',
   'image-feature-extraction': 'backbone',
-} as const;
+} as const satisfies Record<string, ModelTask>;
+
+export type TaskAlias = keyof typeof ALIASES;
+
+/** The model task of a task name or alias (case-insensitive); a TaskConfigError lists the known names. */
+export function normalizeTask(name: string): ModelTask {
+  const t = (ALIASES as Record<string, ModelTask>)[name.toLowerCase()];
+  if (!t)
+    throw new TaskConfigError(
+      `unknown task "${name}" (known: ${[...new Set(Object.values(ALIASES))].join(', ')} and aliases ${Object.keys(ALIASES).join(', ')})`,
+    );
+  return t;
+}

@@ -160,3 +160,11 @@ export function makeConfig(
     ...overrides,
   });
 }
+
+/**
+ * normalize_output as the official task models are registered: false for image classification
+ * and VQA (their heads pool without the final multiway LayerNorm), true for every other task.
+ */
+export function defaultNormalizeOutput(task: string): boolean {
+  return !(task === 'imageclassification' || task === 'vqav2');
+}

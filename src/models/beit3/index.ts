@@ -26,3 +26,4 @@ export {
 export { Linear, LayerNorm, Embedding, Multiway, ModuleList, DropPath } from '../../nn/layers.js';
 export { Inits, type Init } from '../../nn/init.js';
 export * from './load.js';
+export * from './pretrained.js';

@@ -6,8 +6,8 @@
  */
 import type { Tensor } from '../../graph/tensor.js';
 import { loadCheckpoint } from '../../io/checkpoint.js';
-import { adaptCheckpoint } from '../../io/interpolate.js';
 import type { LoadStateDictResult, Module } from '../../nn/module.js';
+import { filterCheckpoint } from './pretrained.js';
 
 export interface LoadPretrainedOptions {
   /** Default false, like the official fine-tuning load. */
@@ -31,7 +31,7 @@ export async function loadPretrained(
   const raw = typeof source === 'string' ? await loadCheckpoint(source, { modelKey: opts.modelKey }) : source;
   const prefixed = new Map<string, Tensor>();
   for (const [k, t] of raw) prefixed.set((opts.prefix ?? '') + k, t);
-  const { stateDict, changes } = adaptCheckpoint(prefixed, model.shapes());
-  const r = model.loadStateDict(stateDict, { strict: opts.strict ?? false });
+  const { state, notes: changes } = filterCheckpoint(prefixed, model);
+  const r = model.loadStateDict(state, { strict: opts.strict ?? false });
   return { ...r, changes };
 }

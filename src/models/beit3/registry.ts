@@ -2,7 +2,7 @@
  * Model registry under the official names (unilm beit3/modeling_finetune.py), plus our own
  * tiny/small sizes and the paper's giant. A name is `beit3_<size>_patch<p>_<img>[_<task>]`.
  */
-import { type Beit3Config, makeConfig } from './config.js';
+import { type Beit3Config, defaultNormalizeOutput, makeConfig } from './config.js';
 import type { Beit3TaskModel, TaskName } from './heads/base.js';
 import { Beit3ForCaptioning } from './heads/captioning.js';
 import { Beit3ForImageClassification } from './heads/classification.js';
@@ -139,8 +139,10 @@ export interface CreateOptions {
 /** Config for a registered name (normalize_output=False for classification and VQA, as registered). */
 export function configFor(name: string, overrides: Partial<Beit3Config> = {}): Beit3Config {
   const e = getEntry(name);
-  const normalizeOutput = !(e.task === 'imageclassification' || e.task === 'vqav2');
-  return makeConfig(e.size, e.imgSize, e.patchSize, { normalizeOutput, ...overrides });
+  return makeConfig(e.size, e.imgSize, e.patchSize, {
+    normalizeOutput: defaultNormalizeOutput(e.task),
+    ...overrides,
+  });
 }
 
 /** Builds the model for a task from a config (parameters declared, not yet initialised). */
