@@ -6,7 +6,6 @@ export * from './queue.js';
 export * from './loader.js';
 export * from './mixed.js';
 export * from './sources.js';
-export * from './workerPool.js';
 export * from './readers/imageFolder.js';
 export * from './readers/text.js';
 export * from './readers/jsonl.js';

@@ -1,7 +1,7 @@
 import { DataError, SampleError, WorkerPoolError, describeError } from './errors.js';
 import { Rng, deriveSeed, permutation } from '../util/random.js';
 import { orderedMap, prefetch } from './queue.js';
-import { WorkerPool, type WorkerPoolOptions } from './workerPool.js';
+import { WorkerPool } from '../util/workers.node.js';
 import { collate as defaultCollate } from './collate.js';
 
 /**
@@ -80,7 +80,7 @@ export interface InlineMapStage {
 export interface WorkerMapStage {
   kind: 'workerMap';
   name: string;
-  pool: WorkerPoolOptions;
+  pool: WorkerMapOptions;
   /** Samples in flight at once (default 2 per worker). */
   inFlight: number;
   onError: ErrorPolicy;
@@ -106,7 +106,18 @@ export function mapStage<I, O>(fn: (value: I, ctx: SampleContext) => O | undefin
  * {epoch, index, seed, options}. Values cross threads by structured clone (typed arrays of the
  * result are transferred).
  */
-export function workerMapStage(options: WorkerPoolOptions & { inFlight?: number; onError?: ErrorPolicy; name?: string }): MapStage {
+export interface WorkerMapOptions {
+  /** Module exporting the map function: a path (relative to cwd) or a file: URL. */
+  module: string | URL;
+  /** Exported function name (default 'default'). Called as fn(value, {epoch, index, seed, options}). */
+  exportName?: string;
+  /** Number of worker threads (default 2). */
+  workers?: number;
+  /** Passed to the function as ctx.options (structured-cloned once per worker). */
+  options?: unknown;
+}
+
+export function workerMapStage(options: WorkerMapOptions & { inFlight?: number; onError?: ErrorPolicy; name?: string }): MapStage {
   const workers = options.workers ?? 2;
   return {
     kind: 'workerMap',
@@ -268,9 +279,14 @@ export class DataLoader<B = Record<string, unknown>> {
       limit = stage.concurrency;
     } else {
       let pool = pools.get(stage);
-      if (!pool) pools.set(stage, (pool = new WorkerPool(stage.pool)));
+      if (!pool) {
+        const o = stage.pool;
+        // the one util pool; a map function's own error comes back as a DataError (per-sample policy applies)
+        pool = new WorkerPool({ module: o.module, exportName: o.exportName, threads: o.workers, options: o.options, label: 'map worker', reviveError: (_name, message) => new DataError(message) });
+        pools.set(stage, pool);
+      }
       const p = pool;
-      run = (v, ctx) => p.run(v, { ...ctx });
+      run = (v, ctx) => p.run(v, { ctx: { ...ctx }, transfer: [] });
       limit = stage.inFlight;
     }
     const DROP = Symbol('drop');

@@ -303,7 +303,7 @@ describe('worker map stages', () => {
       batch: { size: 2 },
       warn: () => undefined,
     });
-    await expect(collect(loader.iterate())).rejects.toThrow(/map worker 0 died/);
+    await expect(collect(loader.iterate())).rejects.toThrow(/map worker died: worker exited with code: 3/);
   });
 
   it('reports a missing export clearly', async () => {

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import preprocessMap from '../../src/vision/mapFn.js';
+import preprocessMap from '../../src/vision/worker.js';
 import { preprocessImage } from '../../src/vision/preprocess.js';
 import { IMAGES } from './helpers.js';
 
-describe('preprocessMap (data-layer worker map function)', () => {
+describe('vision/worker.ts default export (data-layer worker map function)', () => {
   const source = join(IMAGES, 'source', 'chelsea.png');
   it('uses ctx.seed for training jobs without a seed, and the job seed otherwise', async () => {
     const a = await preprocessMap({ source, transform: 'vl-train', size: 24 }, { seed: 9 });
