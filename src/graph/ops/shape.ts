@@ -313,3 +313,16 @@ export function pad(x: Value, pads: readonly number[] | Value, value = 0, outSha
 export function size(x: Value): Value {
   return x.graph.addNode('Size', [x], [{ dtype: 'int64', shape: [] }])[0];
 }
+
+/** ONNX Flatten: dims before `axis` into the first output dim, the rest into the second. */
+export function flatten(x: Value, axis = 1): Value {
+  const a = normAxis('Flatten', axis, x.rank + 1);
+  const prod = (ds: readonly Dim[]): Dim =>
+    ds.every((d) => typeof d === 'number')
+      ? (ds as number[]).reduce((p, c) => p * c, 1)
+      : ds.length === 1
+        ? ds[0]
+        : freshDim(`${x.name}_flat`);
+  const shape = [prod(x.shape.slice(0, a)), prod(x.shape.slice(a))];
+  return x.graph.addNode('Flatten', [x], [{ dtype: x.dtype, shape }], { axis: { i: a } })[0];
+}
