@@ -30,12 +30,15 @@ export const ADAMW_DEFAULTS: Required<AdamWConfig> = {
   weightDecay: 0.01,
 };
 
-/** ‖[‖g_p‖₂ for p]‖₂, as torch.nn.utils.clip_grad_norm_ computes it (a scalar). */
-export function globalNorm(grads: readonly Value[]): Value {
-  const norms = grads.map((g) =>
+/**
+ * ‖[‖g_p‖₂ for p]‖₂, as torch.nn.utils.clip_grad_norm_ computes it (a scalar). `squares`
+ * (g_p ⊙ g_p, e.g. shared with AdamW's second moment) saves a pass per parameter.
+ */
+export function globalNorm(grads: readonly Value[], squares?: readonly Value[]): Value {
+  const norms = grads.map((g, i) =>
     ops.sqrt(
       ops.reduceSum(
-        ops.mul(g, g),
+        squares?.[i] ?? ops.mul(g, g),
         Array.from({ length: g.rank }, (_, i) => i),
       ),
     ),
@@ -63,6 +66,14 @@ export interface AdamWScalars {
   stepSize: Value;
   /** √(1 − β2^t). */
   bc2Sqrt: Value;
+  /**
+   * The clip coefficient (scalar) the gradient is multiplied by first; folded into the moment
+   * factors ((1 − β1)·c, (1 − β2)·c²) so the clipped gradient is never materialised: one pass
+   * over every parameter less, the same values up to float rounding (exact when c = 1).
+   */
+  gradScale?: Value | null;
+  /** g ⊙ g when already computed (the gradient norm needs it too). */
+  gradSquare?: Value;
 }
 
 /**
@@ -77,8 +88,11 @@ export function adamwUpdate(
   s: AdamWScalars,
   cfg: Required<Pick<AdamWConfig, 'beta1' | 'beta2' | 'eps'>>,
 ): [Value, Value, Value] {
-  const m2 = ops.add(ops.mul(m, cfg.beta1), ops.mul(g, 1 - cfg.beta1));
-  const v2 = ops.add(ops.mul(v, cfg.beta2), ops.mul(ops.mul(g, g), 1 - cfg.beta2));
+  const c = s.gradScale;
+  const k1 = c ? ops.mul(c, 1 - cfg.beta1) : 1 - cfg.beta1;
+  const k2 = c ? ops.mul(ops.mul(c, c), 1 - cfg.beta2) : 1 - cfg.beta2;
+  const m2 = ops.add(ops.mul(m, cfg.beta1), ops.mul(g, k1));
+  const v2 = ops.add(ops.mul(v, cfg.beta2), ops.mul(s.gradSquare ?? ops.mul(g, g), k2));
   const decayed = s.decay ? ops.mul(p, s.decay) : p;
   const denom = ops.add(ops.div(ops.sqrt(v2), s.bc2Sqrt), cfg.eps);
   const p2 = ops.sub(decayed, ops.mul(ops.div(m2, denom), s.stepSize));

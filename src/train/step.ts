@@ -550,7 +550,10 @@ export class TrainStep {
     if (isUpdate) {
       if (this.exposeGrads)
         r.grads = new Map(
-          this.paramNames.map((n) => [n, this.updateFreq === 1 ? res[GRAD(n)] : copyOf(this.acc.cur.get(ACC(n))!)]),
+          this.paramNames.map((n) => [
+            n,
+            this.updateFreq === 1 ? res[GRAD(n)] : copyOf(this.acc.cur.get(ACC(n))!),
+          ]),
         );
       r.gradNorm = gradNorm;
       if (this.clip !== null) r.clipCoef = Number(this.coefBuf.data[0]);
@@ -667,13 +670,13 @@ function addUpdate(
   const pick = (vec: Value, i: number) => ops.squeeze(ops.slice(vec, [i], [i + 1], [0]), [0]);
   const decay = Array.from({ length: numGroups }, (_, i) => pick(decayVec, i));
   const stepSize = Array.from({ length: numGroups }, (_, i) => pick(stepVec, i));
-  const norm = globalNorm(grads);
+  const squares = grads.map((x) => ops.mul(x, x)); // shared by the norm and AdamW's v
+  const norm = globalNorm(grads, squares);
   g.output(norm, NORM);
-  let gs = grads;
+  let coef: Value | null = null;
   if (clip !== null) {
-    const coef = clipCoefficient(norm, clip);
+    coef = clipCoefficient(norm, clip);
     g.output(coef, COEF);
-    gs = grads.map((x) => ops.mul(x, coef));
   }
   params.forEach((p, i) => {
     const gi = groupOf[i];
@@ -681,10 +684,16 @@ function addUpdate(
     const v = g.input(V(p.name), dtype, p.shape);
     const [p2, m2, v2] = adamwUpdate(
       p,
-      gs[i],
+      grads[i],
       m,
       v,
-      { decay: decays[gi] ? decay[gi] : null, stepSize: stepSize[gi], bc2Sqrt },
+      {
+        decay: decays[gi] ? decay[gi] : null,
+        stepSize: stepSize[gi],
+        bc2Sqrt,
+        gradScale: coef,
+        gradSquare: squares[i],
+      },
       cfg,
     );
     g.output(p2, NEXT(p.name));
