@@ -7,7 +7,8 @@ import { dataSuite } from './data.js';
 import { textSuite } from './text.js';
 import { tasksSuite } from './tasks.js';
 import { vqkdSuite } from './vqkd.js';
+import { pretrainSuite } from './pretrain.js';
 import { trainSuite } from './train.js';
 
 /** Benchmark suites in run order; each area adds its own file here. */
-export const suites: Suite[] = [engineSuite, visionSuite, ioSuite, beit3Suite, dataSuite, textSuite, tasksSuite, vqkdSuite, trainSuite];
+export const suites: Suite[] = [engineSuite, visionSuite, ioSuite, beit3Suite, dataSuite, textSuite, tasksSuite, vqkdSuite, pretrainSuite, trainSuite];

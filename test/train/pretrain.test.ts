@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePth } from '../../src/io/pth.js';
 import { configFor, createTaskModel } from '../../src/models/beit3/index.js';
 import { loadPretrained } from '../../src/models/beit3/load.js';
+import { loadInit } from '../../src/train/recipe.js';
 import { Beit3Tokenizer } from '../../src/text/beit3-tokenizer.js';
 import {
   applyBeitInit,
@@ -194,6 +195,11 @@ describe('beit3 pretraining on the shared loop', () => {
     ]);
     const q = 'beit3.encoder.layers.1.self_attn.q_proj.B.weight';
     expect(Array.from(ft.stateDict().get(q)!.data as Float32Array)).toEqual(Array.from(state.get(q)!.data as Float32Array));
+    // and `beit3 finetune --init` (loadInit: every backbone key must fit) takes it as is
+    const ft2 = createTaskModel('imageclassification', cfg, 5);
+    const notes = await loadInit(ft2, a.published!);
+    expect(notes.join('\n')).toMatch(/ignored \(other heads\): mlm_head.weight, mlm_head.bias, mim_head.weight, mim_head.bias/);
+    expect(Array.from(ft2.stateDict().get(q)!.data as Float32Array)).toEqual(Array.from(state.get(q)!.data as Float32Array));
     // plots and the log from the shared loop
     const files = (await import('node:fs')).readdirSync(join(dir, 'a'));
     expect(files).toContain('log.jsonl');
