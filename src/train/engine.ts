@@ -25,28 +25,22 @@ export interface TaskEngineOptions {
   threads?: number;
 }
 
-/** StepEngine over a compiled fine-tuning step. */
-export class TrainStepEngine implements StepEngine<Readonly<Record<string, Tensor>>> {
-  private constructor(
+type Batch = Readonly<Record<string, Tensor>>;
+
+/**
+ * The StepEngine over any compiled TrainStep (fine-tuning, pretraining, VQ-KD): `feeds` turns a
+ * stream batch into the step's inputs (default: the batch as it is).
+ */
+export class CompiledStepEngine implements StepEngine<Batch> {
+  constructor(
     readonly step: TrainStep,
-    readonly objective: Objective,
+    private readonly feeds: (batch: Batch, ctx: MicroContext) => Record<string, Tensor> = (b) => ({ ...b }),
   ) {}
 
-  static async create(o: TaskEngineOptions): Promise<TrainStepEngine> {
-    const { step, objective } = await compileFinetune(o.model, o.task, o.hp, {
-      batchSize: o.batchSize,
-      textLen: o.textLen,
-      seed: o.seed,
-      compile: o.threads ? { threads: o.threads } : undefined,
-    });
-    step.init(o.init ?? o.model.stateDict());
-    return new TrainStepEngine(step, objective);
-  }
-
-  async micro(batch: Readonly<Record<string, Tensor>>, ctx: MicroContext): Promise<MicroResult> {
+  async micro(batch: Batch, ctx: MicroContext): Promise<MicroResult> {
     let r;
     try {
-      r = await this.step.microStep(this.objective.feeds(batch, { globalStep: ctx.step }), ctx.lr);
+      r = await this.step.microStep(this.feeds(batch, ctx), ctx.lr);
     } catch (e) {
       // the step keeps its state as before the bad micro-batch; the loop stops with the last checkpoint
       if (e instanceof NonFiniteError) return { loss: Number.NaN, gradNorm: Number.NaN, note: e.message };
@@ -74,5 +68,26 @@ export class TrainStepEngine implements StepEngine<Readonly<Record<string, Tenso
 
   release(): Promise<void> {
     return this.step.release();
+  }
+}
+
+/** The engine of a fine-tuning run: compileFinetune's step fed through the task objective. */
+export class TrainStepEngine extends CompiledStepEngine {
+  private constructor(
+    step: TrainStep,
+    readonly objective: Objective,
+  ) {
+    super(step, (batch, ctx) => objective.feeds(batch, { globalStep: ctx.step }));
+  }
+
+  static async create(o: TaskEngineOptions): Promise<TrainStepEngine> {
+    const { step, objective } = await compileFinetune(o.model, o.task, o.hp, {
+      batchSize: o.batchSize,
+      textLen: o.textLen,
+      seed: o.seed,
+      compile: o.threads ? { threads: o.threads } : undefined,
+    });
+    step.init(o.init ?? o.model.stateDict());
+    return new TrainStepEngine(step, objective);
   }
 }
