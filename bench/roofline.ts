@@ -36,8 +36,8 @@ export async function measureRoofline(repeats = 6, iters = 5): Promise<Roofline>
   return { gflops: byThreads[threads], threads, byThreads };
 }
 
-/** The MatMul chain on exactly `threads` intra-op threads. */
-export async function measureRooflineAt(threads: number, repeats = 6, iters = 5): Promise<number> {
+/** The compiled MatMul chain, its feeds and FLOPs per run. */
+async function rooflineProgram(threads: number, repeats: number) {
   const { tokens, dim, hidden } = FFN_SHAPE;
   const g = new Graph('roofline');
   let x = g.input('x', 'float32', [tokens, dim]);
@@ -47,8 +47,29 @@ export async function measureRooflineAt(threads: number, repeats = 6, iters = 5)
   }
   g.output(x, 'y');
   const p = await Program.compile(g, { threads });
-  const feeds = { x: filled([tokens, dim], 99) };
-  const flops = repeats * 2 * (2 * tokens * dim * hidden);
+  return { p, feeds: { x: filled([tokens, dim], 99) }, flops: repeats * 2 * (2 * tokens * dim * hidden) };
+}
+
+/** Mean process CPU ms (user + system) per call after one warm-up: robust to other processes on a shared machine. */
+export async function cpuMs(fn: () => Promise<unknown>, n: number): Promise<number> {
+  await fn();
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) await fn();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000 / n;
+}
+
+/** The MatMul chain on ONE thread by process CPU time (GFLOP per CPU second), for CPU-time figures. */
+export async function measureRooflineCpu1t(repeats = 3, iters = 3): Promise<number> {
+  const { p, feeds, flops } = await rooflineProgram(1, repeats);
+  const ms = await cpuMs(() => p.run(feeds), iters);
+  await p.release();
+  return flops / ms / 1e6;
+}
+
+/** The MatMul chain on exactly `threads` intra-op threads. */
+export async function measureRooflineAt(threads: number, repeats = 6, iters = 5): Promise<number> {
+  const { p, feeds, flops } = await rooflineProgram(threads, repeats);
   await p.run(feeds);
   let best = Infinity;
   for (let i = 0; i < iters; i++) {

@@ -2,7 +2,8 @@
  * The BEiT v2 VQ-KD tokenizer (vqkd_encoder_base_decoder_3x768x12_clip, random weights with a
  * unit-norm codebook) turning 224² images into code ids: ViT-B/16 encoder, encode_task_layer and
  * the nearest-code search over 8192 codes, one ORT program. images/s at batch 8 and the fraction
- * of the roofline measured in the same run.
+ * of the roofline measured in the same run; plus the same on ONE thread by process CPU time
+ * against the one-thread CPU-time roofline (does not move when other processes share the cores).
  */
 import { Graph } from '../../src/graph/ir.js';
 import { Tensor } from '../../src/graph/tensor.js';
@@ -11,6 +12,7 @@ import { createVqkd } from '../../src/models/vqkd/registry.js';
 import { ParamScope } from '../../src/nn/module.js';
 import { Program } from '../../src/runtime/index.js';
 import { type BenchContext, type Suite, timeIt } from '../report.js';
+import { cpuMs, measureRooflineCpu1t } from '../roofline.js';
 
 /** Forward FLOPs (multiply-add = 2) of the ViT on one image: blocks, attention, patch projection. */
 export function vitFlops(c: VitConfig): number {
@@ -59,6 +61,20 @@ export const vqkdSuite: Suite = {
       unit: 'images/s',
       roofline_fraction: gflops / ctx.rooflineGflops,
       note: `ViT-B/16 encoder + task layer + nearest of ${nCode} codes, ${gflops.toFixed(0)} GFLOP/s (${(flops / 1e9).toFixed(1)} GFLOP/image)`,
+    });
+    if (ctx.filter && !'vqkd.base224.b8.1thread_cpu'.includes(ctx.filter) && ctx.filter !== 'vqkd') return;
+    const one = await Program.compile(g, { bind: s.bindings(), threads: 1 });
+    const ms1 = await cpuMs(() => one.run({ image: img }), 2);
+    await one.release();
+    const roof1 = await measureRooflineCpu1t();
+    const g1 = (flops * B) / ms1 / 1e6;
+    ctx.report({
+      name: 'vqkd.base224.b8.1thread_cpu',
+      value: (B * 1000) / ms1,
+      unit: 'images/cpu-s',
+      roofline_fraction: g1 / roof1,
+      threads: 1,
+      note: `one ORT thread, CPU time: ${g1.toFixed(0)} GFLOP/s vs ${roof1.toFixed(0)} GFLOP/s single-thread roofline`,
     });
   },
 };
