@@ -10,8 +10,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ImageIndex, SearchIndexError } from '../search/index.js';
-import type { ModelTask } from '../tasks/config.js';
-import type { RouteContext } from './context.js';
+import type { ModelTask } from '../tasks/index.js';
+import { responseOver, type RouteContext } from './context.js';
 import { Engine, type EngineOptions } from './engine.js';
 import { notFound, toServerError, unauthorized, unavailable } from './errors.js';
 import type { ImageLimits } from './images.js';
@@ -35,7 +35,16 @@ export interface ServerOptions extends EngineOptions, Partial<ImageLimits> {
 }
 
 /** Paths that never need the API key (health checks, the page, the API description). */
-const OPEN = [/^\/$/, /^\/[\w.-]+\.(js|css|svg)$/, /^\/health$/, /^\/v2\/health\//, /^\/v2$/, /^\/docs/, /^\/openapi\.json$/, /^\/metrics$/];
+const OPEN = [
+  /^\/$/,
+  /^\/[\w.-]+\.(js|css|svg)$/,
+  /^\/health$/,
+  /^\/v2\/health\//,
+  /^\/v2$/,
+  /^\/docs/,
+  /^\/openapi\.json$/,
+  /^\/metrics$/,
+];
 
 export class Beit3Server {
   private closing?: Promise<void>;
@@ -161,7 +170,11 @@ export async function createServer(opts: ServerOptions): Promise<Beit3Server> {
       throw unavailable('shutting_down', 'the server is shutting down');
     }
     // counted until the response is over (also for hijacked server-sent event streams)
-    reply.raw.once('close', server.accept());
+    const done = server.accept();
+    reply.raw.once('close', () => {
+      responseOver(req); // frees queue places the request reserved
+      done();
+    });
     if (opts.apiKey && !OPEN.some((r) => r.test(path))) {
       const auth = req.headers.authorization;
       const key = auth?.startsWith('Bearer ') ? auth.slice(7) : req.headers['x-api-key'];

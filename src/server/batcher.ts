@@ -111,9 +111,35 @@ class Lane<I, R> {
   }
 }
 
+/**
+ * Places in a group's queue held for a request that is still reading and decoding its inputs,
+ * so a full queue refuses it before that work rather than after. `release()` frees the places
+ * it did not use (call it when the request is done, also on failure).
+ */
+export class Reservation {
+  constructor(
+    private readonly group: BatchGroup,
+    public left: number,
+  ) {}
+
+  /** @internal one place becomes a queued item. */
+  take(): boolean {
+    if (this.left <= 0) return false;
+    this.left--;
+    this.group.unreserve(1);
+    return true;
+  }
+
+  release(): void {
+    this.group.unreserve(this.left);
+    this.left = 0;
+  }
+}
+
 /** The lanes of one task, sharing its queue limit and its drain. */
 export class BatchGroup {
   private readonly lanes = new Map<string, Lane<never, never>>();
+  private reserved = 0;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
   /** Set while draining: waiting items go out at once instead of waiting for `maxDelayMs`. */
@@ -127,9 +153,9 @@ export class BatchGroup {
     readonly observer?: BatchObserver,
   ) {}
 
-  /** Items waiting in all lanes. */
+  /** Items waiting in all lanes, plus places reserved by requests still decoding their inputs. */
   get depth(): number {
-    let n = 0;
+    let n = this.reserved;
     for (const l of this.lanes.values()) n += l.queue.length;
     return n;
   }
@@ -149,20 +175,14 @@ export class BatchGroup {
     item: I,
     run: (items: I[]) => Promise<R[]>,
     maxBatch = this.limits.maxBatch,
+    reservation?: Reservation,
   ): Promise<R> {
-    if (this.closed) {
-      this.observer?.rejected?.(this.name, 'shutting_down');
-      return Promise.reject(unavailable('shutting_down', 'the server is shutting down'));
-    }
-    if (this.depth >= this.limits.maxQueue) {
-      this.observer?.rejected?.(this.name, 'queue_full');
-      const wait = Math.ceil((this.depth * this.msPerItem) / 1000);
-      return Promise.reject(
-        queueFull(
-          `${this.name}: ${this.depth} requests already queued (limit ${this.limits.maxQueue}); retry later`,
-          Math.min(60, Math.max(1, wait)),
-        ),
-      );
+    if (!reservation?.take()) {
+      try {
+        this.admit(1);
+      } catch (e) {
+        return Promise.reject(e);
+      }
     }
     let lane = this.lanes.get(key) as Lane<I, R> | undefined;
     if (!lane) {
@@ -176,13 +196,45 @@ export class BatchGroup {
           this.observer?.rejected?.(this.name, 'queue_timeout');
           this.changed();
           reject(
-            queueTimeout(`${this.name}: waited ${this.limits.queueTimeoutMs} ms in the queue without a worker`),
+            queueTimeout(
+              `${this.name}: waited ${this.limits.queueTimeoutMs} ms in the queue without a worker`,
+            ),
           );
         }
       }, this.limits.queueTimeoutMs);
       lane.push(w);
       this.changed();
     });
+  }
+
+  /** Throws the 503 (draining) or 429 (no room for `n` more items) for this group. */
+  private admit(n: number): void {
+    if (this.closed) {
+      this.observer?.rejected?.(this.name, 'shutting_down');
+      throw unavailable('shutting_down', 'the server is shutting down');
+    }
+    if (this.depth + n > this.limits.maxQueue) {
+      this.observer?.rejected?.(this.name, 'queue_full');
+      const wait = Math.ceil((this.depth * this.msPerItem) / 1000);
+      throw queueFull(
+        `${this.name}: ${this.depth} requests already queued (limit ${this.limits.maxQueue}); retry later`,
+        Math.min(60, Math.max(1, wait)),
+      );
+    }
+  }
+
+  /** Holds `n` places in the queue for a request about to decode its inputs (429 when full). */
+  reserve(n: number): Reservation {
+    this.admit(n);
+    this.reserved += n;
+    this.changed();
+    return new Reservation(this, n);
+  }
+
+  /** @internal */
+  unreserve(n: number): void {
+    this.reserved -= n;
+    if (n) this.changed();
   }
 
   /** @internal */

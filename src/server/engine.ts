@@ -3,14 +3,18 @@
  * group per task (lanes inside it per operation and per setting that changes the computation),
  * readiness (ready once every worker compiled and ran each task's graphs) and draining.
  */
-import type { GenerationSettings, ModelTask, TaskConfig } from '../tasks/config.js';
-import type { VqaResult } from '../tasks/vqa.js';
-import type { Nlvr2Result } from '../tasks/nlvr2.js';
-import type { ClassLabel } from '../tasks/classify.js';
-import type { PipelineDType } from '../tasks/session.js';
+import type {
+  ClassLabel,
+  GenerationSettings,
+  ModelTask,
+  PipelineDType,
+  TaskConfig,
+  VqaResult,
+} from '../tasks/index.js';
+import type { Nlvr2Result } from '../tasks/index.js';
 import { threadsPerWorker } from '../util/cores.node.js';
 import type { RgbImage } from '../vision/image.js';
-import { BatchGroup, type BatcherLimits } from './batcher.js';
+import { BatchGroup, type BatcherLimits, type Reservation } from './batcher.js';
 import { notFound, toServerError, unavailable } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import { type InferencePool, startInferencePool } from './pool.js';
@@ -68,7 +72,13 @@ export class Engine {
       this.groups.set(t.config.task, new BatchGroup(t.config.task, this.limits, metrics));
     }
     this.pool = startInferencePool(
-      { tasks, threads: this.threads, batchSize: Math.max(2, this.limits.maxBatch), dtype: dtype ?? 'fp32', padSingle },
+      {
+        tasks,
+        threads: this.threads,
+        batchSize: Math.max(2, this.limits.maxBatch),
+        dtype: dtype ?? 'fp32',
+        padSingle,
+      },
       this.workers,
     );
     this.warm = this.warmUp();
@@ -127,65 +137,98 @@ export class Engine {
     lane: string,
     item: I,
     build: (items: I[]) => WorkerRequest,
-    maxBatch?: number,
+    opts: { maxBatch?: number; reservation?: Reservation } = {},
   ): Promise<R> {
-    this.checkReady();
+    if (!opts.reservation) this.checkReady(); // a reservation was admitted while ready
     this.config(task);
     const group = this.groups.get(task)!;
-    return group.submit<I, R>(lane, item, async (items) => {
-      try {
-        return (await this.pool.run(build(items))) as R[];
-      } catch (e) {
-        if ((e as Error).name === 'WorkerPoolError' && this.state === 'ready') {
-          this.failure = e as Error; // a worker died: health says so from now on
-          this.state = 'failed';
+    return group.submit<I, R>(
+      lane,
+      item,
+      async (items) => {
+        try {
+          return (await this.pool.run(build(items))) as R[];
+        } catch (e) {
+          if ((e as Error).name === 'WorkerPoolError' && this.state === 'ready') {
+            this.failure = e as Error; // a worker died: health says so from now on
+            this.state = 'failed';
+          }
+          throw toServerError(e);
         }
-        throw toServerError(e);
-      }
-    }, maxBatch);
+      },
+      opts.maxBatch,
+      opts.reservation,
+    );
   }
 
-  classify(image: RgbImage, topk: number): Promise<{ topk: ClassLabel[] }> {
-    return this.submit('imageclassification', 'classify', { image, topk }, (items) => ({
-      op: 'classify',
-      images: items.map((i) => i.image),
-      topk: Math.max(...items.map((i) => i.topk)),
-    })).then((r) => {
-      const res = r as { topk: ClassLabel[] };
-      return { topk: res.topk.slice(0, topk) };
+  /**
+   * Holds `n` places in `task`'s queue before a request decodes its inputs (503 when not ready,
+   * 429 when full), so an overloaded server refuses work before spending time on it. Pass it to
+   * the task calls; release it when the request is done.
+   */
+  admit(task: ModelTask, n: number): Reservation {
+    this.checkReady();
+    this.config(task);
+    return this.groups.get(task)!.reserve(n);
+  }
+
+  classify(image: RgbImage, topk: number, reservation?: Reservation): Promise<{ topk: ClassLabel[] }> {
+    return this.submit<{ image: RgbImage; topk: number }, { topk: ClassLabel[] }>(
+      'imageclassification',
+      'classify',
+      { image, topk },
+      (items) => ({
+        op: 'classify',
+        images: items.map((i) => i.image),
+        topk: Math.max(...items.map((i) => i.topk)),
+      }),
+      { reservation },
+    ).then((r) => ({ topk: r.topk.slice(0, topk) }));
+  }
+
+  vqa(image: RgbImage, question: string, topk: number, reservation?: Reservation): Promise<VqaResult> {
+    return this.submit<{ image: RgbImage; question: string; topk: number }, VqaResult>(
+      'vqav2',
+      'vqa',
+      { image, question, topk },
+      (items) => ({
+        op: 'vqa',
+        items: items.map(({ image, question }) => ({ image, question })),
+        topk: Math.max(...items.map((i) => i.topk)),
+      }),
+      { reservation },
+    ).then((r) => ({ ...r, topk: r.topk.slice(0, topk) }));
+  }
+
+  nlvr2(left: RgbImage, right: RgbImage, statement: string, reservation?: Reservation): Promise<Nlvr2Result> {
+    return this.submit('nlvr2', 'nlvr2', { left, right, statement }, (items) => ({ op: 'nlvr2', items }), {
+      reservation,
     });
   }
 
-  vqa(image: RgbImage, question: string, topk: number): Promise<VqaResult> {
-    return this.submit('vqav2', 'vqa', { image, question, topk }, (items) => ({
-      op: 'vqa',
-      items: items.map(({ image, question }) => ({ image, question })),
-      topk: Math.max(...items.map((i) => i.topk)),
-    })).then((r) => {
-      const res = r as VqaResult;
-      return { ...res, topk: res.topk.slice(0, topk) };
-    });
-  }
-
-  nlvr2(left: RgbImage, right: RgbImage, statement: string): Promise<Nlvr2Result> {
-    return this.submit('nlvr2', 'nlvr2', { left, right, statement }, (items) => ({ op: 'nlvr2', items }));
-  }
-
-  caption(image: RgbImage, gen: Partial<GenerationSettings>): Promise<{ caption: string; score: number }> {
+  caption(
+    image: RgbImage,
+    gen: Partial<GenerationSettings>,
+    reservation?: Reservation,
+  ): Promise<{ caption: string; score: number }> {
     // generation settings change the computation: one lane per setting
-    return this.submit('captioning', `caption:${JSON.stringify(gen)}`, image, (images) => ({
-      op: 'caption',
-      images,
-      gen,
-    }));
+    return this.submit(
+      'captioning',
+      `caption:${JSON.stringify(gen)}`,
+      image,
+      (images) => ({ op: 'caption', images, gen }),
+      { reservation },
+    );
   }
 
-  embedImage(image: RgbImage): Promise<Float32Array> {
-    return this.submit('retrieval', 'image', image, (images) => ({ op: 'embed_images', images }));
+  embedImage(image: RgbImage, reservation?: Reservation): Promise<Float32Array> {
+    return this.submit('retrieval', 'image', image, (images) => ({ op: 'embed_images', images }), {
+      reservation,
+    });
   }
 
-  embedText(text: string): Promise<Float32Array> {
-    return this.submit('retrieval', 'text', text, (texts) => ({ op: 'embed_texts', texts }));
+  embedText(text: string, reservation?: Reservation): Promise<Float32Array> {
+    return this.submit('retrieval', 'text', text, (texts) => ({ op: 'embed_texts', texts }), { reservation });
   }
 
   v2Model(name: string): V2ModelMeta {
@@ -195,13 +238,23 @@ export class Engine {
   }
 
   /** One v2 inference request (its own batch: its tensors already carry a batch dimension). */
-  v2Infer(name: string, inputs: Record<string, WireTensor>, outputs?: string[]): Promise<Record<string, WireTensor>> {
+  v2Infer(
+    name: string,
+    inputs: Record<string, WireTensor>,
+    outputs?: string[],
+  ): Promise<Record<string, WireTensor>> {
     const m = this.v2Model(name);
-    return this.submit(m.task, `v2:${name}:${outputs?.join(',') ?? ''}`, { inputs, outputs }, (items) => ({
-      op: 'v2',
-      model: name,
-      ...items[0],
-    }), 1).then((r) => r as Record<string, WireTensor>);
+    return this.submit(
+      m.task,
+      `v2:${name}:${outputs?.join(',') ?? ''}`,
+      { inputs, outputs },
+      (items) => ({
+        op: 'v2',
+        model: name,
+        ...items[0],
+      }),
+      { maxBatch: 1 },
+    ).then((r) => r as Record<string, WireTensor>);
   }
 
   /** Stops taking work, finishes everything queued or running. */

@@ -40,8 +40,7 @@ export const unauthorized = (message: string) =>
 export const notFound = (code: string, message: string) =>
   new ServerError(404, code, message, 'not_found_error');
 export const tooLarge = (message: string) => new ServerError(413, 'payload_too_large', message);
-export const unsupportedMedia = (message: string) =>
-  new ServerError(415, 'unsupported_media_type', message);
+export const unsupportedMedia = (message: string) => new ServerError(415, 'unsupported_media_type', message);
 export const unprocessableImage = (message: string) => new ServerError(422, 'invalid_image', message);
 export const queueFull = (message: string, retryAfter: number) =>
   new ServerError(429, 'queue_full', message, 'rate_limit_error', retryAfter);

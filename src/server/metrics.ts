@@ -15,20 +15,14 @@ export class ServerMetrics implements BatchObserver {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
-  readonly queueWait = new client.Histogram({
-    name: 'beit3_queue_wait_seconds',
-    help: 'time an item waited in its task queue before its batch started',
-    labelNames: ['task'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
-  readonly inference = new client.Histogram({
-    name: 'beit3_inference_duration_seconds',
-    help: 'duration of one batch in a worker (preprocessing + ONNX Runtime + postprocessing)',
-    labelNames: ['task'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  readonly queueWait = this.taskSeconds(
+    'beit3_queue_wait_seconds',
+    'time an item waited in its task queue before its batch started',
+  );
+  readonly inference = this.taskSeconds(
+    'beit3_inference_duration_seconds',
+    'duration of one batch in a worker (preprocessing + ONNX Runtime + postprocessing)',
+  );
   readonly batchSize = new client.Histogram({
     name: 'beit3_batch_size',
     help: 'items per batch formed by the dynamic batcher',
@@ -48,6 +42,16 @@ export class ServerMetrics implements BatchObserver {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+
+  private taskSeconds(name: string, help: string): client.Histogram<'task'> {
+    return new client.Histogram({
+      name,
+      help,
+      labelNames: ['task'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+  }
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'beit3_' });

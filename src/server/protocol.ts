@@ -3,8 +3,7 @@
  * (structured-clone safe): images travel decoded (`RgbImage`), tensors as `{dtype, shape, data}`.
  */
 import type { DType, TypedArray } from '../graph/dtype.js';
-import type { GenerationSettings, ModelTask, TaskConfig } from '../tasks/config.js';
-import type { PipelineDType } from '../tasks/session.js';
+import type { GenerationSettings, ModelTask, PipelineDType, TaskConfig } from '../tasks/index.js';
 import type { RgbImage } from '../vision/image.js';
 
 export interface ServedTask {

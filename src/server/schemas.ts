@@ -3,7 +3,8 @@
 const image = {
   type: 'string',
   minLength: 1,
-  description: 'an image: data URL (data:image/png;base64,...) or bare base64 (http(s) URLs only with --allow-remote-urls)',
+  description:
+    'an image: data URL (data:image/png;base64,...) or bare base64 (http(s) URLs only with --allow-remote-urls)',
 } as const;
 const strings = (what: string) =>
   ({
@@ -110,7 +111,12 @@ export const addItemsBody = {
         type: 'object',
         required: ['path', 'image'],
         properties: {
-          path: { type: 'string', minLength: 1, maxLength: 512, description: 'file name under the gallery folder' },
+          path: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 512,
+            description: 'file name under the gallery folder',
+          },
           image,
         },
       },
@@ -121,7 +127,9 @@ export const addItemsBody = {
 export const removeItemsBody = {
   type: 'object',
   required: ['paths'],
-  properties: { paths: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 1024 } },
+  properties: {
+    paths: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, maxItems: 1024 },
+  },
 } as const;
 
 const tensor = {
@@ -141,7 +149,10 @@ export const v2InferBody = {
   properties: {
     id: { type: 'string' },
     inputs: { type: 'array', items: tensor, minItems: 1 },
-    outputs: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } },
+    outputs: {
+      type: 'array',
+      items: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+    },
     parameters: { type: 'object' },
   },
 } as const;

@@ -5,9 +5,13 @@
  * any worker starts.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { configForModel, loadTaskConfig, type ModelTask } from '../tasks/config.js';
-import { normalizeTask } from '../tasks/table.js';
-import { TaskConfigError } from '../tasks/errors.js';
+import {
+  TaskConfigError,
+  configForModel,
+  loadTaskConfig,
+  normalizeTask,
+  type ModelTask,
+} from '../tasks/index.js';
 import type { ServedTask } from './protocol.js';
 
 export interface ServeModelOptions {
@@ -24,7 +28,9 @@ export interface ServeModelOptions {
 function sectionsOf(path: string): string[] | undefined {
   try {
     const j = JSON.parse(readFileSync(path, 'utf8')) as { tasks?: unknown };
-    return j.tasks && typeof j.tasks === 'object' && !Array.isArray(j.tasks) ? Object.keys(j.tasks) : undefined;
+    return j.tasks && typeof j.tasks === 'object' && !Array.isArray(j.tasks)
+      ? Object.keys(j.tasks)
+      : undefined;
   } catch {
     return undefined; // loadTaskConfig reports the problem
   }
@@ -41,14 +47,19 @@ export function resolveServedTasks(o: ServeModelOptions): ServedTask[] {
     seen.add(t.config.task);
     const config = o.tokenizer ? { ...t.config, tokenizer: o.tokenizer } : t.config;
     if (o.randomWeights === undefined && !config.weights.length)
-      throw new TaskConfigError(`${config.source ?? config.modelName}: no weights (give --weights or --random-weights SEED)`);
-    for (const w of config.weights) if (!existsSync(w)) throw new TaskConfigError(`weights file ${w} not found`);
+      throw new TaskConfigError(
+        `${config.source ?? config.modelName}: no weights (give --weights or --random-weights SEED)`,
+      );
+    for (const w of config.weights)
+      if (!existsSync(w)) throw new TaskConfigError(`weights file ${w} not found`);
     out.push({ config, randomSeed: o.randomWeights });
   };
   if (o.config) {
     const wanted = o.tasks?.length ? o.tasks : (sectionsOf(o.config) ?? [undefined]);
     for (const t of wanted)
-      add({ config: loadTaskConfig(o.config, { task: t, weights: wanted.length > 1 ? undefined : o.weights }) });
+      add({
+        config: loadTaskConfig(o.config, { task: t, weights: wanted.length > 1 ? undefined : o.weights }),
+      });
   } else if (o.model) {
     const c = { ...configForModel(o.model), weights: o.weights ?? [] };
     if (o.tasks?.length && o.tasks.some((t) => normalizeTask(t) !== c.task))

@@ -6,18 +6,22 @@
  * TaskInputError is a 400, not a 500).
  */
 import { Tensor } from '../graph/tensor.js';
-import type { Pipeline } from '../tasks/base.js';
-import type { CaptioningPipeline } from '../tasks/caption.js';
-import type { ImageClassificationPipeline } from '../tasks/classify.js';
-import type { ModelTask } from '../tasks/config.js';
-import type { GraphSpec } from '../tasks/graphs.js';
-import { taskGraphSpecs } from '../tasks/graphs.js';
-import { buildGraph, type LoadedModel, loadTaskModel } from '../tasks/model.js';
-import type { Nlvr2Pipeline } from '../tasks/nlvr2.js';
-import type { RetrievalPipeline } from '../tasks/retrieval.js';
-import type { TaskSession } from '../tasks/session.js';
-import { TASKS } from '../tasks/table.js';
-import type { VqaPipeline } from '../tasks/vqa.js';
+import {
+  TASKS,
+  buildGraph,
+  loadTaskModel,
+  taskGraphSpecs,
+  type CaptioningPipeline,
+  type GraphSpec,
+  type ImageClassificationPipeline,
+  type LoadedModel,
+  type ModelTask,
+  type Pipeline,
+  type RetrievalPipeline,
+  type TaskSession,
+  type VqaPipeline,
+} from '../tasks/index.js';
+import type { Nlvr2Pipeline } from '../tasks/index.js';
 import type { RgbImage } from '../vision/image.js';
 import type { V2ModelMeta, WireTensor, WorkerInit, WorkerRequest } from './protocol.js';
 
@@ -145,7 +149,13 @@ const firstN = async <T>(n: number, p: Promise<T[]>): Promise<T[]> => (await p).
 
 async function handle(served: Map<ModelTask, Served>, req: WorkerRequest): Promise<unknown> {
   const n =
-    'images' in req ? req.images.length : 'items' in req ? req.items.length : 'texts' in req ? req.texts.length : 0;
+    'images' in req
+      ? req.images.length
+      : 'items' in req
+        ? req.items.length
+        : 'texts' in req
+          ? req.texts.length
+          : 0;
   switch (req.op) {
     case 'warmup':
       return warm(served);
@@ -153,7 +163,9 @@ async function handle(served: Map<ModelTask, Served>, req: WorkerRequest): Promi
       return (
         await firstN(
           n,
-          need<ImageClassificationPipeline>(served, 'imageclassification').run(pad(req.images), { topk: req.topk }),
+          need<ImageClassificationPipeline>(served, 'imageclassification').run(pad(req.images), {
+            topk: req.topk,
+          }),
         )
       ).map((r) => ({ topk: r.topk }));
     case 'vqa':
@@ -161,12 +173,17 @@ async function handle(served: Map<ModelTask, Served>, req: WorkerRequest): Promi
     case 'nlvr2':
       return firstN(n, need<Nlvr2Pipeline>(served, 'nlvr2').run(pad(req.items)));
     case 'caption':
-      return (await firstN(n, need<CaptioningPipeline>(served, 'captioning').run(pad(req.images), req.gen))).map((r) => ({
+      return (
+        await firstN(n, need<CaptioningPipeline>(served, 'captioning').run(pad(req.images), req.gen))
+      ).map((r) => ({
         caption: r.caption,
         score: r.score,
       }));
     case 'embed_images':
-      return rows(await need<RetrievalPipeline>(served, 'retrieval').embedImages(pad(req.images))).slice(0, n);
+      return rows(await need<RetrievalPipeline>(served, 'retrieval').embedImages(pad(req.images))).slice(
+        0,
+        n,
+      );
     case 'embed_texts':
       return rows(await need<RetrievalPipeline>(served, 'retrieval').embedTexts(pad(req.texts))).slice(0, n);
     case 'v2': {

@@ -53,7 +53,9 @@ describe('BatchGroup', () => {
       running--;
       return xs;
     };
-    await Promise.all(['a1', 'b1', 'a2', 'b2', 'a3', 'b3', 'a4', 'b4', 'a5'].map((x) => g.submit(x[0], x, run)));
+    await Promise.all(
+      ['a1', 'b1', 'a2', 'b2', 'a3', 'b3', 'a4', 'b4', 'a5'].map((x) => g.submit(x[0], x, run)),
+    );
     for (const b of seen) expect(new Set(b.map((x) => x[0])).size).toBe(1);
     expect(peak).toBeLessThanOrEqual(2 * 2); // two lanes, two batches each
   });
@@ -89,5 +91,23 @@ describe('BatchGroup', () => {
     expect(await p).toBe(7);
     expect(Date.now() - t0).toBeLessThan(1000);
     await expect(g.submit('k', 8, run)).rejects.toMatchObject({ status: 503, code: 'shutting_down' });
+  });
+});
+
+describe('Reservation', () => {
+  it('holds queue places before the items exist; unused places are freed', async () => {
+    const g = new BatchGroup('t', limits({ maxQueue: 3, maxDelayMs: 10 }));
+    const run = async (xs: number[]) => xs;
+    const r = g.reserve(2);
+    expect(g.depth).toBe(2);
+    expect(() => g.reserve(2)).toThrow(expect.objectContaining({ status: 429 }));
+    const p = g.submit('k', 1, run, undefined, r); // uses one held place
+    expect(g.depth).toBe(2);
+    r.release(); // the other is given back
+    expect(g.depth).toBe(1);
+    expect(await p).toBe(1);
+    expect(g.depth).toBe(0);
+    g.reserve(3).release();
+    expect(g.depth).toBe(0);
   });
 });

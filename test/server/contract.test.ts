@@ -45,7 +45,9 @@ describe('system routes', () => {
     const r = await request(url, 'GET', '/health');
     expect(r.status).toBe(200);
     expect(r.json.status).toBe('ok');
-    expect(new Set(r.json.tasks)).toEqual(new Set(['vqav2', 'nlvr2', 'retrieval', 'captioning', 'imageclassification']));
+    expect(new Set(r.json.tasks)).toEqual(
+      new Set(['vqav2', 'nlvr2', 'retrieval', 'captioning', 'imageclassification']),
+    );
     expect(r.json.gallery).toEqual({ items: 0 });
   });
 
@@ -53,9 +55,13 @@ describe('system routes', () => {
     const r = await request(url, 'GET', '/v1/models', undefined, auth);
     expect(r.status).toBe(200);
     expect(r.json.object).toBe('list');
-    expect(r.json.data.map((m: any) => m.task).sort()).toEqual(
-      ['captioning', 'imageclassification', 'nlvr2', 'retrieval', 'vqav2'],
-    );
+    expect(r.json.data.map((m: any) => m.task).sort()).toEqual([
+      'captioning',
+      'imageclassification',
+      'nlvr2',
+      'retrieval',
+      'vqav2',
+    ]);
     const one = await request(url, 'GET', '/v1/models/beit3-vqav2', undefined, auth);
     expect(one.json).toMatchObject({ id: 'beit3-vqav2', object: 'model', task: 'vqav2', labels: 12 });
     const none = await request(url, 'GET', '/v1/models/gpt-4', undefined, auth);
@@ -84,7 +90,16 @@ describe('system routes', () => {
     const r = await request(url, 'GET', '/openapi.json');
     expect(r.status).toBe(200);
     expect(r.json.openapi).toMatch(/^3\./);
-    for (const path of ['/v1/embeddings', '/v1/vqa', '/v1/classify', '/v1/nlvr2', '/v1/captions', '/v1/retrieval/rank', '/v1/search', '/v2/models/{name}/infer'])
+    for (const path of [
+      '/v1/embeddings',
+      '/v1/vqa',
+      '/v1/classify',
+      '/v1/nlvr2',
+      '/v1/captions',
+      '/v1/retrieval/rank',
+      '/v1/search',
+      '/v2/models/{name}/infer',
+    ])
       expect(Object.keys(r.json.paths)).toContain(path);
     const docs = await fetch(`${url}/docs/`);
     expect(docs.status).toBe(200);
@@ -110,7 +125,10 @@ describe('/v1 task routes give the official answers', () => {
       items.map((i) => i.top3.map((t: [string, number]) => t[0])),
     );
     // several questions about one image, in order
-    const multi = await p('/v1/vqa', { image: dataUrl(img(items[0].image)), question: [items[0].question, 'How many cats?'] });
+    const multi = await p('/v1/vqa', {
+      image: dataUrl(img(items[0].image)),
+      question: [items[0].question, 'How many cats?'],
+    });
     expect(multi.json.results.map((r: any) => r.question)).toEqual([items[0].question, 'How many cats?']);
     expect(multi.json.results[0].answer).toBe(items[0].answer);
   });
@@ -119,7 +137,9 @@ describe('/v1 task routes give the official answers', () => {
     const items = cases.tasks.imageclassification.items as any[];
     const r = await p('/v1/classify', { images: items.map((i) => dataUrl(img(i.image))), topk: 5 });
     expect(r.status).toBe(200);
-    expect(r.json.results.map((x: any) => x.labels.map((l: any) => l.label))).toEqual(items.map((i) => i.topk_names));
+    expect(r.json.results.map((x: any) => x.labels.map((l: any) => l.label))).toEqual(
+      items.map((i) => i.topk_names),
+    );
     for (const x of r.json.results) expect(x.labels[0].score).toBeGreaterThanOrEqual(x.labels[1].score);
   });
 
@@ -127,7 +147,11 @@ describe('/v1 task routes give the official answers', () => {
     const items = cases.tasks.nlvr2.items as any[];
     const out = await Promise.all(
       items.map((i) =>
-        p('/v1/nlvr2', { left: dataUrl(img(i.image_left)), right: dataUrl(img(i.image_right)), statement: i.sentence }),
+        p('/v1/nlvr2', {
+          left: dataUrl(img(i.image_left)),
+          right: dataUrl(img(i.image_right)),
+          statement: i.sentence,
+        }),
       ),
     );
     expect(out.map((r) => (r.json.results[0].answer ? 1 : 0))).toEqual(ints(ref.get('nlvr2.pred')!));
@@ -164,10 +188,18 @@ describe('/v1 task routes give the official answers', () => {
   it('POST /v1/retrieval/rank ranks texts per image like the official evaluation', async () => {
     const imgs = cases.tasks.retrieval.images as any[];
     const texts = (cases.tasks.retrieval.texts as any[]).map((t) => t.text);
-    const r = await p('/v1/retrieval/rank', { images: imgs.map((i) => dataUrl(img(i.image))), texts, topk: texts.length });
+    const r = await p('/v1/retrieval/rank', {
+      images: imgs.map((i) => dataUrl(img(i.image))),
+      texts,
+      topk: texts.length,
+    });
     expect(r.status).toBe(200);
-    expect(r.json.texts_per_image.map((x: any[]) => x.map((y) => y.index))).toEqual(imgs.map((i) => i.texts_ranked));
-    expect(maxAbs(r.json.scores.flat(), ref.get('retrieval.scores')!.data as Float32Array)).toBeLessThan(1e-4);
+    expect(r.json.texts_per_image.map((x: any[]) => x.map((y) => y.index))).toEqual(
+      imgs.map((i) => i.texts_ranked),
+    );
+    expect(maxAbs(r.json.scores.flat(), ref.get('retrieval.scores')!.data as Float32Array)).toBeLessThan(
+      1e-4,
+    );
   });
 });
 
@@ -204,22 +236,39 @@ describe('/v1/embeddings', () => {
 
   it('the openai npm client (base64 by default) gets the same vectors', async () => {
     const client = new OpenAI({ apiKey: KEY, baseURL: `${url}/v1`, maxRetries: 0 });
-    const res = await client.embeddings.create({ model: 'beit3-retrieval', input: [texts[0], dataUrl(img(imgs[0].image))] });
+    const res = await client.embeddings.create({
+      model: 'beit3-retrieval',
+      input: [texts[0], dataUrl(img(imgs[0].image))],
+    });
     expect(res.data).toHaveLength(2);
     const lang = rows(ref.get('retrieval.language_cls')!, 0);
     expect(maxAbs(res.data[0].embedding, lang)).toBeLessThan(1e-4);
     expect(maxAbs(res.data[1].embedding, rows(ref.get('retrieval.vision_cls')!, 0))).toBeLessThan(1e-4);
-    const asFloat = await client.embeddings.create({ model: 'beit3-retrieval', input: texts[0], encoding_format: 'float' });
+    const asFloat = await client.embeddings.create({
+      model: 'beit3-retrieval',
+      input: texts[0],
+      encoding_format: 'float',
+    });
     expect(maxAbs(asFloat.data[0].embedding, res.data[0].embedding)).toBeLessThan(1e-7);
     // errors surface as the client's typed errors
-    await expect(client.embeddings.create({ model: 'other-model', input: 'x' })).rejects.toMatchObject({ status: 404 });
+    await expect(client.embeddings.create({ model: 'other-model', input: 'x' })).rejects.toMatchObject({
+      status: 404,
+    });
     const bad = new OpenAI({ apiKey: 'wrong', baseURL: `${url}/v1`, maxRetries: 0 });
-    await expect(bad.embeddings.create({ model: 'beit3-retrieval', input: 'x' })).rejects.toMatchObject({ status: 401 });
+    await expect(bad.embeddings.create({ model: 'beit3-retrieval', input: 'x' })).rejects.toMatchObject({
+      status: 401,
+    });
   });
 
   it('multipart: image files and text fields', async () => {
     const fd = new FormData();
-    fd.append('file', new Blob([new Uint8Array((await import('node:fs')).readFileSync(img(imgs[0].image)))], { type: 'image/png' }), 'a.png');
+    fd.append(
+      'file',
+      new Blob([new Uint8Array((await import('node:fs')).readFileSync(img(imgs[0].image)))], {
+        type: 'image/png',
+      }),
+      'a.png',
+    );
     fd.append('input', texts[0]);
     fd.append('encoding_format', 'float');
     const r = await post(url, '/v1/embeddings', fd, auth);
@@ -238,7 +287,9 @@ describe('/v1/embeddings', () => {
 describe('gallery: /v1/search', () => {
   const names = ['chelsea', 'rocket', 'astronaut'];
   it('adds items, searches by text and image, lists and removes them', async () => {
-    const add = await p('/v1/search/items', { items: names.map((n) => ({ path: `${n}.png`, image: dataUrl(img(n)) })) });
+    const add = await p('/v1/search/items', {
+      items: names.map((n) => ({ path: `${n}.png`, image: dataUrl(img(n)) })),
+    });
     expect(add.status).toBe(200);
     expect(add.json).toEqual({ added: names.map((n) => `${n}.png`), count: 3 });
     expect(existsSync(join(gallery, 'rocket.png'))).toBe(true);
@@ -248,19 +299,31 @@ describe('gallery: /v1/search', () => {
     const emb = await p('/v1/embeddings', { input: [q, ...names.map((n) => dataUrl(img(n)))] });
     const [qv, ...iv] = emb.json.data.map((d: any) => d.embedding as number[]);
     const brute = iv
-      .map((v: number[], i: number) => ({ path: `${names[i]}.png`, score: v.reduce((s, x, j) => s + x * qv[j], 0) }))
+      .map((v: number[], i: number) => ({
+        path: `${names[i]}.png`,
+        score: v.reduce((s, x, j) => s + x * qv[j], 0),
+      }))
       .sort((a: any, b: any) => b.score - a.score);
     const s = await p('/v1/search', { query: q, k: 3 });
     expect(s.status).toBe(200);
     expect(s.json.hits.map((h: any) => h.path)).toEqual(brute.map((b: any) => b.path));
-    expect(maxAbs(s.json.hits.map((h: any) => h.score), brute.map((b: any) => b.score))).toBeLessThan(1e-4);
+    expect(
+      maxAbs(
+        s.json.hits.map((h: any) => h.score),
+        brute.map((b: any) => b.score),
+      ),
+    ).toBeLessThan(1e-4);
 
     const byImage = await p('/v1/search', { image: dataUrl(img('rocket')), k: 1 });
     expect(byImage.json.hits[0].path).toBe('rocket.png');
     expect(byImage.json.hits[0].score).toBeCloseTo(1, 4);
 
     const list = await request(url, 'GET', '/v1/search/items', undefined, auth);
-    expect(list.json.items.map((i: any) => i.path).sort()).toEqual(['astronaut.png', 'chelsea.png', 'rocket.png']);
+    expect(list.json.items.map((i: any) => i.path).sort()).toEqual([
+      'astronaut.png',
+      'chelsea.png',
+      'rocket.png',
+    ]);
     const file = await fetch(`${url}/v1/search/image?path=rocket.png`, { headers: auth });
     expect(file.headers.get('content-type')).toBe('image/png');
 
@@ -270,7 +333,11 @@ describe('gallery: /v1/search', () => {
     const after = await p('/v1/search', { image: dataUrl(img('rocket')), k: 5 });
     expect(after.json.hits.map((h: any) => h.path)).not.toContain('rocket.png');
     // the saved index reopens with the same items
-    expect(ImageIndex.open(indexDir).meta.files.map((f) => f.path).sort()).toEqual(['astronaut.png', 'chelsea.png']);
+    expect(
+      ImageIndex.open(indexDir)
+        .meta.files.map((f) => f.path)
+        .sort(),
+    ).toEqual(['astronaut.png', 'chelsea.png']);
   });
 
   it('refuses paths outside the gallery folder', async () => {
@@ -297,8 +364,12 @@ describe('KServe / Open Inference Protocol v2', () => {
       ],
       outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 12] }],
     });
-    const names = (await request(url, 'GET', '/v2/models', undefined, auth)).json.models.map((x: any) => x.name);
-    expect(names).toEqual(expect.arrayContaining(['vqa', 'nlvr2', 'classify', 'retrieval_image', 'retrieval_text']));
+    const names = (await request(url, 'GET', '/v2/models', undefined, auth)).json.models.map(
+      (x: any) => x.name,
+    );
+    expect(names).toEqual(
+      expect.arrayContaining(['vqa', 'nlvr2', 'classify', 'retrieval_image', 'retrieval_text']),
+    );
     expect((await request(url, 'GET', '/v2/models/nope', undefined, auth)).status).toBe(404);
   });
 
@@ -310,7 +381,12 @@ describe('KServe / Open Inference Protocol v2', () => {
     const r = await p('/v2/models/vqa/infer', {
       id: 'q0',
       inputs: [
-        { name: 'image', shape: [1, 3, 40, 40], datatype: 'FP32', data: Array.from(image.data as Float32Array) },
+        {
+          name: 'image',
+          shape: [1, 3, 40, 40],
+          datatype: 'FP32',
+          data: Array.from(image.data as Float32Array),
+        },
         { name: 'question', shape: [1, 64], datatype: 'INT64', data: row(tok) },
         { name: 'padding_mask', shape: [1, 64], datatype: 'INT64', data: [row(mask)] },
       ],
@@ -326,7 +402,9 @@ describe('KServe / Open Inference Protocol v2', () => {
     const bad = [
       { inputs: [{ name: 'image', shape: [1, 3, 40, 40], datatype: 'FP32', data: [1] }] },
       { inputs: [{ name: 'image', shape: [1, 3, 20, 20], datatype: 'FP32', data: new Array(1200).fill(0) }] },
-      { inputs: [{ name: 'image', shape: [1, 3, 40, 40], datatype: 'INT64', data: new Array(4800).fill(0) }] },
+      {
+        inputs: [{ name: 'image', shape: [1, 3, 40, 40], datatype: 'INT64', data: new Array(4800).fill(0) }],
+      },
       { inputs: [{ name: 'pixels', shape: [1], datatype: 'FP32', data: [0] }] },
     ];
     for (const b of bad) {
@@ -379,7 +457,9 @@ describe('errors', () => {
     const big = await p('/v1/classify', { image: `data:image/png;base64,${'A'.repeat(5 * 2 ** 20)}` });
     expect(big.status).toBe(413);
     expect(errorOf(big).code).toBe('payload_too_large');
-    const img2 = await p('/v1/classify', { image: `data:image/png;base64,${Buffer.alloc(1.5 * 2 ** 20).toString('base64')}` });
+    const img2 = await p('/v1/classify', {
+      image: `data:image/png;base64,${Buffer.alloc(1.5 * 2 ** 20).toString('base64')}`,
+    });
     expect(img2.status).toBe(413);
     const fd = new FormData();
     fd.append('file', new Blob([new Uint8Array(1.5 * 2 ** 20)], { type: 'image/png' }), 'big.png');
@@ -397,10 +477,14 @@ describe('errors', () => {
   });
 
   it('422: undecodable image, too many pixels', async () => {
-    const junk = await p('/v1/classify', { image: `data:image/png;base64,${Buffer.from('not a png at all').toString('base64')}` });
+    const junk = await p('/v1/classify', {
+      image: `data:image/png;base64,${Buffer.from('not a png at all').toString('base64')}`,
+    });
     expect(junk.status).toBe(422);
     expect(errorOf(junk).code).toBe('invalid_image');
-    const huge = await sharp({ create: { width: 2000, height: 1000, channels: 3, background: '#808080' } }).png().toBuffer();
+    const huge = await sharp({ create: { width: 2000, height: 1000, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
     const r = await p('/v1/classify', { image: `data:image/png;base64,${huge.toString('base64')}` });
     expect(r.status).toBe(422);
     expect(errorOf(r).message).toMatch(/pixel/i);

@@ -3,7 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { afterAll } from 'vitest';
-import { type Beit3Server, createServer, resolveServedTasks, type ServerOptions } from '../../src/server/index.js';
+import {
+  type Beit3Server,
+  createServer,
+  resolveServedTasks,
+  type ServerOptions,
+} from '../../src/server/index.js';
 import { CONFIG } from '../tasks/e2e-fixture.js';
 
 export { CONFIG, E2E, cases, img, maxAbs, tempDir } from '../tasks/e2e-fixture.js';
@@ -48,7 +53,10 @@ export async function request(
 ): Promise<Reply> {
   const init: RequestInit = { method, headers: { ...headers } };
   if (body !== undefined) {
-    init.body = typeof body === 'string' || body instanceof Uint8Array || body instanceof FormData ? (body as BodyInit) : JSON.stringify(body);
+    init.body =
+      typeof body === 'string' || body instanceof Uint8Array || body instanceof FormData
+        ? (body as BodyInit)
+        : JSON.stringify(body);
     if (!(body instanceof FormData) && !headers['content-type'])
       (init.headers as Record<string, string>)['content-type'] = 'application/json';
   }

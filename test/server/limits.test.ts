@@ -10,7 +10,8 @@ const images = (cases.tasks.retrieval.images as any[]).map((i) => dataUrl(img(i.
 /** Sum and count of a histogram of /metrics for one task. */
 async function histogram(url: string, name: string, task: string): Promise<{ sum: number; count: number }> {
   const text = (await request(url, 'GET', '/metrics')).text;
-  const get = (suffix: string) => Number(new RegExp(`${name}_${suffix}\\{task="${task}"\\} (\\S+)`).exec(text)?.[1] ?? 0);
+  const get = (suffix: string) =>
+    Number(new RegExp(`${name}_${suffix}\\{task="${task}"\\} (\\S+)`).exec(text)?.[1] ?? 0);
   return { sum: get('sum'), count: get('count') };
 }
 
@@ -19,7 +20,11 @@ describe('readiness, batching and shutdown', () => {
 
   it('503 until the workers are warm, then 200', async () => {
     // batches wait up to 150 ms for company, so concurrent requests below share batches
-    s = await startServer(['retrieval', 'vqav2', 'imageclassification'], { maxBatch: 8, maxDelayMs: 150 }, false);
+    s = await startServer(
+      ['retrieval', 'vqav2', 'imageclassification'],
+      { maxBatch: 8, maxDelayMs: 150 },
+      false,
+    );
     const h = await request(s.url, 'GET', '/health');
     expect(h.status).toBe(503);
     expect(h.json.status).toBe('loading');
@@ -33,10 +38,14 @@ describe('readiness, batching and shutdown', () => {
   });
 
   it('a text / image / question gives identical outputs alone and inside a batch of others', async () => {
-    const emb = (input: unknown) => post(s.url, '/v1/embeddings', { input }).then((r) => r.json.data[0].embedding);
+    const emb = (input: unknown) =>
+      post(s.url, '/v1/embeddings', { input }).then((r) => r.json.data[0].embedding);
     const vqa = (i: any) =>
-      post(s.url, '/v1/vqa', { image: dataUrl(img(i.image)), question: i.question, topk: 3 }).then((r) => r.json.results[0]);
-    const cls = (im: string) => post(s.url, '/v1/classify', { image: im, topk: 10 }).then((r) => r.json.results[0]);
+      post(s.url, '/v1/vqa', { image: dataUrl(img(i.image)), question: i.question, topk: 3 }).then(
+        (r) => r.json.results[0],
+      );
+    const cls = (im: string) =>
+      post(s.url, '/v1/classify', { image: im, topk: 10 }).then((r) => r.json.results[0]);
 
     const before = await histogram(s.url, 'beit3_batch_size', 'retrieval');
     const aloneText = await emb(texts[0]);
@@ -75,7 +84,8 @@ describe('readiness, batching and shutdown', () => {
     const engine = s.server.engine;
     const t0 = Date.now();
     // close once every request was accepted (some are still decoding, some queued)
-    while (s.server.inFlight < jobs.length && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 1));
+    while (s.server.inFlight < jobs.length && Date.now() - t0 < 5000)
+      await new Promise((r) => setTimeout(r, 1));
     expect(s.server.inFlight).toBe(jobs.length);
     const closing = s.server.close();
     const late = await post(s.url, '/v1/vqa', { image: dataUrl(img('chelsea')), question: 'late?' }).then(
@@ -95,8 +105,15 @@ describe('readiness, batching and shutdown', () => {
 describe('queue limits', () => {
   it('429 with Retry-After when the queue is full; 504 when an item waits too long', async () => {
     // batches wait 400 ms for company, items may wait 150 ms: a lone request times out in the queue
-    const { url } = await startServer(['retrieval'], { maxBatch: 8, maxDelayMs: 400, maxQueue: 2, queueTimeoutMs: 150 });
-    const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => post(url, '/v1/embeddings', { input: `text ${i}` })));
+    const { url } = await startServer(['retrieval'], {
+      maxBatch: 8,
+      maxDelayMs: 400,
+      maxQueue: 2,
+      queueTimeoutMs: 150,
+    });
+    const burst = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => post(url, '/v1/embeddings', { input: `text ${i}` })),
+    );
     const statuses = burst.map((r) => r.status).sort();
     expect(statuses).toEqual([429, 429, 429, 429, 429, 429, 504, 504]);
     const full = burst.find((r) => r.status === 429)!;

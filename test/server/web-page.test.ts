@@ -24,7 +24,9 @@ const FLAGS = [
 ];
 const have = existsSync(CHROMIUM);
 if (!have)
-  console.warn(`web-page.test: skipped — ${CHROMIUM} is missing (run scripts/install-chromium.sh; no browser is downloaded)`);
+  console.warn(
+    `web-page.test: skipped — ${CHROMIUM} is missing (run scripts/install-chromium.sh; no browser is downloaded)`,
+  );
 
 describe.skipIf(!have)('web page in headless Chromium', () => {
   const dir = tempDir('beit3-web-');
@@ -39,7 +41,9 @@ describe.skipIf(!have)('web page in headless Chromium', () => {
     const gallery = join(dir, 'gallery');
     mkdirSync(gallery);
     ImageIndex.openOrCreate(join(dir, 'g.idx'), gallery, { weights: [], embedDim: 24, imgSize: 40 });
-    ({ url } = await startServer(['vqav2', 'captioning', 'imageclassification', 'retrieval'], { index: join(dir, 'g.idx') }));
+    ({ url } = await startServer(['vqav2', 'captioning', 'imageclassification', 'retrieval'], {
+      index: join(dir, 'g.idx'),
+    }));
     await post(url, '/v1/search/items', {
       items: ['chelsea', 'rocket'].map((n) => ({ path: `${n}.png`, image: dataUrl(img(n)) })),
     });
@@ -114,7 +118,9 @@ describe.skipIf(!have)('web page in headless Chromium', () => {
     await page.locator('#classify').focus();
     await page.keyboard.press('Space');
     await page.waitForFunction(() => document.querySelector('#results h3')?.textContent === 'Classes');
-    const names = (cases.tasks.imageclassification.items as any[]).find((c) => c.image === item.image).topk_names;
+    const names = (cases.tasks.imageclassification.items as any[]).find(
+      (c) => c.image === item.image,
+    ).topk_names;
     expect(await page.locator('#results .label').allTextContents()).toEqual(names);
   });
 
@@ -133,7 +139,9 @@ describe.skipIf(!have)('web page in headless Chromium', () => {
     await expect.poll(() => page.locator('#error').textContent()).toBe('Type a question first.');
     writeFileSync(join(dir, 'notes.txt'), 'hello');
     await page.setInputFiles('#file', join(dir, 'notes.txt'));
-    await expect.poll(() => page.locator('#error').textContent()).toMatch(/notes\.txt is text\/plain, not an image/);
+    await expect
+      .poll(() => page.locator('#error').textContent())
+      .toMatch(/notes\.txt is text\/plain, not an image/);
     writeFileSync(join(dir, 'broken.png'), 'definitely not a PNG');
     await page.setInputFiles('#file', join(dir, 'broken.png'));
     await page.waitForFunction(() => document.getElementById('drop-text')?.textContent === 'broken.png');
@@ -144,6 +152,7 @@ describe.skipIf(!have)('web page in headless Chromium', () => {
 
   it('never requests anything outside its own origin', () => {
     expect(requested.length).toBeGreaterThan(3);
-    for (const r of requested) expect(r.startsWith(url) || r.startsWith('blob:') || r.startsWith('data:')).toBe(true);
+    for (const r of requested)
+      expect(r.startsWith(url) || r.startsWith('blob:') || r.startsWith('data:')).toBe(true);
   });
 });

@@ -25,13 +25,16 @@ interface ServeCliOptions {
   allowRemoteUrls?: boolean;
   docs?: boolean;
   log?: boolean;
+  padSingle?: boolean;
 }
 
 /** `beit3 serve`: the HTTP service (OpenAI-style /v1, KServe v2, gallery search, web page). */
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('HTTP service: /v1 embeddings + task routes, gallery search, KServe v2 routes, a web page at /')
+    .description(
+      'HTTP service: /v1 embeddings + task routes, gallery search, KServe v2 routes, a web page at /',
+    )
     .option('-c, --config <file>', 'task config (a multi-task config serves every section)')
     .option('-t, --tasks <tasks...>', 'sections of the config to serve (default: all)')
     .option('-w, --weights <files...>', 'checkpoint(s) of a single-task config')
@@ -47,6 +50,10 @@ export function register(program: Command): void {
     .option('--max-delay-ms <ms>', 'longest a request waits for others to share its batch', '5')
     .option('--max-queue <n>', 'queued items per task before 429', '256')
     .option('--queue-timeout-ms <ms>', 'queue wait before 504', '30000')
+    .option(
+      '--no-pad-single',
+      'run a lone request as a batch of one (faster; its answer may then differ in the last bits from a batched one)',
+    )
     .option('--body-limit-mb <mb>', 'largest request body', '32')
     .option('--max-image-mb <mb>', 'largest encoded image', '16')
     .option('--max-pixels <n>', 'most decoded pixels per image (422 above)', '50000000')
@@ -69,7 +76,8 @@ Examples:
       // loaded here, not at CLI start: the other commands do not need fastify
       const { createServer } = await import('../../server/app.js');
       const { resolveServedTasks } = await import('../../server/tasks.js');
-      const mb = (name: string, v: string | undefined, d: number) => (intOption(name, v, 1, d) ?? d) * 2 ** 20;
+      const mb = (name: string, v: string | undefined, d: number) =>
+        (intOption(name, v, 1, d) ?? d) * 2 ** 20;
       const tasks = resolveServedTasks({
         config: o.config,
         tasks: o.tasks,
@@ -87,6 +95,7 @@ Examples:
         maxDelayMs: intOption('--max-delay-ms', o.maxDelayMs, 0, 5),
         maxQueue: intOption('--max-queue', o.maxQueue, 1, 256),
         queueTimeoutMs: intOption('--queue-timeout-ms', o.queueTimeoutMs, 1, 30000),
+        padSingle: o.padSingle !== false,
         bodyLimit: mb('--body-limit-mb', o.bodyLimitMb, 32),
         maxImageBytes: mb('--max-image-mb', o.maxImageMb, 16),
         maxPixels: intOption('--max-pixels', o.maxPixels, 1, 50_000_000),
@@ -97,7 +106,9 @@ Examples:
         logger: !!o.log,
       });
       const url = await server.listen({ host: o.host, port: intOption('--port', o.port, 0, 8080) });
-      process.stderr.write(`beit3 serve: ${url} (${tasks.map((t) => t.config.task).join(', ')}); loading models…\n`);
+      process.stderr.write(
+        `beit3 serve: ${url} (${tasks.map((t) => t.config.task).join(', ')}); loading models…\n`,
+      );
       let stopping = false;
       const stop = (sig: string) => {
         if (stopping) process.exit(130); // second Ctrl-C: stop now
@@ -109,7 +120,9 @@ Examples:
       process.on('SIGTERM', () => stop('SIGTERM'));
       try {
         await server.engine.warm;
-        process.stderr.write(`beit3 serve: ready (${server.engine.workers} worker(s) × ${server.engine.threads} ORT threads)\n`);
+        process.stderr.write(
+          `beit3 serve: ready (${server.engine.workers} worker(s) × ${server.engine.threads} ORT threads)\n`,
+        );
       } catch (e) {
         await server.close();
         throw e;

@@ -122,7 +122,11 @@ function refreshButtons() {
     const t = b.dataset.task;
     const served = t === 'search' ? state.gallery : state.tasks.has(t);
     b.disabled = !served;
-    b.title = served ? '' : t === 'search' ? 'the server has no gallery (--index)' : `the server does not serve ${t}`;
+    b.title = served
+      ? ''
+      : t === 'search'
+        ? 'the server has no gallery (--index)'
+        : `the server does not serve ${t}`;
   }
 }
 
@@ -157,10 +161,7 @@ $('vqa-form').addEventListener('submit', (e) => {
     if (!question) throw new Error('Type a question first.');
     const r = await call('/v1/vqa', { image: needImage(), question, topk: 5 });
     const a = r.results[0];
-    render(
-      `Answer: ${a.answer}`,
-      scoreList(a.topk.map((t) => ({ text: t.answer, score: t.score }))),
-    );
+    render(`Answer: ${a.answer}`, scoreList(a.topk.map((t) => ({ text: t.answer, score: t.score }))));
   });
 });
 

@@ -11,7 +11,7 @@ import { dirname, extname, isAbsolute, normalize, relative, resolve, sep } from 
 import type { FastifyInstance } from 'fastify';
 import { SEARCH_IMAGE_EXTENSIONS } from '../../search/index.js';
 import { writeFileAtomicSync } from '../../util/atomic.node.js';
-import type { RouteContext } from '../context.js';
+import { hold, type RouteContext } from '../context.js';
 import { badRequest, notFound } from '../errors.js';
 import { decodeUpload, imageBytes } from '../images.js';
 import { addItemsBody, removeItemsBody, searchBody } from '../schemas.js';
@@ -46,7 +46,10 @@ export function registerSearch(app: FastifyInstance, ctx: RouteContext): void {
   const { engine } = ctx;
   const index = () => {
     if (!ctx.index)
-      throw notFound('no_gallery', 'this server has no gallery (start it with --index DIR, a `beit3 index` folder)');
+      throw notFound(
+        'no_gallery',
+        'this server has no gallery (start it with --index DIR, a `beit3 index` folder)',
+      );
     return ctx.index;
   };
   const tags = { tags: ['gallery'] };
@@ -58,10 +61,14 @@ export function registerSearch(app: FastifyInstance, ctx: RouteContext): void {
       engine.checkReady();
       const idx = index();
       const b = req.body as { query?: string; image?: string; k?: number };
+      const r = hold(ctx, req, 'retrieval', 1);
       const q =
         b.query !== undefined
-          ? await engine.embedText(b.query)
-          : await engine.embedImage(await decodeUpload(await imageBytes(b.image, ctx.limits, 'image'), ctx.limits, 'image'));
+          ? await engine.embedText(b.query, r)
+          : await engine.embedImage(
+              await decodeUpload(await imageBytes(b.image, ctx.limits, 'image'), ctx.limits, 'image'),
+              r,
+            );
       const hits = idx.searchVector(q, b.k ?? 5);
       return { query: b.query ?? null, hits: hits.map(({ path, score }) => ({ path, score })) };
     },
@@ -69,7 +76,11 @@ export function registerSearch(app: FastifyInstance, ctx: RouteContext): void {
 
   app.get('/v1/search/items', { schema: { ...tags, summary: 'gallery items' } }, async () => {
     const idx = index();
-    return { root: idx.meta.root, count: idx.size, items: idx.meta.files.map((f) => ({ path: f.path, size: f.size })) };
+    return {
+      root: idx.meta.root,
+      count: idx.size,
+      items: idx.meta.files.map((f) => ({ path: f.path, size: f.size })),
+    };
   });
 
   app.post(
@@ -79,12 +90,13 @@ export function registerSearch(app: FastifyInstance, ctx: RouteContext): void {
       engine.checkReady();
       const idx = index();
       const b = req.body as { items: { path: string; image: string }[] };
+      const r = hold(ctx, req, 'retrieval', b.items.length);
       const todo = await Promise.all(
         b.items.map(async (it, i) => {
           const where = galleryPath(idx.meta.root, it.path);
           const bytes = await imageBytes(it.image, ctx.limits, `items[${i}].image`);
           const rgb = await decodeUpload(bytes, ctx.limits, `items[${i}].image`);
-          return { ...where, bytes, vec: await engine.embedImage(rgb) };
+          return { ...where, bytes, vec: await engine.embedImage(rgb, r) };
         }),
       );
       for (const t of todo) {
@@ -101,7 +113,9 @@ export function registerSearch(app: FastifyInstance, ctx: RouteContext): void {
 
   app.delete(
     '/v1/search/items',
-    { schema: { ...tags, summary: 'remove images from the gallery (and their files)', body: removeItemsBody } },
+    {
+      schema: { ...tags, summary: 'remove images from the gallery (and their files)', body: removeItemsBody },
+    },
     async (req) => {
       engine.checkReady();
       const idx = index();
@@ -135,7 +149,9 @@ export function registerSearch(app: FastifyInstance, ctx: RouteContext): void {
       const { rel, abs } = galleryPath(idx.meta.root, path);
       if (!idx.meta.files.some((f) => f.path === rel) || !existsSync(abs))
         throw notFound('not_found', `no gallery item ${path}`);
-      return reply.type(MIME[extname(rel).toLowerCase()] ?? 'application/octet-stream').send(await readFile(abs));
+      return reply
+        .type(MIME[extname(rel).toLowerCase()] ?? 'application/octet-stream')
+        .send(await readFile(abs));
     },
   );
 }

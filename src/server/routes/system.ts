@@ -3,8 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import type { ModelTask } from '../../tasks/config.js';
-import { TASKS } from '../../tasks/table.js';
+import { TASKS, type ModelTask } from '../../tasks/index.js';
 import type { RouteContext } from '../context.js';
 import { notFound } from '../errors.js';
 
@@ -24,19 +23,23 @@ export function registerSystem(app: FastifyInstance, ctx: RouteContext): void {
   const { engine, metrics } = ctx;
   const started = Math.floor(Date.now() / 1000);
 
-  app.get('/health', { schema: { tags: ['system'], summary: 'ready (200) once every worker is warm, else 503' } }, async (_req, reply) => {
-    const s = engine.status;
-    const status = s.state === 'ready' ? 'ok' : s.state;
-    return reply.code(s.state === 'ready' ? 200 : 503).send({
-      status,
-      ...(s.error ? { error: s.error } : {}),
-      tasks: [...engine.tasks.keys()],
-      workers: engine.workers,
-      threads_per_worker: engine.threads,
-      queue: Object.fromEntries([...engine.tasks.keys()].map((t) => [t, engine.queueDepth(t)])),
-      gallery: ctx.index ? { items: ctx.index.size } : null,
-    });
-  });
+  app.get(
+    '/health',
+    { schema: { tags: ['system'], summary: 'ready (200) once every worker is warm, else 503' } },
+    async (_req, reply) => {
+      const s = engine.status;
+      const status = s.state === 'ready' ? 'ok' : s.state;
+      return reply.code(s.state === 'ready' ? 200 : 503).send({
+        status,
+        ...(s.error ? { error: s.error } : {}),
+        tasks: [...engine.tasks.keys()],
+        workers: engine.workers,
+        threads_per_worker: engine.threads,
+        queue: Object.fromEntries([...engine.tasks.keys()].map((t) => [t, engine.queueDepth(t)])),
+        gallery: ctx.index ? { items: ctx.index.size } : null,
+      });
+    },
+  );
 
   app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics' } }, async (_req, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
@@ -57,10 +60,14 @@ export function registerSystem(app: FastifyInstance, ctx: RouteContext): void {
       ...(c.labels ? { labels: c.labels.length } : {}),
     };
   };
-  app.get('/v1/models', { schema: { tags: ['system'], summary: 'served models (OpenAI list shape)' } }, async () => ({
-    object: 'list',
-    data: [...engine.tasks.keys()].map(model),
-  }));
+  app.get(
+    '/v1/models',
+    { schema: { tags: ['system'], summary: 'served models (OpenAI list shape)' } },
+    async () => ({
+      object: 'list',
+      data: [...engine.tasks.keys()].map(model),
+    }),
+  );
   app.get('/v1/models/:id', { schema: { tags: ['system'], summary: 'one served model' } }, async (req) => {
     const { id } = req.params as { id: string };
     const task = [...engine.tasks.keys()].find((t) => ctx.modelId(t) === id);
@@ -76,6 +83,5 @@ export function registerSystem(app: FastifyInstance, ctx: RouteContext): void {
     return async (_req: unknown, reply: import('fastify').FastifyReply) =>
       reply.type(type).header('cache-control', 'no-cache').send(body);
   };
-  for (const f of files)
-    app.get(f === 'index.html' ? '/' : `/${f}`, { schema: { hide: true } }, serve(f));
+  for (const f of files) app.get(f === 'index.html' ? '/' : `/${f}`, { schema: { hide: true } }, serve(f));
 }

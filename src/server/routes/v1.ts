@@ -6,7 +6,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RgbImage } from '../../vision/image.js';
-import { checkModel, type RouteContext } from '../context.js';
+import type { Reservation } from '../batcher.js';
+import { checkModel, hold, type RouteContext } from '../context.js';
 import { badRequest, toServerError, unsupportedMedia } from '../errors.js';
 import { acceptedImageType, decodeImageString, decodeUpload, looksLikeImageDataUrl } from '../images.js';
 import { captionsBody, classifyBody, embeddingsBody, nlvr2Body, rankBody, vqaBody } from '../schemas.js';
@@ -24,7 +25,9 @@ export function float32Base64(v: Float32Array): string {
 type EmbedInput = { text: string } | { image: RgbImage };
 
 function decodeAll(ctx: RouteContext, xs: unknown[], what: string): Promise<RgbImage[]> {
-  return Promise.all(xs.map((x, i) => decodeImageString(x, ctx.limits, xs.length > 1 ? `${what}[${i}]` : what)));
+  return Promise.all(
+    xs.map((x, i) => decodeImageString(x, ctx.limits, xs.length > 1 ? `${what}[${i}]` : what)),
+  );
 }
 
 async function embedInputsFromJson(ctx: RouteContext, input: unknown): Promise<EmbedInput[]> {
@@ -35,7 +38,9 @@ async function embedInputsFromJson(ctx: RouteContext, input: unknown): Promise<E
       const what = `input[${i}]`;
       if (typeof x === 'string') {
         if (!x.length) throw badRequest('invalid_input', `${what}: empty string`);
-        return looksLikeImageDataUrl(x) ? { image: await decodeImageString(x, ctx.limits, what) } : { text: x };
+        return looksLikeImageDataUrl(x)
+          ? { image: await decodeImageString(x, ctx.limits, what) }
+          : { text: x };
       }
       if (typeof x === 'number' || Array.isArray(x))
         throw badRequest('invalid_input', `${what}: token id arrays are not supported; send text`);
@@ -91,12 +96,20 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
       let model: unknown;
       let format: string;
       let dimensions: number | undefined;
+      let r: Reservation | undefined;
       if (req.isMultipart()) {
         ({ inputs, model, encoding_format: format } = await embedInputsFromMultipart(ctx, req));
         if (format !== 'float' && format !== 'base64')
           throw badRequest('invalid_request', `encoding_format must be float or base64, got ${format}`);
       } else {
-        const b = req.body as { input: unknown; model?: string; encoding_format?: string; dimensions?: number };
+        const b = req.body as {
+          input: unknown;
+          model?: string;
+          encoding_format?: string;
+          dimensions?: number;
+        };
+        checkModel(ctx, 'retrieval', b.model);
+        r = hold(ctx, req, 'retrieval', list(b.input).length);
         inputs = await embedInputsFromJson(ctx, b.input);
         model = b.model;
         format = b.encoding_format ?? 'float';
@@ -105,9 +118,12 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
       const id = checkModel(ctx, 'retrieval', model);
       const dim = engine.config('retrieval').model.embedDim;
       if (dimensions !== undefined && dimensions !== dim)
-        throw badRequest('invalid_request', `dimensions: this model embeds ${dim} dimensions, got ${dimensions}`);
+        throw badRequest(
+          'invalid_request',
+          `dimensions: this model embeds ${dim} dimensions, got ${dimensions}`,
+        );
       const vecs = await Promise.all(
-        inputs.map((x) => ('text' in x ? engine.embedText(x.text) : engine.embedImage(x.image))),
+        inputs.map((x) => ('text' in x ? engine.embedText(x.text, r) : engine.embedImage(x.image, r))),
       );
       return reply.send({
         object: 'list',
@@ -125,32 +141,48 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
 
   app.post(
     '/v1/classify',
-    { schema: { ...tags('tasks'), summary: 'image classification: top-k labels with softmax scores', body: classifyBody } },
+    {
+      schema: {
+        ...tags('tasks'),
+        summary: 'image classification: top-k labels with softmax scores',
+        body: classifyBody,
+      },
+    },
     async (req) => {
       engine.checkReady();
       const b = req.body as { image?: string; images?: string[]; topk?: number; model?: string };
       const id = checkModel(ctx, 'imageclassification', b.model);
+      const r = hold(ctx, req, 'imageclassification', (b.images ?? [b.image]).length);
       const imgs = await decodeAll(ctx, b.images ?? [b.image], 'image');
       const k = b.topk ?? engine.config('imageclassification').topk;
-      const res = await Promise.all(imgs.map((im) => engine.classify(im, k)));
+      const res = await Promise.all(imgs.map((im) => engine.classify(im, k, r)));
       return {
         model: id,
-        results: res.map((r) => ({ labels: r.topk.map(({ label, score, index }) => ({ label, score, index })) })),
+        results: res.map((r) => ({
+          labels: r.topk.map(({ label, score, index }) => ({ label, score, index })),
+        })),
       };
     },
   );
 
   app.post(
     '/v1/vqa',
-    { schema: { ...tags('tasks'), summary: 'visual question answering (answers from the model vocabulary)', body: vqaBody } },
+    {
+      schema: {
+        ...tags('tasks'),
+        summary: 'visual question answering (answers from the model vocabulary)',
+        body: vqaBody,
+      },
+    },
     async (req) => {
       engine.checkReady();
       const b = req.body as { image: string; question: string | string[]; topk?: number; model?: string };
       const id = checkModel(ctx, 'vqav2', b.model);
+      const r = hold(ctx, req, 'vqav2', list(b.question).length);
       const [img] = await decodeAll(ctx, [b.image], 'image');
       const k = b.topk ?? 1;
       const qs = list(b.question);
-      const res = await Promise.all(qs.map((q) => engine.vqa(img, q, k)));
+      const res = await Promise.all(qs.map((q) => engine.vqa(img, q, k, r)));
       return {
         model: id,
         results: res.map((r, i) => ({
@@ -165,17 +197,24 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
 
   app.post(
     '/v1/nlvr2',
-    { schema: { ...tags('tasks'), summary: 'visual reasoning over two images: is the statement true?', body: nlvr2Body } },
+    {
+      schema: {
+        ...tags('tasks'),
+        summary: 'visual reasoning over two images: is the statement true?',
+        body: nlvr2Body,
+      },
+    },
     async (req) => {
       engine.checkReady();
       const b = req.body as { left: string; right: string; statement: string | string[]; model?: string };
       const id = checkModel(ctx, 'nlvr2', b.model);
+      const r = hold(ctx, req, 'nlvr2', list(b.statement).length);
       const [left, right] = await Promise.all([
         decodeImageString(b.left, ctx.limits, 'left'),
         decodeImageString(b.right, ctx.limits, 'right'),
       ]);
       const ss = list(b.statement);
-      const res = await Promise.all(ss.map((s) => engine.nlvr2(left, right, s)));
+      const res = await Promise.all(ss.map((s) => engine.nlvr2(left, right, s, r)));
       return {
         model: id,
         results: res.map((r, i) => ({
@@ -209,13 +248,14 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
         model?: string;
       };
       const id = checkModel(ctx, 'captioning', b.model);
+      const r = hold(ctx, req, 'captioning', (b.images ?? [b.image]).length);
       const imgs = await decodeAll(ctx, b.images ?? [b.image], 'image');
       const gen = Object.fromEntries(
         Object.entries({ numBeams: b.num_beams, maxLen: b.max_len, lengthPenalty: b.length_penalty }).filter(
           ([, v]) => v !== undefined,
         ),
       );
-      const jobs = imgs.map((im) => engine.caption(im, gen));
+      const jobs = imgs.map((im) => engine.caption(im, gen, r));
       if (!b.stream) {
         const res = await Promise.all(jobs);
         return { model: id, results: res.map(({ caption, score }) => ({ caption, score })) };
@@ -237,10 +277,11 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
       engine.checkReady();
       const b = req.body as { images: string[]; texts: string[]; topk?: number; model?: string };
       const id = checkModel(ctx, 'retrieval', b.model);
+      const r = hold(ctx, req, 'retrieval', b.images.length + b.texts.length);
       const imgs = await decodeAll(ctx, b.images, 'images');
       const [vi, vt] = await Promise.all([
-        Promise.all(imgs.map((im) => engine.embedImage(im))),
-        Promise.all(b.texts.map((t) => engine.embedText(t))),
+        Promise.all(imgs.map((im) => engine.embedImage(im, r))),
+        Promise.all(b.texts.map((t) => engine.embedText(t, r))),
       ]);
       const scores = vi.map((a) => vt.map((t) => dot(a, t)));
       const k = b.topk ?? engine.config('retrieval').topk;
@@ -278,7 +319,8 @@ async function streamCaptions(
     'cache-control': 'no-cache',
     connection: 'keep-alive',
   });
-  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const send = (event: string, data: unknown) =>
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   await Promise.all(
     jobs.map((j, index) =>
       j.then(

@@ -21,7 +21,9 @@ const FROM_V2: Record<string, DType> = {
   BOOL: 'bool',
 };
 
-const ARRAYS: Partial<Record<DType, (n: number) => ArrayLike<number | bigint> & { [i: number]: number | bigint }>> = {
+const ARRAYS: Partial<
+  Record<DType, (n: number) => ArrayLike<number | bigint> & { [i: number]: number | bigint }>
+> = {
   float32: (n) => new Float32Array(n),
   float64: (n) => new Float64Array(n),
   int64: (n) => new BigInt64Array(n),
@@ -43,7 +45,10 @@ function toWire(t: V2Tensor, sig: { name: string; datatype: string; shape: numbe
   const where = `input ${t.name}`;
   if (t.datatype !== sig.datatype)
     throw badRequest('invalid_tensor', `${where}: datatype ${t.datatype}, the model takes ${sig.datatype}`);
-  if (t.shape.length !== sig.shape.length || t.shape.some((d, i) => sig.shape[i] !== -1 && sig.shape[i] !== d))
+  if (
+    t.shape.length !== sig.shape.length ||
+    t.shape.some((d, i) => sig.shape[i] !== -1 && sig.shape[i] !== d)
+  )
     throw badRequest(
       'invalid_tensor',
       `${where}: shape [${t.shape}] does not fit the model's [${sig.shape}] (-1 = any size)`,
@@ -54,7 +59,10 @@ function toWire(t: V2Tensor, sig: { name: string; datatype: string; shape: numbe
   const flat = (t.data as unknown[]).flat(Infinity as 1) as unknown[];
   const n = t.shape.reduce((a, b) => a * b, 1);
   if (flat.length !== n)
-    throw badRequest('invalid_tensor', `${where}: shape [${t.shape}] needs ${n} values, data has ${flat.length}`);
+    throw badRequest(
+      'invalid_tensor',
+      `${where}: shape [${t.shape}] needs ${n} values, data has ${flat.length}`,
+    );
   const out = make(n);
   for (let i = 0; i < n; i++) {
     const v = flat[i];
@@ -68,7 +76,9 @@ function toWire(t: V2Tensor, sig: { name: string; datatype: string; shape: numbe
 }
 
 function fromWire(name: string, t: WireTensor, datatype: string) {
-  const data = Array.from(t.data as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? Number(v) : v));
+  const data = Array.from(t.data as ArrayLike<number | bigint>, (v) =>
+    typeof v === 'bigint' ? Number(v) : v,
+  );
   return { name, datatype, shape: t.shape, data };
 }
 
@@ -77,32 +87,54 @@ export function registerV2(app: FastifyInstance, ctx: RouteContext): void {
   const tags = { tags: ['kserve-v2'] };
 
   app.get('/v2/health/live', { schema: { ...tags, summary: 'liveness' } }, async () => ({ live: true }));
-  app.get('/v2/health/ready', { schema: { ...tags, summary: 'readiness (models warm)' } }, async (_req, reply) =>
-    reply.code(engine.ready ? 200 : 503).send({ ready: engine.ready }),
+  app.get(
+    '/v2/health/ready',
+    { schema: { ...tags, summary: 'readiness (models warm)' } },
+    async (_req, reply) => reply.code(engine.ready ? 200 : 503).send({ ready: engine.ready }),
   );
   app.get('/v2', { schema: { ...tags, summary: 'server metadata' } }, async () => ({
     name: 'beit3',
     version: '0.1.0',
     extensions: [],
   }));
-  app.get('/v2/models', { schema: { ...tags, summary: 'the served task graphs (not part of the protocol)' } }, async () => ({
-    models: engine.v2Models.map((m) => ({ name: m.name, task: m.task })),
-  }));
+  app.get(
+    '/v2/models',
+    { schema: { ...tags, summary: 'the served task graphs (not part of the protocol)' } },
+    async () => ({
+      models: engine.v2Models.map((m) => ({ name: m.name, task: m.task })),
+    }),
+  );
   app.get('/v2/models/:name', { schema: { ...tags, summary: 'model metadata' } }, async (req) => {
     const { name } = req.params as { name: string };
     if (!engine.ready) throw unavailable('not_ready', 'the models are still loading; retry shortly');
     const m = engine.v2Model(name);
-    return { name: m.name, versions: ['1'], platform: 'onnxruntime_onnx', inputs: m.inputs, outputs: m.outputs };
+    return {
+      name: m.name,
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: m.inputs,
+      outputs: m.outputs,
+    };
   });
-  app.get('/v2/models/:name/ready', { schema: { ...tags, summary: 'model readiness' } }, async (req, reply) => {
-    const { name } = req.params as { name: string };
-    if (engine.ready) engine.v2Model(name);
-    return reply.code(engine.ready ? 200 : 503).send({ name, ready: engine.ready });
-  });
+  app.get(
+    '/v2/models/:name/ready',
+    { schema: { ...tags, summary: 'model readiness' } },
+    async (req, reply) => {
+      const { name } = req.params as { name: string };
+      if (engine.ready) engine.v2Model(name);
+      return reply.code(engine.ready ? 200 : 503).send({ name, ready: engine.ready });
+    },
+  );
 
   app.post(
     '/v2/models/:name/infer',
-    { schema: { ...tags, summary: 'inference with JSON tensors (Open Inference Protocol)', body: v2InferBody } },
+    {
+      schema: {
+        ...tags,
+        summary: 'inference with JSON tensors (Open Inference Protocol)',
+        body: v2InferBody,
+      },
+    },
     async (req) => {
       engine.checkReady();
       const { name } = req.params as { name: string };
@@ -112,15 +144,22 @@ export function registerV2(app: FastifyInstance, ctx: RouteContext): void {
       for (const t of b.inputs) {
         const sig = m.inputs.find((i) => i.name === t.name);
         if (!sig)
-          throw badRequest('invalid_tensor', `model ${name} has no input ${t.name} (inputs: ${m.inputs.map((i) => i.name).join(', ')})`);
+          throw badRequest(
+            'invalid_tensor',
+            `model ${name} has no input ${t.name} (inputs: ${m.inputs.map((i) => i.name).join(', ')})`,
+          );
         inputs[t.name] = toWire(t, sig);
       }
       const missing = m.inputs.filter((i) => !inputs[i.name]).map((i) => i.name);
-      if (missing.length) throw badRequest('invalid_tensor', `model ${name} needs inputs ${missing.join(', ')}`);
+      if (missing.length)
+        throw badRequest('invalid_tensor', `model ${name} needs inputs ${missing.join(', ')}`);
       const wanted = b.outputs?.map((o) => o.name);
       for (const o of wanted ?? [])
         if (!m.outputs.some((x) => x.name === o))
-          throw badRequest('invalid_tensor', `model ${name} has no output ${o} (outputs: ${m.outputs.map((x) => x.name).join(', ')})`);
+          throw badRequest(
+            'invalid_tensor',
+            `model ${name} has no output ${o} (outputs: ${m.outputs.map((x) => x.name).join(', ')})`,
+          );
       const res = await engine.v2Infer(name, inputs, wanted);
       return {
         model_name: name,
