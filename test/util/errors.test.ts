@@ -45,7 +45,7 @@ describe('Beit3Error', () => {
       new ShardError('s.tar', 'bad'),
       new SafetensorsError('x'),
       new TaskError('x'),
-      new ImageDecodeError('x'),
+      new ImageDecodeError('a.png', 'truncated'),
       new WorkerPoolError('x'),
       new AtomicWriteError('/a', 'it is a directory'),
     ])
