@@ -11,7 +11,7 @@
  * pretrain/batch.ts (three-stream batch builder, visual targets online or cached),
  * pretrain/objective.ts (the MDM graph), pretrain/init.ts (BEiT init), pretrain/recipe.ts
  * (optimizer, groups, schedule), pretrain/streams.ts (loaders + resumable BatchStream),
- * pretrain/engine.ts (StepEngine), pretrain/targets.ts (VQ-KD and a fixed stand-in).
+ * pretrain/targets.ts (VQ-KD and a fixed stand-in).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,9 +23,9 @@ import { Beit3ForPretraining } from '../models/beit3/heads/pretraining.js';
 import type { Beit3Tokenizer } from '../text/beit3-tokenizer.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { type FitResult, fit } from './loop.js';
+import { CompiledStepEngine } from './engine.js';
 import { TrainStep } from './step.js';
 import { type BatchOptions, PretrainBatcher, type VisualTokenizerLike } from './pretrain/batch.js';
-import { PretrainEngine } from './pretrain/engine.js';
 import { PretrainError } from './pretrain/errors.js';
 import { applyBeitInit } from './pretrain/init.js';
 import type { TextVocab } from './pretrain/masking.js';
@@ -41,7 +41,6 @@ export * from './pretrain/objective.js';
 export * from './pretrain/init.js';
 export * from './pretrain/recipe.js';
 export * from './pretrain/streams.js';
-export * from './pretrain/engine.js';
 export * from './pretrain/targets.js';
 
 export interface PretrainSetup extends Omit<BatchOptions, 'imgSize' | 'grid'> {
@@ -67,7 +66,8 @@ export interface Pretrain {
   model: Beit3ForPretraining;
   objective: Objective;
   step: TrainStep;
-  engine: PretrainEngine;
+  /** The loop's StepEngine over the step (batches arrive as the objective's feeds). */
+  engine: CompiledStepEngine;
   batcher: PretrainBatcher;
   hp: PretrainHyperparameters;
   schedule: number[];
@@ -121,7 +121,7 @@ export async function compilePretrain(s: PretrainSetup): Promise<Pretrain> {
     compile: s.threads ? { threads: s.threads } : undefined,
   });
   step.init(model.stateDict());
-  return { model, objective, step, engine: new PretrainEngine(step), batcher, hp, schedule: pretrainSchedule(hp) };
+  return { model, objective, step, engine: new CompiledStepEngine(step), batcher, hp, schedule: pretrainSchedule(hp) };
 }
 
 export interface RunPretrainingOptions extends PretrainSetup {

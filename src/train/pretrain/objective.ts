@@ -56,7 +56,11 @@ export interface Objective {
   noise: Value[];
 }
 
-/** Mean CE of (N, V) logits against (N,) int64 targets, and the accuracy of their argmax. */
+/**
+ * Mean CE of (N, V) logits against (N,) int64 targets, and the accuracy of their argmax. Picks
+ * log p_y with GatherElements instead of graph/functional's one-hot product: a one-hot over the
+ * 64010-id vocabulary would materialise N × V floats per stream for nothing.
+ */
 export function maskedCrossEntropy(logits: Value, targets: Value): { loss: Value; acc: Value } {
   const logp = ops.logSoftmax(logits, -1);
   const picked = ops.gatherElements(logp, ops.unsqueeze(targets, [1]), 1);
