@@ -4,6 +4,8 @@
  * with their `package/` prefix stripped, Debian packages as `dpkg-deb -x` lays them out.
  * OpenMoji is deliberately absent: it is reserved for independent evaluation.
  */
+import { CorpusError } from './util.js';
+
 export interface SourceSpec {
   id: string;
   kind: 'npm' | 'deb';
@@ -161,6 +163,6 @@ export const SOURCES: readonly SourceSpec[] = [
 
 export function sourceSpec(id: string): SourceSpec {
   const s = SOURCES.find((x) => x.id === id);
-  if (!s) throw new Error(`unknown corpus source '${id}'`);
+  if (!s) throw new CorpusError(`unknown corpus source '${id}' (known: ${SOURCES.map((x) => x.id).join(', ')})`);
   return s;
 }
