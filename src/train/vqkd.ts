@@ -236,15 +236,18 @@ export class VqkdEngine implements StepEngine<VqkdBatch> {
  */
 export function codebookUsageEvaluator(engine: VqkdEngine): Evaluator {
   return {
-    async evaluate(): Promise<EvalResult> {
+    async evaluate(_params, ctx): Promise<EvalResult> {
       const u = engine.usage();
+      const metrics = {
+        codes_used: u.used,
+        unused_codes: u.unused,
+        perplexity: u.perplexity,
+        unused_cluster_size: u.unusedClusterSize,
+      };
+      // Also on the progress stream (the loop writes the metrics into log.jsonl as an eval record).
+      ctx.onProgress?.({ status: 'done', stage: 'codebook-usage', message: `epoch ${ctx.epoch}`, metrics });
       return {
-        metrics: {
-          codes_used: u.used,
-          unused_codes: u.unused,
-          perplexity: u.perplexity,
-          unused_cluster_size: u.unusedClusterSize,
-        },
+        metrics,
         primary: 'perplexity',
         higherIsBetter: true,
       };

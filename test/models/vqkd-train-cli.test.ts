@@ -39,11 +39,15 @@ describe('VQ-KD tokenizer training (recipe + loop)', () => {
   });
 
   it('trains from scratch (k-means codebook), logs usage each epoch, resumes exactly, publishes a loadable tokenizer', async () => {
-    const a = await runVqkdTraining(settings(join(tmp, 'a')));
+    const events: { stage: string; metrics?: Record<string, number> }[] = [];
+    const a = await runVqkdTraining(settings(join(tmp, 'a')), { onProgress: (e) => events.push(e) });
+    const usageEvents = events.filter((e) => e.stage === 'codebook-usage');
+    expect(usageEvents).toHaveLength(2);
     expect(a.stepsPerEpoch).toBe(3);
     expect(a.steps).toBe(6);
     const evals = a.log.evals();
     expect(evals).toHaveLength(2);
+    expect(usageEvents.map((e) => e.metrics)).toEqual(evals.map((e) => e.metrics));
     for (const e of evals) {
       expect(e.metrics.codes_used + e.metrics.unused_codes).toBe(64);
       expect(e.metrics.perplexity).toBeGreaterThan(1);
