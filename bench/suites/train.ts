@@ -32,6 +32,7 @@ async function measure(ctx: BenchContext, name: string, modelName: string, task:
     { batchSize: B, textLen: T, seed: 0 },
   );
   step.init(model.stateDict());
+  process.stderr.write(`${name}: compiled + initialised in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
   const compileS = (performance.now() - t0) / 1000;
   const S = c.imgSize;
   const image = filled([B, 3, S, S], (i) => ((((i * 2654435761) >>> 0) / 2 ** 32) * 2 - 1));
@@ -45,6 +46,7 @@ async function measure(ctx: BenchContext, name: string, modelName: string, task:
           padding_mask: filled([B, T], () => 0, 'int64'),
           labels: filled([B, classes], (i) => (i % 97 === 0 ? 1 : 0)),
         };
+  // one warm-up step (ORT arena, first-run allocations), then the median of two timed steps
   const ms = await timeIt(() => step.microStep(feeds, 1e-4), 2, 1);
   const nv = numVisionTokens(c);
   const fwd = B * forwardFlops(c, nv, task === 'imagenet' ? 0 : T) + 2 * B * c.embedDim * classes;

@@ -195,7 +195,6 @@ export class TaskEvaluator implements Evaluator {
           const imgEmb = new Map<number, Float32Array>();
           const txtEmb: Float32Array[] = [];
           const txtImage: number[] = [];
-          let k = 0;
           for await (const { batch } of loader.iterate()) {
             const ids = [...(batch.image_id.data as BigInt64Array)].map(Number);
             const { language_cls } = await run.text.run({ text_description: batch.language_tokens, padding_mask: batch.padding_mask });
@@ -213,7 +212,6 @@ export class TaskEvaluator implements Evaluator {
             ids.forEach((id, i) => {
               txtEmb.push((language_cls.data as Float32Array).slice(i * D, (i + 1) * D));
               txtImage.push(id);
-              k++;
             });
             progress.update((done += ids.length));
           }
