@@ -44,12 +44,13 @@ const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   return m;
 };
 
-function streamOf(batches: VqkdBatch[]): BatchStream<VqkdBatch> {
+/** The recorded batches in order: epoch e holds batches e·spe … (e+1)·spe − 1. */
+function streamOf(batches: VqkdBatch[], spe: number): BatchStream<VqkdBatch> {
   return {
     async *iterate({ state }) {
-      const start = state?.position ?? 0;
-      for (let i = start; i < batches.length; i++)
-        yield { batch: batches[i], state: { epoch: state?.epoch ?? 0, position: i + 1, seed: 0 } as DataPosition, epoch: 0 };
+      const epoch = state?.epoch ?? 0;
+      for (let i = state?.position ?? 0; i < spe; i++)
+        yield { batch: batches[epoch * spe + i], state: { epoch, position: i + 1, seed: 0 } as DataPosition, epoch };
     },
   };
 }
@@ -59,19 +60,22 @@ describe('VQ-KD training reproduces the official trajectory (fixtures/train-ref/
   let t: TensorMap;
   let teacher: ClipTeacher;
   let model: VQKD;
-  const K = 5;
+  let K = 0; // optimizer steps of the run (one batch each)
+  let B = 0;
 
   beforeAll(async () => {
     j = JSON.parse(readFileSync(join(TRAJ, 'vqkd.trajectory.json'), 'utf8')) as TrajJson;
     t = await loadSafetensors(join(TRAJ, 'vqkd.trajectory.safetensors'));
     teacher = ClipTeacher.fromState(t, { heads: j.model.teacher.config.heads });
+    K = j.steps.length;
+    B = t.get('batch0.image')!.shape[0];
     model = new VQKD(vqkdConfigFromJson(JSON.parse(readFileSync(join(REF, 'vqkd.json'), 'utf8'))));
     model.loadStateDict(await loadSafetensors(join(REF, 'vqkd.safetensors')));
   });
 
   it('the stand-in CLIP teacher gives the stored targets', async () => {
     const g = new Graph('teacher');
-    const x = g.input('x', 'float32', [4, 3, 32, 32]);
+    const x = g.input('x', 'float32', t.get('batch0.image')!.shape);
     const s = new ParamScope(g, teacher.module);
     const pre = model.preprocess(x);
     g.output(teacher.targets(s, pre), 'target');
@@ -101,8 +105,8 @@ describe('VQ-KD training reproduces the official trajectory (fixtures/train-ref/
     const engine = await VqkdEngine.create({
       model,
       teacher,
-      batchSize: 4,
-      stepsPerEpoch: K,
+      batchSize: B,
+      stepsPerEpoch: j.schedule.num_training_steps_per_epoch,
       hp: { weightDecay: hp.weight_decay, optBetas: hp.opt_betas, optEps: hp.opt_eps, clipGrad: null },
       seed: 0,
       threads: 1,
@@ -117,12 +121,12 @@ describe('VQ-KD training reproduces the official trajectory (fixtures/train-ref/
     let usage: Record<string, number> = {};
     const r = await fit({
       engine,
-      data: streamOf(batches),
+      data: streamOf(batches, j.schedule.num_training_steps_per_epoch),
       schedule: j.schedule.lr_schedule_values,
-      epochs: 1,
-      stepsPerEpoch: K,
+      epochs: hp.epochs,
+      stepsPerEpoch: j.schedule.num_training_steps_per_epoch,
       updateFreq: 1,
-      batchSize: 4,
+      batchSize: B,
       seed: 0,
       evaluator: {
         async evaluate(p, c) {
