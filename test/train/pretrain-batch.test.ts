@@ -104,6 +104,22 @@ describe('pretraining batches per stream', () => {
     expect(c['pairs.vision_index'].shape).toEqual([12]);
   });
 
+  it('images from a plain folder and texts from text files (streamSpecFor) work like the corpus layout', async () => {
+    const specs = {
+      ...corpusStreams(dir),
+      images: streamSpecFor('images', [join(dir, 'images')]),
+      texts: streamSpecFor('texts', [join(dir, 'pretrain', 'texts.txt'), join(dir, 'pretrain', 'texts.txt')]),
+    };
+    expect(specs.images.kind).toBe('image-folder');
+    expect(specs.texts).toEqual({ kind: 'text-files', files: [join(dir, 'pretrain', 'texts.txt'), join(dir, 'pretrain', 'texts.txt')] });
+    const { s } = await stream({ images: 4, texts: 5, pairs: 0 }, { specs });
+    expect(s.perEpoch).toEqual({ images: 3, texts: 6 }); // 12 images / 4; 2 × 15 lines / 5
+    const [{ batch: b }] = await take(s, 1);
+    expect(b['images.image'].shape).toEqual([4, 3, 32, 32]);
+    expect(b['texts.ids'].shape).toEqual([5, T]);
+    expect(() => streamSpecFor('pairs', [join(dir, 'images')])).toThrow(PretrainError);
+  });
+
   it('pairs from WebDataset shards give the same kind of batch', async () => {
     const specs = { ...corpusStreams(dir), pairs: streamSpecFor('pairs', [join(dir, 'pairs-{000000..000000}.tar')]) };
     expect(specs.pairs.kind).toBe('pair-wds');

@@ -95,7 +95,8 @@ interface PairRef extends ImageRef {
 async function imageSource(spec: StreamSpec): Promise<Source<ImageRef | WdsSample | { path: string }>> {
   switch (spec.kind) {
     case 'image-folder':
-      return imageFolderSource(spec.root);
+      // Every image under the folder (class subfolders or not): MIM needs no labels.
+      return imageFolderSource(spec.root, { classFolders: false });
     case 'image-jsonl': {
       const root = spec.root ?? join(spec.file, '..');
       const items = (await loadJsonl(spec.file)).map((l) => {
