@@ -7,7 +7,9 @@ import { saveSafetensors } from '../../src/io/safetensors.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, checkTensorsFit, loadCheckpointFile, saveCheckpoint, type Checkpoint } from '../../src/train/checkpoint.js';
 import { fit, LAST_CHECKPOINT } from '../../src/train/loop.js';
 import { CheckpointFormatError, CheckpointMismatchError } from '../../src/train/loop-errors.js';
-import { tempDir, tinyRun } from './loop-fixture.js';
+import { createModel } from '../../src/models/beit3/registry.js';
+import { loadInit } from '../../src/train/recipe.js';
+import { MODEL, tempDir, tinyRun } from './loop-fixture.js';
 
 const CHILD = join(import.meta.dirname, 'kill-child.ts');
 
@@ -97,6 +99,32 @@ describe('training checkpoints', () => {
     // a fresh head may be missing when initialising from a backbone checkpoint
     const ok = new Map([['a', Tensor.f32([2], [0, 0])], ['b', Tensor.f32([3], [0, 0, 0])]]);
     expect(checkTensorsFit('ck', expected, ok, { allowMissing: (k) => k.startsWith('head.') }).missing).toEqual(['head.weight']);
+  });
+
+  it('--init: backbone keys must fit, a fresh head may be missing, other heads are ignored', async () => {
+    const t = tempDir('beit3-ck-init-');
+    try {
+      const src = createModel(MODEL, { numClasses: 3 });
+      const backbone = new Map([...src.stateDict()].filter(([k]) => k.startsWith('beit3.')));
+      backbone.set('mlm_head.weight', Tensor.f32([2, 2], [0, 0, 0, 0])); // another task's head
+      const ok = join(t.dir, 'backbone.safetensors');
+      await saveSafetensors(ok, backbone);
+      const dst = createModel(MODEL, { numClasses: 5 });
+      const notes = await loadInit(dst, ok);
+      expect(notes.join('\n')).toMatch(/initialised fresh \(not in the checkpoint\): fc_norm\.weight, fc_norm\.bias, head\.weight, head\.bias/);
+      expect(notes.join('\n')).toMatch(/ignored \(other heads\): mlm_head\.weight/);
+      expect(dst.stateDict().get('beit3.vision_embed.proj.weight')!.data).toEqual(backbone.get('beit3.vision_embed.proj.weight')!.data);
+      // a backbone of another width does not fit: typed error listing the keys
+      const wide = createModel('beit3_tiny_patch8_32_imageclassification', { numClasses: 3, config: { embedDim: 48, heads: 4 } });
+      const bad = join(t.dir, 'wide.safetensors');
+      await saveSafetensors(bad, new Map([...wide.stateDict()].filter(([k]) => k.startsWith('beit3.') && !k.includes('layers.1'))));
+      const err = await loadInit(createModel(MODEL, { numClasses: 3 }), bad).catch((e) => e);
+      expect(err).toBeInstanceOf(CheckpointMismatchError);
+      expect((err as Error).message).toMatch(/missing keys: beit3\.encoder\.layers\.1\./);
+      expect((err as Error).message).toMatch(/shape mismatches: beit3\./);
+    } finally {
+      t.done();
+    }
   });
 
   it('a process SIGKILLed while writing a checkpoint leaves the previous one loadable', async () => {
