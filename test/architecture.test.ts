@@ -144,6 +144,15 @@ describe('entries', () => {
     expect(bad.map(rel)).toEqual([]);
   });
 
+  it("search is its own package entry ('beit3/search'), beside the root", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      exports: Record<string, { import: string }>;
+    };
+    expect(pkg.exports['.'].import).toBe('./dist/index.js');
+    expect(pkg.exports['./search'].import).toBe('./dist/search/index.js');
+    expect(existsSync(join(SRC, 'search/index.ts'))).toBe(true);
+  });
+
   it("import 'beit3' loads no native hnswlib addon (checked in a fresh process)", () => {
     const probe = `
       const Module = (await import('node:module')).default;
