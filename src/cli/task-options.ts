@@ -62,16 +62,22 @@ export function withModelOptions(cmd: Command, opts: { task?: boolean } = {}): C
   return cmd;
 }
 
+/**
+ * An integer option in [min, max]. Every count, size and length option has an upper bound, checked
+ * before any work (default 2^31-1: beyond it sizes only overflow or exhaust memory); options that
+ * size allocations pass a tighter one.
+ */
 export function intOption(
   name: string,
   value: string | undefined,
   min: number,
   fallback?: number,
+  max = 2 ** 31 - 1,
 ): number | undefined {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new TaskInputError(`${name} must be an integer ≥ ${min}, got '${value}'`);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new TaskInputError(`${name} must be an integer in [${min}, ${max}], got '${value}'`);
   return n;
 }
 

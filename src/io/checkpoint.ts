@@ -1,8 +1,9 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { toFloat32 } from './half.js';
 import { loadPth } from './pth.js';
 import { loadSafetensors, TensorMap } from './safetensors.js';
 import { Beit3Error } from '../util/errors.js';
+import { openInputSync } from '../util/read.node.js';
 
 export class CheckpointError extends Beit3Error {
   override name = 'CheckpointError';
@@ -21,7 +22,7 @@ export interface LoadCheckpointOptions {
 
 /** Detects the format from the file's first bytes (zip magic vs safetensors header), not its name. */
 export function detectCheckpointFormat(path: string): CheckpointFormat {
-  const fd = openSync(path, 'r');
+  const { fd } = openInputSync(path, 'checkpoint'); // regular files only: typed error for FIFOs/devices
   const head = new Uint8Array(9);
   let n: number;
   try {

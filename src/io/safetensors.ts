@@ -1,10 +1,11 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { allocArray, BYTES_PER_ELEMENT, type DType, type TypedArray } from '../graph/dtype.js';
 import { numel } from '../graph/shape.js';
 import { Tensor } from '../graph/tensor.js';
 import { withAtomicFile } from '../util/atomic.node.js';
 import { AtomicWriteError, Beit3Error } from '../util/errors.js';
 import { stageReporter, type ProgressCallback } from '../util/progress.js';
+import { openInputSync } from '../util/read.node.js';
 
 /**
  * safetensors read/write (https://github.com/huggingface/safetensors format: u64 LE header length,
@@ -86,7 +87,8 @@ function parseHeaderJson(json: Uint8Array, dataSize: number, source: string): Sa
   }
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
     fail(source, 'header JSON is not an object');
-  const metadata: Record<string, string> = {};
+  // keys are data: a tensor or metadata key named __proto__ must stay a key (null-prototype objects)
+  const metadata: Record<string, string> = Object.create(null) as Record<string, string>;
   const entries: SafetensorsEntry[] = [];
   for (const [name, raw] of Object.entries(obj as Record<string, unknown>)) {
     if (name === '__metadata__') {
@@ -101,7 +103,7 @@ function parseHeaderJson(json: Uint8Array, dataSize: number, source: string): Sa
     const where = `tensor '${name}'`;
     if (typeof raw !== 'object' || raw === null) fail(source, `${where}: header entry is not an object`);
     const { dtype: tag, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-    if (typeof tag !== 'string' || !(tag in FROM_TAG))
+    if (typeof tag !== 'string' || !Object.hasOwn(FROM_TAG, tag))
       fail(
         source,
         `${where}: unsupported dtype ${JSON.stringify(tag)} (supported: ${Object.keys(FROM_TAG).join(' ')})`,
@@ -260,9 +262,8 @@ export class SafetensorsFile {
 
   static open(path: string): SafetensorsFile {
     assertLittleEndian();
-    const fd = openSync(path, 'r');
+    const { fd, size } = openInputSync(path, 'safetensors file'); // regular files only
     try {
-      const size = fstatSync(fd).size;
       const prefix = new Uint8Array(8);
       if (size >= 8) readFully(fd, prefix, 0, path);
       const n = headerLength(prefix, size, path);
@@ -334,12 +335,17 @@ function entriesOf(tensors: TensorsLike): [string, Tensor][] {
 
 /** Builds the header bytes (length prefix + space-padded JSON) for tensors written in the given order. */
 function buildHeader(list: [string, Tensor][], metadata?: Record<string, string>): Uint8Array {
-  const header: Record<string, unknown> = {};
+  // null-prototype objects: a tensor (or metadata key) named __proto__ is written as a key, not
+  // swallowed as the object's prototype (found by the CLI probe; beit3 could not read its own output)
+  const header = Object.create(null) as Record<string, unknown>;
   if (metadata && Object.keys(metadata).length) {
-    for (const [k, v] of Object.entries(metadata))
+    const meta = Object.create(null) as Record<string, string>;
+    for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string')
         throw new SafetensorsError(`metadata '${k}' must be a string, got ${typeof v}`);
-    header.__metadata__ = metadata;
+      meta[k] = v;
+    }
+    header.__metadata__ = meta;
   }
   let offset = 0;
   for (const [name, t] of list) {

@@ -1,7 +1,8 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 import { inflateSync } from 'fflate';
 import { Beit3Error } from '../util/errors.js';
+import { openInputSync } from '../util/read.node.js';
 
 /**
  * Random-access zip reader for PyTorch checkpoints. fflate's `unzipSync` needs the whole archive
@@ -35,14 +36,8 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
 }
 
 export function fileSource(path: string): ByteSource {
-  const fd = openSync(path, 'r');
-  let size: number;
-  try {
-    size = fstatSync(fd).size;
-  } catch (e) {
-    closeSync(fd);
-    throw e;
-  }
+  // regular files only (typed InputFileError otherwise): a FIFO would block, a device never ends
+  const { fd, size } = openInputSync(path, 'checkpoint');
   let open = true;
   return {
     size,

@@ -16,7 +16,6 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   renameSync,
   rmSync,
   statSync,
@@ -29,6 +28,7 @@ import { hnswFileProblem } from './hnsw-check.js';
 import { writeFileAtomicSync, withAtomicFileSync } from '../util/atomic.node.js';
 import { Beit3Error } from '../util/errors.js';
 import { stageReporter, type ProgressCallback } from '../util/progress.js';
+import { READ_LIMITS, readFileBoundedSync } from '../util/read.node.js';
 
 const require = createRequire(import.meta.url);
 // hnswlib-node is CommonJS
@@ -110,14 +110,63 @@ function checkMeta(meta: IndexMeta, metaPath: string): void {
   if (!Number.isInteger(meta.dim) || meta.dim < 1)
     bad(`"dim" must be a positive integer, got ${JSON.stringify(meta.dim)}`);
   if (typeof meta.root !== 'string') bad(`"root" must be a string, got ${JSON.stringify(meta.root)}`);
-  if (typeof meta.model !== 'object' || meta.model === null) bad('"model" is missing');
+  if (typeof meta.model !== 'object' || meta.model === null || Array.isArray(meta.model)) bad('"model" is missing');
+  for (const k of ['embedDim', 'imgSize'] as const)
+    if (meta.model[k] !== undefined && !(Number.isInteger(meta.model[k]) && meta.model[k] > 0))
+      bad(`"model.${k}" must be a positive integer, got ${JSON.stringify(meta.model[k])}`);
+  if (meta.model.weights !== undefined && !(Array.isArray(meta.model.weights) && meta.model.weights.every((w) => typeof w === 'string')))
+    bad('"model.weights" must be a list of file names');
+  if (meta.dim > 65536) bad(`"dim" ${meta.dim} is larger than any embedding (limit 65536)`);
   if (!Array.isArray(meta.files)) bad('"files" must be an array');
   if (!Number.isInteger(meta.nextLabel) || meta.nextLabel < 0)
     bad(`"nextLabel" must be a non-negative integer`);
   if (!Array.isArray(meta.failed)) meta.failed = [];
-  for (const f of meta.files)
-    if (typeof f?.path !== 'string' || !Number.isInteger(f.label))
+  const labels = new Set<number>();
+  const paths = new Set<string>();
+  for (const f of meta.files) {
+    if (typeof f !== 'object' || f === null || typeof f.path !== 'string' || !Number.isInteger(f.label))
       bad(`"files" entry ${JSON.stringify(f)} needs a string "path" and an integer "label"`);
+    if (f.label < 0 || f.label >= meta.nextLabel)
+      bad(`"files" entry ${JSON.stringify(f.path)} has label ${f.label}, outside [0, nextLabel ${meta.nextLabel})`);
+    if (labels.has(f.label) || paths.has(f.path)) bad(`"files" lists label ${f.label} / path ${JSON.stringify(f.path)} twice`);
+    labels.add(f.label);
+    paths.add(f.path);
+  }
+  if (!Array.isArray(meta.failed)) meta.failed = [];
+  else if (!meta.failed.every((f) => typeof f === 'object' && f !== null && typeof f.path === 'string'))
+    bad('"failed" entries need a string "path"');
+}
+
+/**
+ * meta.json and vectors.hnsw must describe the same set: every listed file has a live vector and
+ * every live vector a file. Otherwise search answers from the wrong set (e.g. "(index is empty)"
+ * for a folder full of vectors) and a resume would save the damage again.
+ */
+function checkConsistent(h: Hnsw, meta: IndexMeta, dir: string): void {
+  const out = (what: string): never => {
+    throw new SearchIndexError(`${dir}: ${what} (index folder out of sync; rebuild it with a new --out folder)`);
+  };
+  const vector = (label: number): number[] | undefined => {
+    try {
+      return h.getPoint(label);
+    } catch {
+      return undefined; // deleted or absent
+    }
+  };
+  const live = (label: number) => vector(label) !== undefined;
+  if (h.getCurrentCount() < meta.files.length)
+    out(`vectors.hnsw holds ${h.getCurrentCount()} vectors but meta.json lists ${meta.files.length} files`);
+  for (const f of meta.files) {
+    const v = vector(f.label);
+    if (!v) return out(`meta.json lists ${f.path} (label ${f.label}) but vectors.hnsw has no vector for it`);
+    // a NaN/Inf vector would give NaN scores: never answer from non-finite numbers
+    if (!v.every(Number.isFinite)) out(`the vector of ${f.path} (label ${f.label}) is not finite`);
+  }
+  const listed = new Set(meta.files.map((f) => f.label));
+  for (const label of h.getIdsList()) {
+    if (label >= meta.nextLabel) out(`vectors.hnsw holds label ${label}, at or past nextLabel ${meta.nextLabel}`);
+    if (!listed.has(label) && live(label)) out(`vectors.hnsw holds a vector (label ${label}) for no file in meta.json`);
+  }
 }
 
 /** Image files under a folder (recursive, sorted, by extension). */
@@ -167,7 +216,7 @@ export class ImageIndex {
       );
     let meta: IndexMeta;
     try {
-      meta = JSON.parse(readFileSync(metaPath, 'utf8')) as IndexMeta;
+      meta = JSON.parse(readFileBoundedSync(metaPath, READ_LIMITS.json, 'index meta.json').toString('utf8')) as IndexMeta;
     } catch (e) {
       throw new SearchIndexError(`${metaPath}: unreadable (${(e as Error).message})`);
     }
@@ -176,17 +225,14 @@ export class ImageIndex {
     const vec = join(dir, 'vectors.hnsw');
     if (meta.files.length || existsSync(vec)) {
       if (!existsSync(vec)) throw new SearchIndexError(`${dir}: vectors.hnsw is missing`);
-      const problem = hnswFileProblem(readFileSync(vec), meta.dim);
+      const problem = hnswFileProblem(readFileBoundedSync(vec, READ_LIMITS.onnx, 'index vectors'), meta.dim);
       if (problem) throw new SearchIndexError(`${vec}: corrupt or truncated (${problem})`);
       try {
         h.readIndexSync(vec, true);
       } catch (e) {
         throw new SearchIndexError(`${vec}: corrupt or truncated (${(e as Error).message})`, { cause: e });
       }
-      if (h.getCurrentCount() < meta.files.length)
-        throw new SearchIndexError(
-          `${vec}: holds ${h.getCurrentCount()} vectors but meta.json lists ${meta.files.length} files (index folder out of sync; rebuild it)`,
-        );
+      checkConsistent(h, meta, dir);
     } else initEmpty(h);
     return new ImageIndex(dir, meta, h);
   }

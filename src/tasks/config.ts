@@ -9,15 +9,16 @@
  *    the section `tasks.<task>` is used, the tokenizer comes from `tokenizer.sentencepiece_model`,
  *    and weights default to `backbone.safetensors` + `<task>.head.safetensors` beside the file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { type Beit3Config, ConfigError, fromEncoderConfig } from '../models/beit3/config.js';
+import { type Beit3Config, CONFIG_LIMITS, ConfigError, fromEncoderConfig } from '../models/beit3/config.js';
 import type { TaskName } from '../models/beit3/heads/base.js';
 import { pretrainedCfg, taskPretrainedCfg } from '../models/beit3/pretrained.js';
 import { configFor, getEntry } from '../models/beit3/registry.js';
 import type { EvalTransformName } from '../vision/transforms.js';
 import { TaskConfigError } from './errors.js';
 import { normalizeTask } from './table.js';
+import { InputFileError, READ_LIMITS, readFileBoundedSync } from '../util/read.node.js';
 
 /** The model tasks a pipeline can run (pretraining has no inference pipeline). */
 export type ModelTask = Exclude<TaskName, 'pretraining'>;
@@ -66,13 +67,18 @@ export interface TaskConfig {
 
 type Json = Record<string, unknown>;
 
+/** Documented limits of task config fields (docs/reliability.md). */
+const MAX_CLASSES = 1 << 24;
+const MAX_BEAMS = 1024;
+
 function readJson(path: string): Json {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileBoundedSync(path, READ_LIMITS.json, 'config').toString('utf8');
   } catch (e) {
     throw new TaskConfigError(
-      `${path}: cannot read config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      `${path}: cannot read config (${e instanceof InputFileError ? e.reason : (e as Error).message})`,
+      { cause: e },
     );
   }
   try {
@@ -87,9 +93,9 @@ function readJson(path: string): Json {
 function readLabelsFile(path: string, what: string): string[] {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new TaskConfigError(`${what}: labels file ${path} not found`);
+    text = readFileBoundedSync(path, READ_LIMITS.json, 'labels file').toString('utf8');
+  } catch (e) {
+    throw new TaskConfigError(`${what}: ${(e as Error).message}`, { cause: e });
   }
   const t = text.trim();
   const lines = t.split(/\r?\n/).filter((l) => l.trim());
@@ -103,6 +109,10 @@ function readLabelsFile(path: string, what: string): string[] {
       }
     });
     if (rows.every((r) => typeof r.label === 'number' && r.answer !== undefined)) {
+      // a label outside 0..n-1 would make a sparse array of up to 2^53 slots: refuse before filling
+      const badRow = rows.findIndex((r) => !(Number.isInteger(r.label) && (r.label as number) >= 0 && (r.label as number) < rows.length));
+      if (badRow >= 0)
+        throw new TaskConfigError(`${path}:${badRow + 1}: label ${String(rows[badRow].label)} is not in 0..${rows.length - 1}`);
       const out: string[] = [];
       for (const r of rows) out[r.label as number] = String(r.answer);
       if (out.length !== rows.length || out.some((a) => a === undefined))
@@ -137,6 +147,14 @@ function num(j: Json, key: string, where: string): number | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v))
     throw new TaskConfigError(`${where}: "${key}" must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** An integer field in [lo, hi] (validated up front: absurd sizes must fail before any work). */
+function intIn(j: Json, key: string, lo: number, hi: number, where: string): number | undefined {
+  const v = num(j, key, where);
+  if (v !== undefined && !(Number.isInteger(v) && v >= lo && v <= hi))
+    throw new TaskConfigError(`${where}: "${key}" must be an integer in [${lo}, ${hi}], got ${v}`);
   return v;
 }
 
@@ -272,9 +290,9 @@ function resolveSection(
           `${where}: model ${modelName} is a ${entry.task} model, config task is ${task}`,
         );
       const over: Partial<Beit3Config> = {};
-      const img = num(s, 'img_size', where);
+      const img = intIn(s, 'img_size', 1, CONFIG_LIMITS.imgSize, where);
       if (img) over.imgSize = img;
-      const vocab = num(s, 'vocab_size', where);
+      const vocab = intIn(s, 'vocab_size', 1, CONFIG_LIMITS.vocabSize, where);
       if (vocab) over.vocabSize = vocab;
       model = configFor(modelName, over);
       if (entry.task === 'backbone' && task !== 'backbone')
@@ -300,7 +318,9 @@ function resolveSection(
   }
   const lf = str(s, 'labels_file', where) ?? str(s, 'answers_file', where);
   if (!labels && lf) labels = readLabelsFile(ctx.at(lf), where);
-  const numClasses = num(s, 'num_classes', where) ?? (labels ? labels.length : undefined);
+  const numClasses = intIn(s, 'num_classes', 1, MAX_CLASSES, where) ?? (labels ? labels.length : undefined);
+  if (numClasses !== undefined && numClasses > MAX_CLASSES)
+    throw new TaskConfigError(`${where}: ${numClasses} labels, more than the limit of ${MAX_CLASSES}`);
   if (labels && numClasses !== undefined && labels.length !== numClasses)
     throw new TaskConfigError(`${where}: ${labels.length} labels but num_classes = ${numClasses}`);
 
@@ -310,8 +330,8 @@ function resolveSection(
     throw new TaskConfigError(`${where}: transform must be "vl" or "imagenet", got "${transform}"`);
   // default: the official evaluation length, capped by the model's text position table
   const textLen =
-    num(s, 'num_max_bpe_tokens', where) ??
-    num((ctx.root.tiny_config ?? {}) as Json, 'num_max_bpe_tokens', where) ??
+    intIn(s, 'num_max_bpe_tokens', 3, CONFIG_LIMITS.maxSourcePositions, where) ??
+    intIn((ctx.root.tiny_config ?? {}) as Json, 'num_max_bpe_tokens', 3, CONFIG_LIMITS.maxSourcePositions, where) ??
     Math.min(pre.textLen, model.maxSourcePositions - 2);
   if (!Number.isInteger(textLen) || textLen < 3)
     throw new TaskConfigError(`${where}: num_max_bpe_tokens must be an integer ≥ 3, got ${textLen}`);
@@ -325,11 +345,13 @@ function resolveSection(
       `${where}: num_keep_best ${keep} is not supported (the official evaluation keeps 1)`,
     );
   const generation: GenerationSettings = {
-    numBeams: num(s, 'num_beams', where) ?? DEFAULTS.numBeams,
-    maxLen: num(s, 'max_len', where) ?? textLen,
+    numBeams: intIn(s, 'num_beams', 1, MAX_BEAMS, where) ?? DEFAULTS.numBeams,
+    maxLen: intIn(s, 'max_len', 3, Math.max(textLen, model.maxSourcePositions - 2), where) ?? textLen,
     lengthPenalty: num(s, 'length_penalty', where) ?? DEFAULTS.lengthPenalty,
-    topnPerBeam: num(s, 'TOPN_PER_BEAM', where) ?? num(s, 'topn_per_beam', where) ?? DEFAULTS.topnPerBeam,
+    topnPerBeam: intIn(s, 'TOPN_PER_BEAM', 1, MAX_BEAMS, where) ?? intIn(s, 'topn_per_beam', 1, MAX_BEAMS, where) ?? DEFAULTS.topnPerBeam,
   };
+  const cropPct = num(s, 'crop_pct', where) ?? pre.cropPct;
+  if (!(cropPct > 0 && cropPct <= 1)) throw new TaskConfigError(`${where}: "crop_pct" must be in (0, 1], got ${cropPct}`);
   return {
     task,
     source: where,
@@ -339,11 +361,11 @@ function resolveSection(
     labels,
     tokenizer: ctx.tokenizer,
     transform,
-    cropPct: num(s, 'crop_pct', where) ?? pre.cropPct,
+    cropPct,
     textLen,
     generation,
     weights: ctx.weights,
-    topk: num(s, 'topk', where) ?? DEFAULTS.topk,
+    topk: intIn(s, 'topk', 1, MAX_CLASSES, where) ?? DEFAULTS.topk,
   };
 }
 

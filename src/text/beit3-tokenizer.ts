@@ -105,8 +105,9 @@ export class Beit3Tokenizer {
    * Empty input is an error, as in the official code (which raises RuntimeError).
    */
   textSegment(ids: readonly number[], maxLen: number = TEXT_MAX_LEN.default): TextSegment {
-    if (!Number.isInteger(maxLen) || maxLen < 3)
-      throw new TokenizerError(`maxLen must be an integer ≥ 3, got ${maxLen}`);
+    // bounded up front: `--max-len 1000000000` padded a billion-entry array and aborted V8
+    if (!Number.isInteger(maxLen) || maxLen < 3 || maxLen > MAX_SEGMENT_LEN)
+      throw new TokenizerError(`maxLen must be an integer in [3, ${MAX_SEGMENT_LEN}], got ${maxLen}`);
     if (ids.length === 0)
       throw new TokenizerError('text segment is empty: it must contain at least one token');
     const body = ids.slice(0, maxLen - 2);
@@ -159,6 +160,9 @@ export class Beit3Tokenizer {
     return batch.map((ids) => this.decode(ids, options));
   }
 }
+
+/** Longest text segment (tokens): 64x the official 1024-position tables; beyond it nothing can use the padding. */
+export const MAX_SEGMENT_LEN = 65536;
 
 /** Stacks equal-length segments into int64 [batch, maxLen] tensors. */
 export function collateSegments(segments: readonly TextSegment[], maxLen: number): TextBatch {

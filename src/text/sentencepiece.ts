@@ -104,8 +104,9 @@ export class SentencePieceProcessor {
         if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
         bytes = new Uint8Array(await res.arrayBuffer());
       } else {
-        const { readFile } = await import('node:fs/promises');
-        bytes = await readFile(pathOrUrl);
+        // bounded, regular files only (a FIFO or /dev/zero must not hang the tokenizer load)
+        const { readFileBounded, READ_LIMITS } = await import('../util/read.node.js');
+        bytes = await readFileBounded(pathOrUrl instanceof URL ? pathOrUrl.pathname : pathOrUrl, READ_LIMITS.tokenizerModel, 'SentencePiece model');
       }
     } catch (e) {
       throw new SentencePieceModelError(`cannot read SentencePiece model ${source}: ${(e as Error).message}`);

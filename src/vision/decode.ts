@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import bmpJs from 'bmp-js';
 import sharp, { type OutputInfo } from 'sharp';
 import type { RgbImage } from './image.js';
 import { Beit3Error } from '../util/errors.js';
+import { InputFileError, READ_LIMITS, readFileBounded } from '../util/read.node.js';
 
 /** A file that is not a decodable image (or is truncated and the caller did not opt in). */
 export class ImageDecodeError extends Beit3Error {
@@ -39,9 +39,10 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
   let bytes: Uint8Array;
   if (typeof input === 'string') {
     try {
-      bytes = await readFile(input);
+      bytes = await readFileBounded(input, READ_LIMITS.image, 'image');
     } catch (e) {
-      throw new ImageDecodeError(source, `cannot read file (${(e as Error).message})`, { cause: e });
+      const why = e instanceof InputFileError ? e.reason : (e as Error).message;
+      throw new ImageDecodeError(source, `cannot read file (${why})`, { cause: e });
     }
   } else bytes = input;
   if (bytes.length === 0) throw new ImageDecodeError(source, 'empty input, not an image');

@@ -173,11 +173,23 @@ export interface ResizeOptions {
   box?: readonly [number, number, number, number];
 }
 
+/**
+ * Largest output (and intermediate) of one resize, in pixels: 2^24 (a 4096x4096 image, 48 MiB of
+ * RGB). The decoder's pixel limit bounds the input only; an absurd shape such as 10,000,000x1
+ * resized to a shorter side of 224 would ask for 2.24e9x224 pixels (found by fuzz/image).
+ */
+export const MAX_RESIZE_PIXELS = 2 ** 24;
+
 /** Pillow `img.resize((width, height), filter, box)` for an 8-bit RGB image, bit-exact. */
 export function resize(img: RgbImage, width: number, height: number, opts: ResizeOptions = {}): RgbImage {
   checkRgb(img, 'resize input');
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0)
     throw new ImageShapeError(`resize: target size must be positive integers, got ${width}x${height}`);
+  // the horizontal pass writes width x (source rows), the vertical one width x height
+  if (width * Math.max(height, img.height) > MAX_RESIZE_PIXELS)
+    throw new ImageShapeError(
+      `resize: ${img.width}x${img.height} to ${width}x${height} needs more than ${MAX_RESIZE_PIXELS} pixels (limit); is the image's shape absurd?`,
+    );
   const filter = FILTERS[opts.filter ?? 'bicubic'];
   if (!filter) throw new ImageShapeError(`resize: unknown filter '${opts.filter}' (expected one of ${Object.keys(FILTERS).join(', ')})`);
   const box = opts.box ?? [0, 0, img.width, img.height];

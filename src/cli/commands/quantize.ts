@@ -1,10 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import onnxProto from 'onnx-proto';
 import { writeOnnx } from '../../tasks/export.js';
 import { QUANTIZE_SCOPES, quantizeModelProto, type QuantizeScope } from '../../graph/passes/quantize.js';
+import { InputFileError, READ_LIMITS, readFileBoundedSync } from '../../util/read.node.js';
 import { CliError } from '../errors.js';
+
+/** errno code of a failed read (ENOENT...), else the reason (not a regular file, too large). */
+const whyUnreadable = (e: unknown): string =>
+  ((e as { cause?: NodeJS.ErrnoException }).cause?.code ?? (e instanceof InputFileError ? e.reason : (e as Error).message));
 
 const { onnx } = onnxProto;
 
@@ -32,7 +36,7 @@ export function register(program: Command): void {
         throw new CliError(`--scope must be one of ${QUANTIZE_SCOPES.join(', ')}, got '${o.scope}'`);
       let model: onnxProto.onnx.ModelProto;
       try {
-        model = onnx.ModelProto.decode(readFileSync(input));
+        model = onnx.ModelProto.decode(readFileBoundedSync(input, READ_LIMITS.onnx, 'ONNX model'));
       } catch (e) {
         throw new CliError(`${input}: not a readable ONNX model (${(e as Error).message})`);
       }
@@ -43,10 +47,10 @@ export function register(program: Command): void {
         let buf = dataFiles.get(location);
         if (!buf) {
           try {
-            buf = readFileSync(join(dirname(input), location));
+            buf = readFileBoundedSync(join(dirname(input), location), READ_LIMITS.onnx, 'external data file');
           } catch (e) {
             throw new CliError(
-              `${input}: cannot read its external data file ${location} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); keep it beside the model`,
+              `${input}: cannot read its external data file ${location} (${whyUnreadable(e)}); keep it beside the model`,
               1,
             );
           }
@@ -60,6 +64,8 @@ export function register(program: Command): void {
         const buf = readData(kv.location);
         const off = Number(kv.offset ?? 0);
         const len = kv.length !== undefined ? Number(kv.length) : buf.byteLength - off;
+        if (!Number.isSafeInteger(off) || !Number.isSafeInteger(len) || off < 0 || len < 0)
+          throw new CliError(`${input}: external data of ${t.name} has offset ${kv.offset} / length ${kv.length}, not non-negative integers`);
         if (off + len > buf.byteLength)
           throw new CliError(`${input}: external data of ${t.name} runs past the end of ${kv.location}`);
         t.rawData = buf.subarray(off, off + len);

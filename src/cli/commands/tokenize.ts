@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { Beit3Tokenizer } from '../../text/beit3-tokenizer.js';
+import { Beit3Tokenizer, MAX_SEGMENT_LEN } from '../../text/beit3-tokenizer.js';
 import { utf8Lines } from '../../text/utf8.js';
 import { encodeModelProto } from '../../text/model-proto.js';
 import { SentencePieceProcessor } from '../../text/sentencepiece.js';
@@ -28,10 +28,10 @@ interface TrainOptions {
   json?: boolean;
 }
 
-function parseIntOption(name: string, value: string, min: number): number {
+function parseIntOption(name: string, value: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new CliError(`${name} must be an integer ≥ ${min}, got '${value}'`);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new CliError(`${name} must be an integer in [${min}, ${max}], got '${value}'`);
   return n;
 }
 
@@ -56,7 +56,7 @@ function lineEncoder(
   sp: SentencePieceProcessor,
   opts: TokenizeOptions,
 ): (text: string) => (number | string)[] {
-  const maxLen = opts.maxLen !== undefined ? parseIntOption('--max-len', opts.maxLen, 3) : undefined;
+  const maxLen = opts.maxLen !== undefined ? parseIntOption('--max-len', opts.maxLen, 3, MAX_SEGMENT_LEN) : undefined;
   if (maxLen !== undefined && !opts.beit3) throw new CliError('--max-len needs --beit3');
   if (!opts.beit3) return opts.pieces ? (t) => sp.encodePieces(t) : (t) => sp.encode(t);
   const tok = new Beit3Tokenizer(sp);
@@ -122,7 +122,7 @@ export function register(program: Command): void {
     .option('--character-coverage <x>', 'fraction of characters covered by the alphabet', '0.9995')
     .option('--json', 'progress and summary as JSON lines')
     .action(async (opts: TrainOptions) => {
-      const vocabSize = parseIntOption('--vocab-size', opts.vocabSize, 4);
+      const vocabSize = parseIntOption('--vocab-size', opts.vocabSize, 4, 1 << 24);
       const characterCoverage = Number(opts.characterCoverage);
       if (!(characterCoverage > 0 && characterCoverage <= 1))
         throw new CliError(`--character-coverage must be in (0, 1], got '${opts.characterCoverage}'`);

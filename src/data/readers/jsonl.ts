@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { utf8Lines } from '../../text/utf8.js';
 import { DataError, DataFormatError } from '../errors.js';
+import { openInputSync } from '../../util/read.node.js';
 
 export interface JsonlLine<T = unknown> {
   value: T;
@@ -11,11 +12,13 @@ export interface JsonlLine<T = unknown> {
 
 /** Streams a JSON Lines file; blank lines are skipped, a malformed line (bad JSON or UTF-8) throws DataFormatError(file, line). */
 export async function* readJsonl(file: string): AsyncGenerator<JsonlLine> {
-  const input = createReadStream(file);
-  await new Promise<void>((resolve, reject) => {
-    input.once('open', () => resolve());
-    input.once('error', (e) => reject(new DataError(`readJsonl: cannot read ${file}: ${e.message}`)));
-  });
+  let fd: number;
+  try {
+    fd = openInputSync(file, 'JSONL file').fd; // regular files only: a FIFO or device would never end
+  } catch (e) {
+    throw new DataError(`readJsonl: ${(e as Error).message}`, { cause: e });
+  }
+  const input = createReadStream(file, { fd });
   try {
     for await (const [line, text] of utf8Lines(input, (n) => new DataFormatError(file, n, 'invalid UTF-8'))) {
       if (text.trim() === '') continue;
@@ -75,7 +78,8 @@ export class FieldReader {
 
   int(key: string): number {
     const v = this.record[key];
-    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(`field "${key}": expected an integer, got ${describeValue(v)}`);
+    // safe integers only: 1e300 or 2^53+1 pass Number.isInteger but are not the number written (found by fuzz/unilm-index)
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) this.fail(`field "${key}": expected an integer (at most 2^53-1 in size), got ${describeValue(v)}`);
     return v;
   }
 
@@ -89,7 +93,7 @@ export class FieldReader {
     const v = this.record[key];
     if (!Array.isArray(v)) this.fail(`field "${key}": expected an array of integers, got ${describeValue(v)}`);
     v.forEach((x, i) => {
-      if (typeof x !== 'number' || !Number.isInteger(x)) this.fail(`field "${key}"[${i}]: expected an integer, got ${describeValue(x)}`);
+      if (typeof x !== 'number' || !Number.isSafeInteger(x)) this.fail(`field "${key}"[${i}]: expected an integer (at most 2^53-1 in size), got ${describeValue(x)}`);
     });
     return v as number[];
   }

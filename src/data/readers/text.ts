@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { utf8Lines } from '../../text/utf8.js';
 import { DataError, DataFormatError } from '../errors.js';
+import { openInputSync } from '../../util/read.node.js';
 
 export interface TextLine {
   text: string;
@@ -27,12 +28,13 @@ export async function* readTextLines(
 ): AsyncGenerator<TextLine> {
   const skipEmpty = options.skipEmpty ?? true;
   for (const file of typeof files === 'string' ? [files] : files) {
-    const input = createReadStream(file);
-    const opened = new Promise<void>((resolve, reject) => {
-      input.once('open', () => resolve());
-      input.once('error', (e) => reject(new DataError(`readTextLines: cannot read ${file}: ${e.message}`)));
-    });
-    await opened;
+    let fd: number;
+    try {
+      fd = openInputSync(file, 'text file').fd; // regular files only: a FIFO or device would never end
+    } catch (e) {
+      throw new DataError(`readTextLines: ${(e as Error).message}`, { cause: e });
+    }
+    const input = createReadStream(file, { fd });
     try {
       for await (const [line, text] of utf8Lines(
         input,

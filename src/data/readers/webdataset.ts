@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { expandShardList } from '../braces.js';
 import { DataFormatError, ShardError, describeError } from '../errors.js';
+import { InputFileError, openInputSync } from '../../util/read.node.js';
 
 /**
  * A raw WebDataset sample: the files of a tar shard that share a key, by extension.
@@ -64,11 +65,13 @@ export async function* readWebDataset(shards: string | readonly string[], option
 
 async function* readShard(shard: string, extensions: readonly string[] | undefined): AsyncGenerator<WdsSample> {
   const keep = extensions ? new Set(extensions.map((e) => e.toLowerCase())) : undefined;
-  const file = createReadStream(shard);
-  await new Promise<void>((resolve, reject) => {
-    file.once('open', () => resolve());
-    file.once('error', (e) => reject(new ShardError(shard, `cannot open: ${e.message}`)));
-  });
+  let fd: number;
+  try {
+    fd = openInputSync(shard, 'shard').fd; // regular files only: a FIFO or device would never end
+  } catch (e) {
+    throw new ShardError(shard, `cannot open: ${e instanceof InputFileError ? e.reason : (e as Error).message}`, { cause: e });
+  }
+  const file = createReadStream(shard, { fd });
   const extract = tar.extract();
   let input: Readable = file;
   if (shard.endsWith('.gz') || shard.endsWith('.tgz')) {
@@ -83,9 +86,14 @@ async function* readShard(shard: string, extensions: readonly string[] | undefin
   try {
     for await (const entry of extract) {
       const { name, type } = entry.header;
+      // Skip non-file members unread: tar-stream never ends the body of a directory member that
+      // declares a size, so iterating it hung forever (found by fuzz/webdataset).
+      if (type !== 'file' && type !== 'contiguous-file') {
+        entry.resume();
+        continue;
+      }
       const parts: Buffer[] = [];
       for await (const chunk of entry) parts.push(chunk as Buffer);
-      if (type !== 'file' && type !== 'contiguous-file') continue;
       const base = name.slice(name.lastIndexOf('/') + 1);
       if (base.startsWith('__') && !name.includes('/') && base.endsWith('__')) continue;
       const split = splitKeyExtension(name);

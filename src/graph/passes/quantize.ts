@@ -12,8 +12,14 @@
  * stay float32. Hand-written because ORT's quantizer is Python-only.
  */
 import onnxProto from 'onnx-proto';
+import { Beit3Error } from '../../util/errors.js';
 
 const { onnx } = onnxProto;
+
+/** The ONNX model cannot be quantized as it is (no graph, or a weight whose data disagrees with its dims). */
+export class QuantizeError extends Beit3Error {
+  override name = 'QuantizeError';
+}
 type ModelProto = onnxProto.onnx.IModelProto;
 type TensorProto = onnxProto.onnx.ITensorProto;
 type NodeProto = onnxProto.onnx.INodeProto;
@@ -67,14 +73,23 @@ function inScope(weightName: string, scope: QuantizeScope, layers: [number, numb
 
 function floatData(t: TensorProto): Float32Array | undefined {
   if (t.dataType !== onnx.TensorProto.DataType.FLOAT) return undefined;
+  // The file's dims and data must agree before any index arithmetic trusts them (found by fuzz/onnx-quantize).
+  const d = dims(t);
+  const n = d.reduce((a, b) => a * b, 1);
+  if (!d.every((x) => Number.isSafeInteger(x) && x >= 0) || !Number.isSafeInteger(n))
+    throw new QuantizeError(`initializer ${t.name}: invalid dims [${d.join(', ')}]`);
+  let out: Float32Array | undefined;
   if (t.rawData && t.rawData.byteLength) {
     const raw = t.rawData;
+    if (raw.byteLength !== 4 * n)
+      throw new QuantizeError(`initializer ${t.name}: ${raw.byteLength} bytes of data for dims [${d.join(', ')}] (${4 * n} expected)`);
     const copy = new Uint8Array(raw.byteLength);
     copy.set(raw);
-    return new Float32Array(copy.buffer);
-  }
-  if (t.floatData && t.floatData.length) return Float32Array.from(t.floatData);
-  return undefined;
+    out = new Float32Array(copy.buffer);
+  } else if (t.floatData && t.floatData.length) out = Float32Array.from(t.floatData);
+  if (out && out.length !== n)
+    throw new QuantizeError(`initializer ${t.name}: ${out.length} values for dims [${d.join(', ')}] (${n} expected)`);
+  return out;
 }
 
 function dims(t: TensorProto): number[] {
@@ -141,7 +156,7 @@ function foldBias(
 /** Rewrites the model in place; returns what was done. */
 export function quantizeModelProto(m: ModelProto, opts: QuantizeOptions = {}): QuantizeStats {
   const g = m.graph;
-  if (!g) throw new Error('quantize: model has no graph');
+  if (!g) throw new QuantizeError('quantize: model has no graph');
   const inits = new Map<string, TensorProto>();
   for (const t of g.initializer ?? []) inits.set(t.name!, t);
   const nodes = g.node ?? [];

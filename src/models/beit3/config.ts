@@ -39,21 +39,39 @@ export function validateConfig(c: Beit3Config): Beit3Config {
   if (c.variant === 'decoupled' && c.vlExpertLayers) bad.push('vlExpertLayers needs variant "shared"');
   if (c.vlExpertLayers < 0 || c.vlExpertLayers > c.layers)
     bad.push(`vlExpertLayers ${c.vlExpertLayers} outside [0, ${c.layers}]`);
-  for (const k of [
-    'imgSize',
-    'patchSize',
-    'inChans',
-    'embedDim',
-    'heads',
-    'layers',
-    'ffnDim',
-    'vocabSize',
-    'maxSourcePositions',
-  ] as const)
-    if (!Number.isInteger(c[k]) || c[k] <= 0) bad.push(`${k} must be a positive integer, got ${c[k]}`);
+  for (const [k, max] of Object.entries(CONFIG_LIMITS) as [keyof typeof CONFIG_LIMITS, number][])
+    if (!Number.isInteger(c[k]) || c[k] <= 0 || c[k] > max)
+      bad.push(`${k} must be an integer in [1, ${max}], got ${c[k]}`);
+  // checked up front: a negative eps makes every LayerNorm (and so every logit) NaN
+  if (!(Number.isFinite(c.layernormEps) && c.layernormEps > 0 && c.layernormEps < 1))
+    bad.push(`layernormEps must be in (0, 1), got ${c.layernormEps}`);
+  if (!(c.dropPathRate >= 0 && c.dropPathRate < 1)) bad.push(`dropPathRate must be in [0, 1), got ${c.dropPathRate}`);
+  if (!bad.length) {
+    // each field in range can still multiply to an impossible model: bound the parameter count
+    const perLayer = 2 * (4 * c.embedDim * c.embedDim + 2 * c.embedDim * c.ffnDim);
+    const params = c.layers * perLayer + c.vocabSize * c.embedDim + c.patchSize ** 2 * c.inChans * c.embedDim;
+    if (params > MAX_PARAMS)
+      bad.push(`about ${params.toExponential(2)} parameters, more than the limit of ${MAX_PARAMS.toExponential(2)}`);
+  }
   if (bad.length) throw new ConfigError(`invalid BEiT-3 config: ${bad.join('; ')}`);
   return c;
 }
+
+/** Upper bounds of the integer fields (documented in docs/reliability.md); all far above BEiT-3 giant. */
+export const CONFIG_LIMITS = {
+  imgSize: 8192,
+  patchSize: 1024,
+  inChans: 64,
+  embedDim: 65536,
+  heads: 1024,
+  layers: 1024,
+  ffnDim: 1 << 20,
+  vocabSize: 1 << 24,
+  maxSourcePositions: 1 << 20,
+} as const;
+
+/** 2^36 parameters (~69B; the giant model has 1.9B). */
+export const MAX_PARAMS = 2 ** 36;
 
 export const numPatches = (c: Beit3Config): number => (c.imgSize / c.patchSize) ** 2;
 /** Vision tokens: patches + cls. */
