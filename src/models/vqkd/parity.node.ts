@@ -18,7 +18,7 @@ import { Beit3Error } from '../../util/errors.js';
 import { gridSize, vqkdConfigFromJson } from './config.js';
 import { VQKD } from './model.js';
 import { filterVqkdCheckpoint } from './pretrained.js';
-import { codeCounts, ema } from './quantizer.js';
+import { codeSums, ema } from './quantizer.js';
 import { createVqkd, VQKD_REGISTRY } from './registry.js';
 
 export interface VqkdCaseResult {
@@ -79,7 +79,7 @@ export async function vqkdReferenceOutputs(
   g.output(e.loss, 'quant_loss');
   g.output(model.decode(s, e.zqST, b), 'decoder_rec');
   const flatCodes = ops.reshape(e.codes, [-1]);
-  g.output(ema(s.get(model.quantize.clusterSize), codeCounts(flatCodes, nCode).bins, decay), 'cluster_size_after');
+  g.output(ema(s.get(model.quantize.clusterSize), codeSums(flatCodes, e.zFlat, nCode).bins, decay), 'cluster_size_after');
   const prog = await Program.compile(g, { bind: s.bindings(), threads });
   try {
     return await prog.run({ image: images });

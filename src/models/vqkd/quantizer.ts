@@ -10,6 +10,7 @@
 import { stopGradient } from '../../autodiff/index.js';
 import { F as G, ops } from '../../graph/index.js';
 import type { Value } from '../../graph/ir.js';
+import { Tensor } from '../../graph/tensor.js';
 import { Inits } from '../../nn/init.js';
 import { Module, type Parameter } from '../../nn/module.js';
 
@@ -59,10 +60,30 @@ export function nearestCode(z: Value, codebook: Value): Value {
   return ops.argMax(ops.neg(d), 1);
 }
 
-/** Per-code counts of a batch of codes (bincount with minlength K) as float. */
-export function codeCounts(codes: Value, nCode: number): { onehot: Value; bins: Value } {
-  const onehot = ops.oneHot(codes, nCode, 'float32');
-  return { onehot, bins: ops.reduceSum(onehot, [0]) };
+/**
+ * Per-code counts (bincount with minlength K) and per-code sums of the vectors, by scatter-add
+ * (O(N·C) memory; the official one-hot (N, K) matmul would hold N·K floats — 400 MB for a
+ * 64-image batch against 8192 codes). codes (N,) int64, z (N, C).
+ */
+export function codeSums(codes: Value, z: Value, nCode: number): { bins: Value; sums: Value } {
+  const g = z.graph;
+  const [n, c] = z.shape as number[];
+  const bins = ops.scatterElements(
+    g.constant(Tensor.zeros(z.dtype, [nCode]), 'bins0'),
+    codes,
+    g.constant(onesTensor(z.dtype, n), 'ones'),
+    0,
+    'add',
+  );
+  const idx = ops.expand(ops.unsqueeze(codes, [1]), [n, c]);
+  const sums = ops.scatterElements(g.constant(Tensor.zeros(z.dtype, [nCode, c]), 'sums0'), idx, z, 0, 'add');
+  return { bins, sums };
+}
+
+function onesTensor(dtype: Value['dtype'], n: number): Tensor {
+  const t = Tensor.zeros(dtype, [n]);
+  (t.data as Float32Array).fill(1);
+  return t;
 }
 
 /** `ema_inplace`: avg·d + new·(1 − d). */
@@ -91,12 +112,11 @@ export function codebookEmaUpdate(
   nCode: number,
   decay: number,
 ): EmaUpdate {
-  const { onehot, bins } = codeCounts(codes, nCode);
+  const { bins, sums } = codeSums(codes, zFlat, nCode);
   const newClusterSize = ema(clusterSize, bins, decay);
   const empty = ops.equal(bins, 0);
   const binsSafe = ops.where(empty, 1, bins);
-  const embedSum = ops.matmul(ops.transpose(zFlat, [1, 0]), onehot); // (C, K)
-  const centroids = l2norm(ops.transpose(ops.div(embedSum, ops.unsqueeze(binsSafe, [0])), [1, 0]));
+  const centroids = l2norm(ops.div(sums, ops.unsqueeze(binsSafe, [1])));
   const target = ops.where(ops.unsqueeze(empty, [1]), codebook, centroids);
   return { codebook: l2norm(ema(codebook, target, decay)), clusterSize: newClusterSize, bins };
 }
@@ -138,11 +158,10 @@ export function cosineKmeans(samples: Value, init: Value, nCode: number, iters =
   for (let i = 0; i < iters; i++) {
     const dists = ops.matmul(samples, ops.transpose(means, [1, 0]));
     const buckets = ops.argMax(dists, 1);
-    const c = codeCounts(buckets, nCode);
+    const c = codeSums(buckets, samples, nCode);
     bins = c.bins;
     const empty = ops.equal(bins, 0);
-    const sums = ops.matmul(ops.transpose(c.onehot, [1, 0]), samples); // (K, C)
-    const newMeans = l2norm(ops.div(sums, ops.unsqueeze(ops.where(empty, 1, bins), [1])));
+    const newMeans = l2norm(ops.div(c.sums, ops.unsqueeze(ops.where(empty, 1, bins), [1])));
     means = ops.where(ops.unsqueeze(empty, [1]), means, newMeans);
   }
   return { means, bins: bins! };
