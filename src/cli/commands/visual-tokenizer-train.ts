@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { runVqkdTraining, VQKD_TRAIN_DEFAULTS, type VqkdTrainSettings } from '../../train/vqkd-recipe.js';
 import { createProgressSink } from '../../util/progress.js';
 import { CliError } from '../errors.js';
+import { withInterrupt } from '../interrupt.js';
 
 type Raw = Record<string, string | string[] | boolean | undefined>;
 
@@ -100,32 +101,21 @@ Examples:
       const s = vqkdSettingsFromFlags(o);
       const onProgress = createProgressSink({ stream: process.stderr, json: o.json === true ? true : undefined });
       const log = (line: string) => process.stderr.write(`visual-tokenizer-train: ${line}\n`);
-      const ac = new AbortController();
-      const onSigint = () => {
-        log('interrupted: finishing the current step and writing checkpoint-last (Ctrl-C again to kill)');
-        ac.abort();
-        process.off('SIGINT', onSigint);
-      };
-      process.on('SIGINT', onSigint);
       const t0 = Date.now();
-      try {
-        const r = await runVqkdTraining(s, { onProgress, log, signal: ac.signal });
-        const evals = r.log.evals();
-        process.stdout.write(
-          JSON.stringify({
-            model: s.model,
-            stopped: r.stopped,
-            steps: r.steps,
-            steps_per_epoch: r.stepsPerEpoch,
-            codebook_usage: evals.length ? evals[evals.length - 1].metrics : null,
-            tokenizer: r.steps > 0 ? r.tokenizer : null,
-            output: s.output,
-            wall_s: (Date.now() - t0) / 1000,
-          }) + '\n',
-        );
-        if (r.stopped === 'interrupted') process.exitCode = 130;
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
+      const r = await withInterrupt(log, (signal) => runVqkdTraining(s, { onProgress, log, signal }));
+      const evals = r.log.evals();
+      process.stdout.write(
+        JSON.stringify({
+          model: s.model,
+          stopped: r.stopped,
+          steps: r.steps,
+          steps_per_epoch: r.stepsPerEpoch,
+          codebook_usage: evals.length ? evals[evals.length - 1].metrics : null,
+          tokenizer: r.steps > 0 ? r.tokenizer : null,
+          output: s.output,
+          wall_s: (Date.now() - t0) / 1000,
+        }) + '\n',
+      );
+      if (r.stopped === 'interrupted') process.exitCode = 130;
     });
 }
