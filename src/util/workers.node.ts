@@ -10,15 +10,15 @@
  * - one dev-mode strategy for TypeScript: running from sources, each worker registers tsx
  *   (worker-tsx.mjs) and then imports the .ts entry and module; the built package starts the
  *   compiled worker-entry.js directly.
- * Thread counts default to `defaultWorkerThreads()`, half the cores: ONNX Runtime's intra-op
+ * Thread counts default to `defaultWorkerThreads()`, half of `availableCores()`: ONNX Runtime's intra-op
  * pool takes the cores while a batch runs, and preprocessing of the next batch overlaps it, so
  * the two split the machine instead of each claiming all of it.
  */
-import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
+import { availableCores } from './cores.node.js';
 import { WorkerPoolError, messageOf } from './errors.js';
 import { ownedBuffers } from './transfer.js';
 import type { Envelope, WorkerInit } from './worker-entry.js';
@@ -42,9 +42,9 @@ export interface WorkerPoolOptions {
   reviveError?: (name: string, message: string) => Error;
 }
 
-/** Half the available cores (at least 1): see the module comment. */
+/** Half the cores the process may use (affinity capped by a cgroup quota; at least 1): see the module comment. */
 export function defaultWorkerThreads(): number {
-  return Math.max(1, Math.floor(availableParallelism() / 2));
+  return Math.max(1, Math.floor(availableCores() / 2));
 }
 
 /** Resolves a module spec to a URL string a worker can import. */
