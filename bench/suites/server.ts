@@ -130,7 +130,7 @@ async function load(
 
 async function rssMb(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/beit3_process_resident_memory_bytes (\S+)/.exec(text)?.[1] ?? NaN) / 2 ** 20;
+  return Number(/^beit3_process_resident_memory_bytes (\S+)$/m.exec(text)?.[1] ?? NaN) / 2 ** 20;
 }
 
 async function grid(ctx: BenchContext): Promise<void> {
@@ -161,7 +161,11 @@ async function grid(ctx: BenchContext): Promise<void> {
   }
 }
 
-/** Offline pipeline vs server at concurrency 16 (batching 16), same model and image bytes. */
+/**
+ * Offline pipeline vs server at concurrency 16 (batching 16), same model and image bytes,
+ * measured alternately (offline, served, offline, served; best of each) so the load other
+ * jobs put on the machine hits both alike.
+ */
 async function ratio(ctx: BenchContext): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'beit3-bench-server-'));
   try {
@@ -175,20 +179,7 @@ async function ratio(ctx: BenchContext): Promise<void> {
         tokenizer: TOKENIZER,
       }),
     );
-    const N = 48;
-    // offline: the pipeline in this process, batches of 16 from encoded bytes (decode + resize + model)
-    const loaded = await loadTaskModel(loadTaskConfig(config), { randomSeed: 0 });
-    const p = (await TASKS.retrieval.create(loaded, { batchSize: 16 })) as RetrievalPipeline;
-    const bytes = Array.from({ length: N }, () => new Uint8Array(IMAGE));
-    await p.embedImages(bytes.slice(0, 16));
-    let best = Infinity;
-    for (let i = 0; i < 2; i++) {
-      const t0 = performance.now();
-      await p.embedImages(bytes);
-      best = Math.min(best, performance.now() - t0);
-    }
-    await p.dispose();
-    const offline = (1000 * N) / best;
+    const N = 32;
     const s = await serve([
       '-c',
       config,
@@ -199,10 +190,23 @@ async function ratio(ctx: BenchContext): Promise<void> {
       '--max-delay-ms',
       '20',
     ]);
-    let served: Load;
+    let offline = 0;
+    let served: Load | undefined;
     try {
+      // offline: the pipeline in this process, batches of 16 from encoded bytes (decode + resize + model)
+      const loaded = await loadTaskModel(loadTaskConfig(config), { randomSeed: 0 });
+      const p = (await TASKS.retrieval.create(loaded, { batchSize: 16 })) as RetrievalPipeline;
+      const bytes = Array.from({ length: N }, () => new Uint8Array(IMAGE));
+      await p.embedImages(bytes.slice(0, 16));
       await load(s.url, '/v1/embeddings', imageBody, 16, { amount: 16, seconds: 300 });
-      served = await load(s.url, '/v1/embeddings', imageBody, 16, { amount: N * 2, seconds: 600 });
+      for (let round = 0; round < 2; round++) {
+        const t0 = performance.now();
+        await p.embedImages(bytes);
+        offline = Math.max(offline, (1000 * N) / (performance.now() - t0));
+        const r = await load(s.url, '/v1/embeddings', imageBody, 16, { amount: N * 2, seconds: 600 });
+        if (!served || r.rps > served.rps) served = r;
+      }
+      await p.dispose();
     } finally {
       await s.stop();
     }
@@ -216,16 +220,16 @@ async function ratio(ctx: BenchContext): Promise<void> {
     });
     ctx.report({
       name: 'server.ratio.served_c16_b16',
-      value: served.rps,
+      value: served!.rps,
       unit: 'req/s',
       threads: availableCores(),
-      note: `server, 16 connections, max batch 16; p50 ${served.p50} ms, p99 ${served.p99} ms; ${what}`,
+      note: `server, 16 connections, max batch 16; p50 ${served!.p50} ms, p99 ${served!.p99} ms; ${what}`,
     });
     ctx.report({
       name: 'server.ratio',
-      value: served.rps / offline,
+      value: served!.rps / offline,
       unit: 'ratio',
-      note: 'server c16 with batching / offline pipeline b16, same run (goal >= 0.9)',
+      note: 'server c16 with batching / offline pipeline b16, measured alternately in this run (goal >= 0.9)',
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -248,7 +252,7 @@ async function overloadAndSoak(ctx: BenchContext): Promise<void> {
     const textBody = JSON.stringify({ input: 'a cat lying on a blanket next to a remote control' });
     // 4x what the queue plus one running batch hold
     const conns = 4 * (queue + 8);
-    const o = await load(s.url, '/v1/embeddings', imageBody, conns, { seconds: SECONDS });
+    const o = await load(s.url, '/v1/embeddings', imageBody, conns, { seconds: 2 * SECONDS });
     const other = Object.entries(o.byStatus)
       .filter(([k]) => k !== '200' && k !== '429')
       .reduce((a, [, v]) => a + v, 0);
@@ -257,7 +261,7 @@ async function overloadAndSoak(ctx: BenchContext): Promise<void> {
       name: 'server.overload.ok',
       value: o.byStatus['200'] ?? 0,
       unit: 'requests',
-      note: `${conns} connections against queue ${queue} + batch 8, ${SECONDS} s`,
+      note: `${conns} connections against queue ${queue} + batch 8, ${2 * SECONDS} s`,
     });
     ctx.report({
       name: 'server.overload.rejected_429',

@@ -184,7 +184,9 @@ export async function createServer(opts: ServerOptions): Promise<Beit3Server> {
           key ? 'invalid API key' : 'missing API key: send Authorization: Bearer <key> (or x-api-key)',
         );
       }
-    }
+    } // a full queue refuses before the body is read (rejecting after parsing would cost as much)
+    const task = (req.routeOptions.config as { task?: ModelTask } | undefined)?.task;
+    if (task && engine.ready) engine.shed(task);
   });
   app.addHook('onResponse', async (req, reply) => {
     metrics.requests.observe(

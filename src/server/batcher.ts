@@ -208,7 +208,7 @@ export class BatchGroup {
   }
 
   /** Throws the 503 (draining) or 429 (no room for `n` more items) for this group. */
-  private admit(n: number): void {
+  admit(n: number): void {
     if (this.closed) {
       this.observer?.rejected?.(this.name, 'shutting_down');
       throw unavailable('shutting_down', 'the server is shutting down');

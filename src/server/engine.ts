@@ -7,11 +7,11 @@ import type {
   ClassLabel,
   GenerationSettings,
   ModelTask,
+  Nlvr2Result,
   PipelineDType,
   TaskConfig,
   VqaResult,
 } from '../tasks/index.js';
-import type { Nlvr2Result } from '../tasks/index.js';
 import { threadsPerWorker } from '../util/cores.node.js';
 import type { RgbImage } from '../vision/image.js';
 import { BatchGroup, type BatcherLimits, type Reservation } from './batcher.js';
@@ -170,6 +170,14 @@ export class Engine {
     this.checkReady();
     this.config(task);
     return this.groups.get(task)!.reserve(n);
+  }
+
+  /**
+   * Load shedding before a request's body is read: 429 when `task`'s queue is already full
+   * (under overload, parsing and decoding bodies only to refuse them would eat the HTTP thread).
+   */
+  shed(task: ModelTask): void {
+    this.groups.get(task)?.admit(1);
   }
 
   classify(image: RgbImage, topk: number, reservation?: Reservation): Promise<{ topk: ClassLabel[] }> {

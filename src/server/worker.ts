@@ -16,12 +16,12 @@ import {
   type ImageClassificationPipeline,
   type LoadedModel,
   type ModelTask,
+  type Nlvr2Pipeline,
   type Pipeline,
   type RetrievalPipeline,
   type TaskSession,
   type VqaPipeline,
 } from '../tasks/index.js';
-import type { Nlvr2Pipeline } from '../tasks/index.js';
 import type { RgbImage } from '../vision/image.js';
 import type { V2ModelMeta, WireTensor, WorkerInit, WorkerRequest } from './protocol.js';
 

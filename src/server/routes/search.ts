@@ -56,7 +56,10 @@ export function registerSearch(app: FastifyInstance, ctx: RouteContext): void {
 
   app.post(
     '/v1/search',
-    { schema: { ...tags, summary: 'search the gallery with a text or an image', body: searchBody } },
+    {
+      config: { task: 'retrieval' },
+      schema: { ...tags, summary: 'search the gallery with a text or an image', body: searchBody },
+    },
     async (req) => {
       engine.checkReady();
       const idx = index();
@@ -85,7 +88,10 @@ export function registerSearch(app: FastifyInstance, ctx: RouteContext): void {
 
   app.post(
     '/v1/search/items',
-    { schema: { ...tags, summary: 'add (or replace) images in the gallery', body: addItemsBody } },
+    {
+      config: { task: 'retrieval' },
+      schema: { ...tags, summary: 'add (or replace) images in the gallery', body: addItemsBody },
+    },
     async (req) => {
       engine.checkReady();
       const idx = index();

@@ -77,6 +77,7 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
   app.post(
     '/v1/embeddings',
     {
+      config: { task: 'retrieval' },
       schema: {
         ...tags('embeddings'),
         summary: 'OpenAI-compatible embeddings of texts and images (retrieval model, L2-normalized)',
@@ -142,6 +143,7 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
   app.post(
     '/v1/classify',
     {
+      config: { task: 'imageclassification' },
       schema: {
         ...tags('tasks'),
         summary: 'image classification: top-k labels with softmax scores',
@@ -168,6 +170,7 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
   app.post(
     '/v1/vqa',
     {
+      config: { task: 'vqav2' },
       schema: {
         ...tags('tasks'),
         summary: 'visual question answering (answers from the model vocabulary)',
@@ -198,6 +201,7 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
   app.post(
     '/v1/nlvr2',
     {
+      config: { task: 'nlvr2' },
       schema: {
         ...tags('tasks'),
         summary: 'visual reasoning over two images: is the statement true?',
@@ -230,6 +234,7 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
   app.post(
     '/v1/captions',
     {
+      config: { task: 'captioning' },
       schema: {
         ...tags('tasks'),
         summary: 'image captioning (official beam search); `stream: true` sends server-sent events',
@@ -267,6 +272,7 @@ export function registerV1(app: FastifyInstance, ctx: RouteContext): void {
   app.post(
     '/v1/retrieval/rank',
     {
+      config: { task: 'retrieval' },
       schema: {
         ...tags('tasks'),
         summary: 'image–text retrieval: cosine score matrix and rankings both ways',
