@@ -37,7 +37,19 @@ const attrInts = (n: Node, name: string): number[] | null => {
   return a && 'ints' in a ? [...a.ints] : null;
 };
 const X = (c: VjpContext, i: number): Value => c.x[i] as Value;
-const T = (v: Value, perm: number[]) => ops.transpose(v, perm);
+/**
+ * Transpose, cancelling a transpose of a transpose: a Linear's weight enters as Wᵀ, so its
+ * backward would otherwise materialise (Wᵀ)ᵀ and transpose dWᵀ back — two copies of every weight
+ * per step that ORT does not always remove.
+ */
+const T = (v: Value, perm: number[]): Value => {
+  const p = v.producer;
+  if (p?.op === 'Transpose' && p.inputs[0]) {
+    const inner = attrInts(p, 'perm');
+    if (inner && inner.length === perm.length && perm.every((q, i) => inner[q] === i)) return p.inputs[0];
+  }
+  return ops.transpose(v, perm);
+};
 const swapLast = (v: Value) =>
   T(v, [...Array.from({ length: v.rank - 2 }, (_, i) => i), v.rank - 1, v.rank - 2]);
 
@@ -141,6 +153,8 @@ function matmulVjp(c: VjpContext): Thunk[] {
         // Fold the batch into rows: one [K, rows]·[rows, N] product instead of a batched one + sum.
         const a2 = ops.reshape(a, [-1, a.shape[a.rank - 1]]);
         const g2 = ops.reshape(g, [-1, g.shape[g.rank - 1]]);
+        // b = Wᵀ (a Linear): (gᵀ·a)ᵀ, whose outer transpose cancels against Wᵀ's VJP → dW directly
+        if (b.producer?.op === 'Transpose') return T(ops.matmul(T(g2, [1, 0]), a2), [1, 0]);
         return ops.matmul(T(a2, [1, 0]), g2);
       }
       return unb(ops.matmul(swapLast(a), g), b);

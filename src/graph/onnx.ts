@@ -12,7 +12,7 @@ export interface SerializeOptions {
   bind?: ReadonlyMap<string, Tensor>;
   /** Producer name recorded in the model. */
   producer?: string;
-  /** Emit registered fused forms (ORT contrib kernels) in place of primitive chains, and drop dead nodes. */
+  /** Emit registered fused forms (ORT contrib kernels) in place of primitive chains. Dead nodes are always dropped. */
   fuse?: boolean;
 }
 
@@ -69,8 +69,9 @@ export function toModelProto(g: Graph, opts: SerializeOptions = {}): onnxProto.o
       attribute: Object.entries(attrs).map(([k2, a]) => attrProto(k2, a)),
     };
   });
-  if (opts.fuse) {
-    // Drop nodes (and initializers) that no graph output depends on any more.
+  {
+    // Drop nodes (and initializers) that no graph output depends on: ORT runs dead nodes (a
+    // training graph's backward leaves some, e.g. cancelled transposes), so they would cost time.
     const live = new Set(g.outputs.map((v) => v.name));
     const kept: onnxProto.onnx.INodeProto[] = [];
     for (let k = nodes.length - 1; k >= 0; k--) {
