@@ -86,7 +86,7 @@ async function measure(ctx: BenchContext, label: string, model: string, iters: n
     value: (3 * B) / (ms / 1000),
     unit: 'samples/s',
     roofline_fraction: frac,
-    note: `one step over ${B} images + ${B} texts + ${B} pairs (${T} tokens): ${ms.toFixed(0)} ms, ${gflops.toFixed(1)} GFLOP/s of ${(flops / 1e9).toFixed(0)} GFLOP; compile ${(compileMs / 1000).toFixed(1)} s; ${(p.model.numParams() / 1e6).toFixed(1)}M params`,
+    note: `one step over ${B} images + ${B} texts + ${B} pairs (${T} tokens): ${ms.toFixed(0)} ms, ${gflops.toFixed(1)} GFLOP/s of ${(flops / 1e9).toFixed(0)} GFLOP; compile ${(compileMs / 1000).toFixed(1)} s; ${(p.model.numParams() / 1e6).toFixed(1)}M params; RSS ${(process.memoryUsage().rss / 2 ** 30).toFixed(1)} GiB`,
   });
   for (const s of ['images', 'texts', 'pairs'])
     ctx.report({ name: `${name}.${s}_per_s`, value: B / (ms / 1000), unit: 'samples/s', roofline_fraction: frac, note: `${s} stream (${B} per step)` });
