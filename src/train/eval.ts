@@ -91,6 +91,8 @@ function rankOf(t: Tensor, i: number, label: number): number {
 /** The evaluator of a task (see the module comment for the metrics). */
 export class TaskEvaluator implements Evaluator {
   private programs?: Promise<Record<string, FedProgram>>;
+  /** One eval loader (and its worker pool) for every evaluation of the run. */
+  private loader?: ReturnType<typeof taskLoader>;
 
   constructor(readonly o: TaskEvaluatorOptions) {
     if (!o.data.eval.length) throw new TrainDataError(`${o.data.task}: no evaluation items`);
@@ -136,7 +138,7 @@ export class TaskEvaluator implements Evaluator {
     const progs = await this.programs;
     const run = Object.fromEntries(Object.entries(progs).map(([k, p]) => [k, p.runner(params)]));
     const { data } = this.o;
-    const loader = taskLoader(data, 'eval', { ...this.o, seed: 0 });
+    const loader = (this.loader ??= taskLoader(data, 'eval', { ...this.o, seed: 0 }));
     const total = data.eval.length;
     const progress = stageReporter(ctx.onProgress, 'eval', { total, unit: 'items' });
     progress.start();
@@ -260,11 +262,12 @@ export class TaskEvaluator implements Evaluator {
       }
     } finally {
       progress.done({ done });
-      await loader.close();
     }
   }
 
   async release(): Promise<void> {
+    await this.loader?.close();
+    this.loader = undefined;
     if (!this.programs) return;
     for (const p of Object.values(await this.programs)) await p.release();
   }
