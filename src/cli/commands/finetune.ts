@@ -10,6 +10,7 @@ import { corpusTask, OFFICIAL_TASKS } from '../../train/data.js';
 import { evaluateOnly, type FinetuneSettings, runFinetune, taskDefaults } from '../../train/recipe.js';
 import { createProgressSink } from '../../util/progress.js';
 import { CliError } from '../errors.js';
+import { withInterrupt } from '../interrupt.js';
 
 type Raw = Record<string, string | string[] | boolean | undefined>;
 
@@ -147,15 +148,8 @@ Examples:
       process.stdout.write(JSON.stringify({ task: s.task, metrics: r.metrics, primary: r.primary }) + '\n');
       return;
     }
-    const ac = new AbortController();
-    const onSigint = () => {
-      log('interrupted: finishing the current step and writing checkpoint-last (Ctrl-C again to kill)');
-      ac.abort();
-      process.off('SIGINT', onSigint);
-    };
-    process.on('SIGINT', onSigint);
-    try {
-      const r = await runFinetune(s, { onProgress, log, signal: ac.signal });
+    await withInterrupt(log, async (signal) => {
+      const r = await runFinetune(s, { onProgress, log, signal });
       const evals = r.log.evals();
       process.stdout.write(
         JSON.stringify({
@@ -171,8 +165,6 @@ Examples:
         }) + '\n',
       );
       if (r.stopped === 'interrupted') process.exitCode = 130;
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+    });
   });
 }
