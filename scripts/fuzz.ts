@@ -26,6 +26,7 @@ import { checkInput, DEFAULT_TIME_MS, newContext, type Finding, type FuzzTarget 
 import { TARGETS } from '../fuzz/targets/index.js';
 
 const HARD_RSS_BYTES = 6 * 2 ** 30;
+const STARTUP_MS = 180_000;
 
 interface Args {
   target: string;
@@ -104,11 +105,14 @@ function startCoverage(): Coverage {
 type Msg =
   | { type: 'stats'; execs: number; blocks: number; corpus: number; findings: number }
   | { type: 'finding'; finding: Finding; file: string }
-  | { type: 'done' };
+  | { type: 'done' }
+  | { type: 'alive' };
 
 const send = (m: Msg) => process.send?.(m);
 
 async function child(a: Args): Promise<void> {
+  // heartbeat: stops only when the event loop is blocked (a synchronous hang)
+  setInterval(() => send({ type: 'alive' }), 1000).unref();
   const cov = startCoverage();
   const t: FuzzTarget = await TARGETS[a.target]();
   const rng = new Rng(a.seed);
@@ -186,7 +190,9 @@ async function child(a: Args): Promise<void> {
   }
   send({ type: 'stats', execs, blocks: cov.blocks.size, corpus: queue.length, findings });
   send({ type: 'done' });
+  await t.dispose?.();
   ctx.dispose();
+  process.exit(0); // a target's worker threads must not keep the child alive
 }
 
 // ---- parent: supervisor -------------------------------------------------------------------
@@ -219,10 +225,13 @@ async function supervise(a: Args): Promise<void> {
     let stderr = '';
     kid.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     let last = Date.now();
+    // until the child first answers it is still starting (tsx + imports take long on a loaded machine)
+    let answered = false;
     let base = { execs: 0 };
     let killedFor: string | undefined;
     kid.on('message', (m: Msg) => {
       last = Date.now();
+      answered = true;
       if (m.type === 'stats') {
         total.execs += m.execs - base.execs;
         base = { execs: m.execs };
@@ -236,7 +245,7 @@ async function supervise(a: Args): Promise<void> {
     });
     const watch = setInterval(() => {
       if (rssOf(kid.pid!) > HARD_RSS_BYTES) killedFor = 'memory';
-      else if (Date.now() - last > hangMs) killedFor = 'hang';
+      else if (Date.now() - last > (answered ? hangMs : STARTUP_MS)) killedFor = 'hang';
       if (killedFor) kid.kill('SIGKILL');
     }, 250);
     const code = await new Promise<number | string>((resolve) => kid.on('exit', (c, s) => resolve(s ?? c ?? 0)));

@@ -33,6 +33,10 @@ export interface FuzzTarget {
   maxLen?: number;
   /** Per-input time bound in ms (default 3000), plus 10 ms per KiB of input. */
   timeMs?: number;
+  /** Releases what the target keeps between inputs (e.g. a running server). */
+  dispose?: () => Promise<void>;
+  /** Inputs of the CI pass (default 30 mutations, 6 hostile): slow targets run fewer. */
+  ci?: { mutations?: number; hostile?: number };
   /** Allowed peak RSS growth in bytes for an input of `n` bytes (default 256 MiB + 64·n). */
   memBytes?: (n: number) => number;
 }

@@ -121,7 +121,12 @@ function readLabelsFile(path: string, what: string): string[] {
     }
   }
   if (t.startsWith('[') || t.startsWith('{')) {
-    const j = JSON.parse(t) as unknown;
+    let j: unknown;
+    try {
+      j = JSON.parse(t);
+    } catch (e) {
+      throw new TaskConfigError(`${path}: labels file is not valid JSON (${(e as Error).message})`);
+    }
     if (Array.isArray(j)) return j.map(String);
     // {"label2ans": [...]} or {"0": "yes", ...} / {"yes": 0, ...}
     const o = j as Record<string, unknown>;

@@ -173,6 +173,15 @@ function decodeBmpRgb(bytes: Uint8Array, source: string, maxPixels: number): Rgb
     // Uncompressed rows must all be in the file: refuse before bmp-js allocates w*h*4 bytes.
     const bitCount = view.getUint16(28, true);
     const compression = view.getUint32(30, true);
+    // Only what Pillow opens (BI_RGB, RLE8/4, BI_BITFIELDS): bmp-js spent 10 s on a 332-byte file
+    // with compression 0x78000000 before failing (found by fuzz/image)
+    if (![0, 1, 2, 3].includes(compression) || ![1, 4, 8, 16, 24, 32].includes(bitCount))
+      throw new ImageDecodeError(source, `unsupported BMP (compression ${compression}, ${bitCount} bits per pixel)`);
+    // bmp-js loops over the declared palette size: 343 million colours in a 332-byte file took
+    // 11 s (found by fuzz/image). Pillow also refuses palettes larger than the bit depth allows.
+    const colors = view.getUint32(46, true);
+    if (bitCount <= 8 && colors > 1 << bitCount)
+      throw new ImageDecodeError(source, `BMP palette of ${colors} colours is larger than ${bitCount}-bit pixels allow`);
     const rowBytes = Math.ceil((w * bitCount) / 32) * 4;
     if ((compression === 0 || compression === 3) && rowBytes * h > bytes.length - view.getUint32(10, true))
       throw new ImageDecodeError(source, `BMP is truncated (${w}x${h} at ${bitCount} bits needs ${rowBytes * h} bytes of pixel data)`);
