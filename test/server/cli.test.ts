@@ -42,7 +42,7 @@ describe('beit3 serve', () => {
   it('refuses a missing config or bad numbers with one line', () => {
     for (const [args, msg] of [
       [['serve'], /needs --config FILE .* or --model NAME/],
-      [['serve', '-c', CONFIG, '--max-batch', '0'], /--max-batch must be an integer ≥ 1/],
+      [['serve', '-c', CONFIG, '--max-batch', '0'], /--max-batch must be an integer/],
       [['serve', '-c', CONFIG, '-t', 'nope'], /unknown task "nope"/],
     ] as const) {
       const r = spawnSync(process.execPath, [...beit3, ...args], {
