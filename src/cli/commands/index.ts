@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { register as convert } from './convert.js';
 import { register as corpus } from './corpus.js';
+import { register as evalCommand } from './eval.js';
 import { register as finetune } from './finetune.js';
 import { register as tokenize } from './tokenize.js';
 import { register as info } from './info.js';
@@ -14,4 +15,4 @@ import { taskCommands } from './task-commands.js';
 /** Each command module exports one `register(program)`; add it to this list. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [convert, corpus, finetune, pretrain, tokenize, info, parity, ...taskCommands, visualTokenize, visualTokenizerTrain, serve];
+export const commands: RegisterCommand[] = [convert, corpus, evalCommand, finetune, pretrain, tokenize, info, parity, ...taskCommands, visualTokenize, visualTokenizerTrain, serve];
