@@ -14,7 +14,7 @@
  * not clean after SIGKILL and has no streaming form, which safetensors and tar shards need.
  */
 import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { chmod, lstat, mkdir, open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AtomicWriteError, Beit3Error, messageOf } from './errors.js';
 
@@ -143,27 +143,6 @@ function targetSync(path: string): { target: string; mode?: number } {
       return { target: path }; // dangling link: replace the link itself
     }
     return targetSync(real);
-  }
-  if (!st.isFile()) throw new RefusedTarget(kindOf(st));
-  return { target: path, mode: st.mode & 0o7777 };
-}
-
-async function target(path: string): Promise<{ target: string; mode?: number }> {
-  let st;
-  try {
-    st = await lstat(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { target: path };
-    throw e;
-  }
-  if (st.isSymbolicLink()) {
-    let real: string;
-    try {
-      real = await realpath(path);
-    } catch {
-      return { target: path };
-    }
-    return target(real);
   }
   if (!st.isFile()) throw new RefusedTarget(kindOf(st));
   return { target: path, mode: st.mode & 0o7777 };
@@ -313,7 +292,7 @@ export async function withAtomicFile<T>(
   let mode: number | undefined;
   try {
     if (opts.mkdir) await ensureDir(dirname(path));
-    ({ target: out, mode } = await target(path));
+    ({ target: out, mode } = targetSync(path)); // a few stat calls: not worth an async twin
     removeStaleTemps(out);
   } catch (e) {
     throw fail(path, e);

@@ -1,11 +1,11 @@
 // Ctrl-C while saveSafetensors streams a large file: the temp file beside the output is removed
 // and the process still ends as interrupted (exit by SIGINT), instead of leaving `.x.tmp` behind.
+// (That the signal handlers exist only while a write is in flight: test/util/atomic.test.ts.)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { trackTempFile } from '../../src/util/atomic.node.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'beit3-interrupt-'));
@@ -43,12 +43,4 @@ await saveSafetensors(process.argv[2], Object.fromEntries([...'abcdefgh'].map((k
     expect(await exited).toBe('SIGINT');
     expect(readdirSync(out)).toEqual([]);
   }, 60_000);
-
-  it('signal handlers exist only while a temp file is tracked', () => {
-    const before = process.listenerCount('SIGINT');
-    const untrack = trackTempFile(join(dir, 'x.tmp'));
-    expect(process.listenerCount('SIGINT')).toBe(before + 1);
-    untrack();
-    expect(process.listenerCount('SIGINT')).toBe(before);
-  });
 });
