@@ -21,6 +21,7 @@ import { Beit3Tokenizer } from '../../src/text/beit3-tokenizer.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { Tensor } from '../../src/graph/tensor.js';
 import { tempDir, tarBytes, collect } from './helpers.js';
+import { maxAbs } from '../support/compare.js';
 
 const E2E = path.resolve(import.meta.dirname, '../../fixtures/beit3-ref/e2e');
 const cases = JSON.parse(readFileSync(path.join(E2E, 'cases.json'), 'utf8'));
@@ -36,7 +37,9 @@ let tokenizer: Beit3Tokenizer;
 beforeAll(async () => {
   ({ dir, cleanup } = await tempDir());
   ref = await loadSafetensors(path.join(E2E, 'e2e.safetensors'));
-  tokenizer = await Beit3Tokenizer.load(path.resolve(import.meta.dirname, '../../fixtures/sentencepiece/unigram_8k.model'));
+  tokenizer = await Beit3Tokenizer.load(
+    path.resolve(import.meta.dirname, '../../fixtures/sentencepiece/unigram_8k.model'),
+  );
 });
 afterAll(() => cleanup());
 
@@ -59,13 +62,6 @@ function stackRef(names: string[], suffix: string): Tensor {
   return out;
 }
 
-const maxAbs = (a: Tensor, b: Tensor): number => {
-  expect(a.shape).toEqual(b.shape);
-  let m = 0;
-  for (let i = 0; i < a.data.length; i++) m = Math.max(m, Math.abs(Number(a.data[i]) - Number(b.data[i])));
-  return m;
-};
-
 /** The official VL item: image through the eval transform, text_segment through _get_text_segment. */
 const vlItem = (item: { image_path: string; text_segment: number[] }) => async () => ({
   image: vlEvalTransform(await decodeImage(path.resolve(E2E, item.image_path)), S),
@@ -82,7 +78,13 @@ describe('official unilm index → loader → collated batches equal the officia
     const index = path.join(dir, 'vqa.test.jsonl');
     await writeUnilmIndex(
       index,
-      items.map((it: any) => ({ image_path: imageFile(it.image), text_segment: it.ids, labels: [], scores: [], qid: it.qid })),
+      items.map((it: any) => ({
+        image_path: imageFile(it.image),
+        text_segment: it.ids,
+        labels: [],
+        scores: [],
+        qid: it.qid,
+      })),
     );
     const loader = new DataLoader({
       source: await unilmIndexSource(index, 'vqav2'),
@@ -94,11 +96,21 @@ describe('official unilm index → loader → collated batches equal the officia
     const tokens = concatBatches(batches, 'language_tokens');
     expect(tokens.dtype).toBe('int64');
     expect(tokens.toArray()).toEqual(ref.get('vqav2.language_tokens')!.toArray());
-    expect(concatBatches(batches, 'padding_mask').toArray()).toEqual(ref.get('vqav2.padding_mask')!.toArray());
+    expect(concatBatches(batches, 'padding_mask').toArray()).toEqual(
+      ref.get('vqav2.padding_mask')!.toArray(),
+    );
     expect(concatBatches(batches, 'qid').toArray()).toEqual(items.map((i: any) => i.qid));
     const images = concatBatches(batches, 'image');
     expect(images.shape).toEqual([items.length, 3, S, S]);
-    expect(maxAbs(images, stackRef(items.map((i: any) => i.image), 'vl'))).toBe(0);
+    expect(
+      maxAbs(
+        images,
+        stackRef(
+          items.map((i: any) => i.image),
+          'vl',
+        ),
+      ),
+    ).toBe(0);
   });
 
   it('NLVR2: two images per item and labels', async () => {
@@ -126,11 +138,29 @@ describe('official unilm index → loader → collated batches equal the officia
       batch: { size: items.length },
     });
     const [b] = await collect(loader.iterate());
-    expect((b.batch.language_tokens as Tensor).toArray()).toEqual(ref.get('nlvr2.language_tokens')!.toArray());
+    expect((b.batch.language_tokens as Tensor).toArray()).toEqual(
+      ref.get('nlvr2.language_tokens')!.toArray(),
+    );
     expect((b.batch.padding_mask as Tensor).toArray()).toEqual(ref.get('nlvr2.padding_mask')!.toArray());
     expect((b.batch.label as Tensor).toArray()).toEqual(ref.get('nlvr2.label')!.toArray());
-    expect(maxAbs(b.batch.image as Tensor, stackRef(items.map((i: any) => i.image_left), 'vl'))).toBe(0);
-    expect(maxAbs(b.batch.image2 as Tensor, stackRef(items.map((i: any) => i.image_right), 'vl'))).toBe(0);
+    expect(
+      maxAbs(
+        b.batch.image as Tensor,
+        stackRef(
+          items.map((i: any) => i.image_left),
+          'vl',
+        ),
+      ),
+    ).toBe(0);
+    expect(
+      maxAbs(
+        b.batch.image2 as Tensor,
+        stackRef(
+          items.map((i: any) => i.image_right),
+          'vl',
+        ),
+      ),
+    ).toBe(0);
   });
 
   it('ImageNet: the class-folder index equals the official one, and labels/images through the imagenet transform', async () => {
@@ -147,11 +177,17 @@ describe('official unilm index → loader → collated batches equal the officia
     expect(entries).toEqual(items.map((i: any) => i.index_entry));
     // the official builder (classes from the train folder, prefix-stripped paths) writes the same file
     for (const c of folder.classes) await mkdir(path.join(dir, 'imagenet', 'train', c), { recursive: true });
-    const built = await makeImageNetIndex(path.join(dir, 'imagenet', 'train'), path.join(dir, 'imagenet', 'val'), path.join(dir, 'imagenet'));
+    const built = await makeImageNetIndex(
+      path.join(dir, 'imagenet', 'train'),
+      path.join(dir, 'imagenet', 'val'),
+      path.join(dir, 'imagenet'),
+    );
     expect(built.train).toEqual([]);
     expect(built.val.map(({ image_path, label }) => ({ image_path, label }))).toEqual(entries);
     const index = path.join(dir, 'imagenet', 'imagenet.val.index.jsonl');
-    expect(readFileSync(index, 'utf8').split('\n')[0]).toBe(JSON.stringify(entries[0]).replace(/":/g, '": ').replace(/,"/g, ', "'));
+    expect(readFileSync(index, 'utf8').split('\n')[0]).toBe(
+      JSON.stringify(entries[0]).replace(/":/g, '": ').replace(/,"/g, ', "'),
+    );
     const loader = new DataLoader({
       source: await unilmIndexSource(index, 'imagenet'),
       stages: [
@@ -163,8 +199,18 @@ describe('official unilm index → loader → collated batches equal the officia
       batch: { size: 4 },
     });
     const batches = await collect(loader.iterate());
-    expect(concatBatches(batches, 'label').toArray()).toEqual(ref.get('imageclassification.label')!.toArray());
-    expect(maxAbs(concatBatches(batches, 'image'), stackRef(items.map((i: any) => i.image), 'imagenet'))).toBe(0);
+    expect(concatBatches(batches, 'label').toArray()).toEqual(
+      ref.get('imageclassification.label')!.toArray(),
+    );
+    expect(
+      maxAbs(
+        concatBatches(batches, 'image'),
+        stackRef(
+          items.map((i: any) => i.image),
+          'imagenet',
+        ),
+      ),
+    ).toBe(0);
   });
 
   it('WebDataset: a tar shard of image files + raw captions, tokenized in the loader, equals the retrieval batch', async () => {
@@ -186,7 +232,11 @@ describe('official unilm index → loader → collated batches equal the officia
           async (raw: any) => {
             const s = decodeWdsSample(raw);
             const image = vlEvalTransform(await decodeImage(s.image!, { name: s.key }), S);
-            return { image, ...segment(tokenizer.encode(s.text!)), image_id: (s.json as { image_id: number }).image_id };
+            return {
+              image,
+              ...segment(tokenizer.encode(s.text!)),
+              image_id: (s.json as { image_id: number }).image_id,
+            };
           },
           { concurrency: 2 },
         ),
@@ -194,9 +244,21 @@ describe('official unilm index → loader → collated batches equal the officia
       batch: { size: 5 },
     });
     const batches = await collect(loader.iterate());
-    expect(concatBatches(batches, 'language_tokens').toArray()).toEqual(ref.get('retrieval.language_tokens')!.toArray());
-    expect(concatBatches(batches, 'padding_mask').toArray()).toEqual(ref.get('retrieval.padding_mask')!.toArray());
+    expect(concatBatches(batches, 'language_tokens').toArray()).toEqual(
+      ref.get('retrieval.language_tokens')!.toArray(),
+    );
+    expect(concatBatches(batches, 'padding_mask').toArray()).toEqual(
+      ref.get('retrieval.padding_mask')!.toArray(),
+    );
     expect(concatBatches(batches, 'image_id').toArray()).toEqual(ref.get('retrieval.image_id')!.toArray());
-    expect(maxAbs(concatBatches(batches, 'image'), stackRef(texts.map((t: any) => t.image), 'vl'))).toBe(0);
+    expect(
+      maxAbs(
+        concatBatches(batches, 'image'),
+        stackRef(
+          texts.map((t: any) => t.image),
+          'vl',
+        ),
+      ),
+    ).toBe(0);
   });
 });

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/graph/tensor.js';
 import { bicubicResizeGrid, resamplePositionTable } from '../../src/io/interpolate.js';
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
+import { maxAbs } from '../support/compare.js';
 
 describe('bicubic grid resize (generic; BEiT-3 keys and rows: test/models/pretrained.test.ts)', () => {
   it('bicubic keeps constants (weights sum to 1) and is separable and symmetric', () => {
@@ -24,7 +18,10 @@ describe('bicubic grid resize (generic; BEiT-3 keys and rows: test/models/pretra
   });
 
   it('keeps the prefix rows and returns the table itself when the grid already fits', () => {
-    const t = Tensor.f32([1 + 4, 2], Array.from({ length: 10 }, (_, i) => i));
+    const t = Tensor.f32(
+      [1 + 4, 2],
+      Array.from({ length: 10 }, (_, i) => i),
+    );
     expect(resamplePositionTable(t, 1, 4)).toBe(t);
     const out = resamplePositionTable(t, 1, 9);
     expect(out.shape).toEqual([1 + 9, 2]);

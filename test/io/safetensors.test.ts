@@ -1,4 +1,12 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+  rmSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +20,7 @@ import {
   saveSafetensors,
   serializeSafetensors,
 } from '../../src/io/safetensors.js';
+import { tempDir } from '../support/tmp.js';
 
 const sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
@@ -201,5 +210,48 @@ describe('safetensors rejects corrupt files with named errors', () => {
     const path = join(tmp, 'trunc.safetensors');
     writeFileSync(path, full.subarray(0, full.length - 100));
     await expect(loadSafetensors(path)).rejects.toThrow(new RegExp(`${path.replace(/[.\\/]/g, '\\$&')}: .*`));
+  });
+});
+
+describe('saveSafetensors rejects unwritable paths', () => {
+  // saveSafetensors on a path it cannot write: a SafetensorsError naming the path, no temp file
+  // left, and no hang (Node's recursive mkdir loops forever on ENOENT under /proc).
+  const dir = tempDir('save-errors-');
+  const tensors = { w: Tensor.f32([2], [1, 2]) };
+
+  describe('saveSafetensors on an unwritable path', () => {
+    it('refuses an existing directory and leaves no temp file', async () => {
+      const out = join(dir, 'taken.safetensors');
+      mkdirSync(out);
+      await expect(saveSafetensors(out, tensors)).rejects.toThrow(
+        new SafetensorsError(`cannot write ${out}: it is a directory`),
+      );
+      expect(readdirSync(dir)).toEqual(['taken.safetensors']);
+    });
+
+    it('refuses a path under a regular file', async () => {
+      const file = join(dir, 'file');
+      writeFileSync(file, 'x');
+      const out = join(file, 'sub/m.safetensors');
+      await expect(saveSafetensors(out, tensors)).rejects.toThrow(
+        `cannot write ${out}: a component of the path is not a folder`,
+      );
+    });
+
+    it.runIf(existsSync('/proc/self'))(
+      'fails (does not hang) for a folder that cannot be created under /proc',
+      async () => {
+        await expect(saveSafetensors('/proc/beit3-no-such/m.safetensors', tensors)).rejects.toThrow(
+          SafetensorsError,
+        );
+      },
+      10_000,
+    );
+
+    it('still creates missing folders', async () => {
+      const out = join(dir, 'a/b/c.safetensors');
+      await saveSafetensors(out, tensors);
+      expect(Array.from((await loadSafetensors(out)).get('w')!.data as Float32Array)).toEqual([1, 2]);
+    });
   });
 });

@@ -1,13 +1,20 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Graph, Program } from '../../src/index.js';
 import { loadCheckpoint } from '../../src/io/checkpoint.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { fromEncoderConfig } from '../../src/models/beit3/config.js';
-import { listFixtures, modelForFixture, parityFixture } from '../../src/models/beit3/parity/index.node.js';
+import {
+  listFixtures,
+  modelForFixture,
+  parityFixture,
+  ParityError,
+} from '../../src/models/beit3/parity/index.node.js';
 import { Beit3ForVQA } from '../../src/models/beit3/heads/vqa.js';
 import { ParamScope } from '../../src/nn/module.js';
+import { fixture } from '../support/paths.js';
+import { tempDir } from '../support/tmp.js';
 
 const DIR = join(import.meta.dirname, '../../fixtures/beit3-ref');
 
@@ -67,4 +74,29 @@ describe('beit3 parity with the official implementation (fixtures/beit3-ref)', (
     }
     expect(fromEncoderConfig(js.encoder_config).normalizeOutput).toBe(false);
   }, 60_000);
+});
+
+describe('listFixtures rejects what is not a fixture folder', () => {
+  // `beit3 parity <dir>` on something that is not a fixture folder: a ParityError naming it.
+  const dir = tempDir('parity-input-');
+
+  describe('listFixtures on bad folders', () => {
+    it('a file or a missing path is "not a folder"', () => {
+      const file = join(dir, 'x.png');
+      writeFileSync(file, '');
+      for (const p of [file, join(dir, 'missing')]) {
+        expect(() => listFixtures(p)).toThrow(ParityError);
+        expect(() => listFixtures(p)).toThrow(`${p}: not a folder`);
+      }
+    });
+
+    it('a corrupt index.json names the file', () => {
+      writeFileSync(join(dir, 'index.json'), '{"fixtures": ');
+      expect(() => listFixtures(dir)).toThrow(new RegExp(`${join(dir, 'index.json')}: unreadable`));
+    });
+
+    it('the reference folder still lists its fixtures', () => {
+      expect(listFixtures(fixture('beit3-ref'))).toContain('retrieval');
+    });
+  });
 });

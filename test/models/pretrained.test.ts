@@ -14,15 +14,9 @@ import {
   PRETRAINED,
   pretrainedCfg,
 } from '../../src/index.js';
+import { maxAbs } from '../support/compare.js';
 
 const FIX = join(import.meta.dirname, '../../fixtures/beit3-ref');
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe('position-embedding interpolation (official rule)', () => {
   for (const c of [
@@ -86,13 +80,20 @@ describe('pretrained cfg per registered name (timm default_cfg)', () => {
     const vqa = pretrainedCfg('beit3_large_patch16_480_vqav2');
     expect(vqa).toMatchObject({ imgSize: 480, transform: 'vl', numClasses: 3129, normalizeOutput: false });
     expect([vqa.mean, vqa.std]).toEqual([INCEPTION_NORM.mean, INCEPTION_NORM.std]);
-    expect(pretrainedCfg('beit3_base_patch16_384_retrieval')).toMatchObject({ transform: 'vl', normalizeOutput: true });
+    expect(pretrainedCfg('beit3_base_patch16_384_retrieval')).toMatchObject({
+      transform: 'vl',
+      normalizeOutput: true,
+    });
     expect(pretrainedCfg('beit3_base_patch16_224_nlvr2').numClasses).toBe(2);
     expect(() => pretrainedCfg('beit3_base_patch16_224_vqa')).toThrow(/did you mean/);
   });
 
   it('the model a name builds agrees with its cfg (image size, final LayerNorm, classes)', () => {
-    for (const name of ['beit3_tiny_patch8_32_vqav2', 'beit3_tiny_patch8_32_retrieval', 'beit3_tiny_patch8_32_imageclassification']) {
+    for (const name of [
+      'beit3_tiny_patch8_32_vqav2',
+      'beit3_tiny_patch8_32_retrieval',
+      'beit3_tiny_patch8_32_imageclassification',
+    ]) {
       const m = createModel(name);
       const c = pretrainedCfg(name);
       expect(m.cfg.imgSize).toBe(c.imgSize);
@@ -105,7 +106,9 @@ describe('pretrained cfg per registered name (timm default_cfg)', () => {
 
 describe('filterCheckpoint: head detection, final LayerNorm, backbone only', () => {
   const state = (name: string, classes?: number) =>
-    createModel(name, classes ? { numClasses: classes } : {}).initialize(1).stateDict();
+    createModel(name, classes ? { numClasses: classes } : {})
+      .initialize(1)
+      .stateDict();
 
   it('detects the task and the class count of each head from its marker keys', () => {
     for (const [name, task, classes] of [

@@ -2,9 +2,10 @@
 // ("weights": 5 used to read as "no weights given") or misread ("tasks": [...] as task "0").
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTaskConfig, TaskConfigError } from '../../src/tasks/index.js';
+import { fixture } from '../support/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'beit3-config-types-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,7 +32,7 @@ describe('task config field types', () => {
   });
 
   it('the multi-task fixture (top-level "weights" is a description object) still loads', () => {
-    const c = loadTaskConfig(resolve('fixtures/beit3-ref/e2e/config.json'), { task: 'vqav2' });
+    const c = loadTaskConfig(fixture('beit3-ref/e2e/config.json'), { task: 'vqav2' });
     expect(c.weights.map((w) => w.split('/').pop())).toEqual([
       'backbone.safetensors',
       'vqav2.head.safetensors',

@@ -1,7 +1,7 @@
 // Config loading and checkpoint checks: every mismatch is a typed error naming the problem.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   detectHeadTask,
@@ -15,8 +15,9 @@ import {
   taskConfigFromObject,
   WrongTaskHeadError,
 } from '../../src/tasks/index.js';
+import { fixture } from '../support/paths.js';
 
-const E2E = resolve('fixtures/beit3-ref/e2e');
+const E2E = fixture('beit3-ref/e2e');
 const CONFIG = join(E2E, 'config.json');
 const e2e = JSON.parse(readFileSync(CONFIG, 'utf8'));
 const tmp = mkdtempSync(join(tmpdir(), 'beit3-taskcfg-'));
@@ -50,7 +51,7 @@ describe('task config', () => {
     expect(c.labels).toEqual(e2e.tasks.vqav2.label2ans);
     expect(c.model.imgSize).toBe(e2e.tiny_config.img_size);
     expect(c.textLen).toBe(e2e.tiny_config.num_max_bpe_tokens);
-    expect(c.tokenizer).toBe(resolve('fixtures/sentencepiece/unigram_8k.model'));
+    expect(c.tokenizer).toBe(fixture('sentencepiece/unigram_8k.model'));
     expect(c.weights).toEqual(w('vqav2'));
     const cap = loadTaskConfig(CONFIG, { task: 'captioning' });
     expect(cap.generation).toEqual({

@@ -2,7 +2,7 @@
 // answers the official code gives (fixtures/beit3-ref/e2e, README sections 6–7). Every size and
 // setting comes from config.json.
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../../src/graph/tensor.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
@@ -13,21 +13,20 @@ import {
   pipeline,
   RetrievalPipeline,
   type VqaPipeline,
+  TaskConfigError,
+  TaskInputError,
+  topkIndices,
 } from '../../src/tasks/index.js';
+import { fixture } from '../support/paths.js';
+import { maxAbs } from '../support/compare.js';
 
-const DIR = resolve('fixtures/beit3-ref/e2e');
+const DIR = fixture('beit3-ref/e2e');
 const CONFIG = join(DIR, 'config.json');
 type Json = Record<string, any>;
 const cases = JSON.parse(readFileSync(join(DIR, 'cases.json'), 'utf8')) as Json;
 const imagePath = (name: string) => join(DIR, cases.images[name].file as string);
 let ref: Map<string, Tensor>;
 
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 const ints = (t: Tensor) => Array.from(t.data as BigInt64Array, Number);
 
 beforeAll(async () => {
@@ -186,5 +185,41 @@ describe('e2e: captioning (official beam search)', () => {
     expect(out.map((o) => o.caption)).toEqual(items.map((i) => i.caption));
     expect(out.map((o) => o.captionNoCleanup)).toEqual(items.map((i) => i.caption_no_cleanup));
     items.forEach((i, k) => expect(out[k].score).toBeCloseTo(i.best_hypothesis.score as number, 4));
+  });
+});
+
+describe('pipelines reject bad library input', () => {
+  // Library callers that bypass the CLI's option checks still get typed errors for bad input.
+  const CONFIG = fixture('beit3-ref/e2e/config.json');
+  const IMAGE = fixture('images/source', 'chelsea.png');
+  let cls: ImageClassificationPipeline;
+  beforeAll(async () => {
+    cls = (await pipeline('imageclassification', { config: CONFIG })) as ImageClassificationPipeline;
+  });
+  afterAll(async () => cls.dispose());
+
+  describe('task library input checks', () => {
+    it('topk must be a positive integer (0 / NaN / 1.5 used to return silently empty or odd lists)', async () => {
+      for (const topk of [0, -1, Number.NaN, 1.5])
+        await expect(cls.run([IMAGE], { topk })).rejects.toThrow(
+          new TaskInputError(`topk must be an integer ≥ 1, got ${topk}`),
+        );
+      expect(topkIndices([0.1, 0.9, 0.5], 2)).toEqual([1, 2]);
+      expect((await cls.run([IMAGE], { topk: 2 }))[0].topk).toHaveLength(2);
+    });
+
+    it('a null or numeric image is a TaskInputError, not a TypeError', async () => {
+      for (const bad of [null, 5] as unknown as string[])
+        await expect(cls.run([bad])).rejects.toThrow(
+          /image must be a path, encoded bytes, an RgbImage or a \[3, 40, 40\] tensor/,
+        );
+    });
+
+    it('pipeline() without a config names the missing option', async () => {
+      await expect(pipeline('vqa', {} as never)).rejects.toThrow(TaskConfigError);
+      await expect(pipeline('vqa', {} as never)).rejects.toThrow(
+        /options\.config must be a config file path/,
+      );
+    });
   });
 });

@@ -1,6 +1,6 @@
 // Exported ONNX files run in onnxruntime-node directly (no project code) and give the in-process
 // pipeline's outputs; int8 quantization rewrites the weight MatMuls and stays close.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,9 +12,12 @@ import {
   loadTaskModel,
   pipeline,
   type VqaPipeline,
+  OutputWriteError,
 } from '../../src/tasks/index.js';
 import { quantizePerColumn } from '../../src/graph/passes/quantize.js';
 import { cases, CONFIG, E2E, img, maxAbs, tempDir } from './e2e-fixture.js';
+import { Graph, ops, toModelProto } from '../../src/graph/index.js';
+import { writeOnnx } from '../../src/tasks/export.js';
 
 const tmp = tempDir('beit3-export-');
 let ref: Map<string, Tensor>;
@@ -137,3 +140,49 @@ describe('int8 quantization', () => {
   });
 });
 void Tensor;
+
+describe('writeOnnx rejects unwritable paths', () => {
+  // Writing an ONNX model where it cannot go (missing folder, a directory in the way) fails with
+  // an OutputWriteError naming the requested path, and leaves no temp or partial file behind.
+  const dir = tempDir('write-errors-');
+
+  function model() {
+    const g = new Graph('w');
+    const w = g.constant(Tensor.f32([512], new Float32Array(512).fill(1))); // 2 KiB: external-able
+    g.output(ops.add(g.input('x', 'float32', [512]), w), 'y');
+    return toModelProto(g);
+  }
+
+  describe('writeOnnx on an unwritable path', () => {
+    it('names the missing folder', () => {
+      const out = join(dir, 'no/such/folder/m.onnx');
+      expect(() => writeOnnx(model(), out)).toThrow(OutputWriteError);
+      expect(() => writeOnnx(model(), out)).toThrow(`cannot write ${out}: its folder does not exist`);
+    });
+
+    it('refuses an existing directory and leaves no temp file', () => {
+      const out = join(dir, 'taken.onnx');
+      mkdirSync(out);
+      expect(() => writeOnnx(model(), out)).toThrow(`cannot write ${out}: it is a directory`);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    });
+
+    it('with external data: a directory where <out>.data goes leaves neither the model nor temp files', () => {
+      const sub = join(dir, 'ext');
+      mkdirSync(sub);
+      const out = join(sub, 'm.onnx');
+      mkdirSync(`${out}.data`);
+      expect(() => writeOnnx(model(), out, { external: true })).toThrow(OutputWriteError);
+      expect(() => writeOnnx(model(), out, { external: true })).toThrow(
+        `cannot write ${out}.data: it is a directory`,
+      );
+      expect(existsSync(out)).toBe(false);
+      expect(readdirSync(sub)).toEqual(['m.onnx.data']);
+    });
+
+    it('writes normally otherwise', () => {
+      const out = join(dir, 'ok.onnx');
+      expect(writeOnnx(model(), out, { external: true })).toEqual([out, `${out}.data`]);
+    });
+  });
+});

@@ -1,7 +1,7 @@
 // Backbone features against the retrieval head (cls feature → vision_head → L2 norm must equal
 // the official vision_cls), the feature pyramid's resampling, .pth loading, and greedy captioning.
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/graph/tensor.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
@@ -16,8 +16,9 @@ import {
   taskConfigFromObject,
   TASKS,
 } from '../../src/tasks/index.js';
+import { fixture } from '../support/paths.js';
 
-const E2E = resolve('fixtures/beit3-ref/e2e');
+const E2E = fixture('beit3-ref/e2e');
 const CONFIG = join(E2E, 'config.json');
 const cases = JSON.parse(readFileSync(join(E2E, 'cases.json'), 'utf8'));
 const img = (n: string) => join(E2E, cases.images[n].file);
@@ -74,7 +75,7 @@ describe('features', () => {
 
 describe('loading', () => {
   it('a .pth checkpoint gives the same model as its .safetensors twin', async () => {
-    const fx = resolve('fixtures/beit3-ref');
+    const fx = fixture('beit3-ref');
     const json = JSON.parse(readFileSync(join(fx, 'retrieval.json'), 'utf8'));
     const make = async (file: string) => {
       const c = taskConfigFromObject(

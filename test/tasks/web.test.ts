@@ -17,7 +17,7 @@ import {
   type RetrievalPipeline,
   type VqaPipeline,
 } from '../../src/tasks/index.js';
-import { cases, CONFIG, E2E, img, maxAbs as maxAbsDiff, tempDir } from './e2e-fixture.js';
+import { cases, CONFIG, E2E, img, maxAbs, tempDir } from './e2e-fixture.js';
 
 const tmp = tempDir('beit3-web-');
 let ref: Map<string, Tensor>;
@@ -30,10 +30,6 @@ beforeAll(async () => {
   ref = await loadSafetensors(join(E2E, 'e2e.safetensors'));
 });
 
-const maxAbs = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  return maxAbsDiff(a, b);
-};
 const toWeb = (t: Tensor) => new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.shape);
 
 /** Loads an exported file in onnxruntime-web (bytes, as a browser would fetch them) and runs it. */

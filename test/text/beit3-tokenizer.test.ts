@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Beit3Tokenizer, TEXT_MAX_LEN, cleanUpTokenization } from '../../src/text/beit3-tokenizer.js';
 import { TokenizerError } from '../../src/text/errors.js';
+import { fixture } from '../support/paths.js';
 
 const FIX = new URL('../../fixtures/sentencepiece/', import.meta.url).pathname;
 
@@ -76,5 +77,27 @@ describe('Beit3Tokenizer (XLM-R convention over an spm)', async () => {
     expect(tok.decode([0, tok.maskId, 3, 2], { skipSpecialTokens: true })).toBe('');
     expect(() => tok.decode([tok.vocabSize])).toThrow(TokenizerError);
     expect(cleanUpTokenization("I 'm here .")).toBe("I'm here.");
+  });
+});
+
+describe('Beit3Tokenizer.batch rejects items that are neither text nor token ids', () => {
+  // Beit3Tokenizer.batch with something that is neither text nor token ids: a TokenizerError
+  // naming the item (was "ids.slice is not a function" from a VQA question given as a number).
+  describe('Beit3Tokenizer.batch input types', () => {
+    it('names the bad item and its type', async () => {
+      const tok = await Beit3Tokenizer.load(fixture('sentencepiece', 'unigram_8k.model'));
+      for (const [bad, type] of [
+        [5, 'number'],
+        [null, 'null'],
+        [{ length: 1 }, 'object'],
+      ] as const) {
+        const texts = ['a cat', bad] as unknown as string[];
+        expect(() => tok.batch(texts, 8)).toThrow(TokenizerError);
+        expect(() => tok.batch(texts, 8)).toThrow(
+          `text 1 must be a string or an array of token ids, got ${type}`,
+        );
+      }
+      expect(tok.batch(['a cat', [10, 11]], 8).paddingMask.shape).toEqual([2, 8]);
+    });
   });
 });

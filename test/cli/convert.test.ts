@@ -1,15 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadPth } from '../../src/io/pth.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
+import { tempDir } from '../support/tmp.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const FIX = join(ROOT, 'fixtures/beit3-ref');
-const tmp = mkdtempSync(join(tmpdir(), 'beit3-convert-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('convert-');
 
 function beit3(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Tensor } from '../../src/graph/tensor.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
+import { tempDir } from '../support/tmp.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const DIR = join(ROOT, 'fixtures/beit3-ref');
@@ -21,8 +21,7 @@ const run = (args: string[]) =>
     }),
   );
 
-const tmp = mkdtempSync(join(tmpdir(), 'beit3-parity-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('parity-');
 
 describe('beit3 CLI: info and parity', () => {
   it('info --json prints config and the parameter breakdown', async () => {

@@ -1,24 +1,17 @@
 // `beit3 quantize` on a model whose external data file is missing: one line naming the file
 // (was a raw ENOENT), exit 1, nothing written.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Graph, ops, Tensor, toModelProto } from '../../src/graph/index.js';
 import { writeOnnx } from '../../src/tasks/export.js';
+import { beit3 } from '../support/cli.js';
+import { tempDir } from '../support/tmp.js';
 
-const ROOT = join(import.meta.dirname, '../..');
-const dir = mkdtempSync(join(tmpdir(), 'beit3-quantize-input-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const quantize = (args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'quantize', ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+const dir = tempDir('quantize-input-');
+const quantize = (args: string[]) => beit3(['quantize', ...args], { timeout: 60_000 });
 
-describe('quantize with external data', () => {
+describe('beit3 quantize with external data', () => {
   it('quantizes a model with its .data file, and names the file when it is missing', () => {
     const g = new Graph('mm');
     const w = g.constant(
@@ -37,7 +30,7 @@ describe('quantize with external data', () => {
 
     unlinkSync(`${model}.data`);
     const r = quantize([model, join(dir, 'q2.onnx'), '--scope', 'all']);
-    expect(r.status).toBe(1);
+    expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       `beit3: CliError: ${model}: cannot read its external data file m.onnx.data (ENOENT); keep it beside the model\n`,
     );

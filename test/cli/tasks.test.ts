@@ -1,18 +1,17 @@
 // The task commands through the real CLI entry point: JSON answers equal the official e2e ones,
 // bad input exits non-zero with one line, index → search round trip.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../support/tmp.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const E2E = join(ROOT, 'fixtures/beit3-ref/e2e');
 const CONFIG = join(E2E, 'config.json');
 const cases = JSON.parse(readFileSync(join(E2E, 'cases.json'), 'utf8'));
 const img = (n: string) => join(E2E, cases.images[n].file);
-const tmp = mkdtempSync(join(tmpdir(), 'beit3-taskcli-'));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDir('taskcli-');
 
 function beit3(...args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {

@@ -1,24 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// `beit3 tokenize`: the official ids / pieces / BEiT-3 segments, and one clear line on bad input.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SentencePieceProcessor } from '../../src/text/sentencepiece.js';
+import { beit3 as run } from '../support/cli.js';
+import { fixture } from '../support/paths.js';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-const FIX = `${ROOT}fixtures/sentencepiece/`;
-const MODEL = `${FIX}unigram_8k.model`;
-
-function beit3(args: string[], input = ''): { status: number | null; stdout: string; stderr: string } {
-  // Same as `npx tsx src/cli/main.ts …`, without npx's start-up cost.
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    input,
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const FIX = fixture('sentencepiece') + '/';
+const MODEL = fixture('sentencepiece', 'unigram_8k.model');
+const beit3 = (args: string[], input = '') => run(args, { input });
+const tokenize = (input: Buffer) =>
+  run(['tokenize', '--model', MODEL, '--pieces'], { input, timeout: 60_000 });
 
 const jsonLines = (s: string): unknown[] =>
   s
@@ -63,11 +54,11 @@ describe('beit3 tokenize', () => {
 
   it('fails with one clear line on bad input', () => {
     const bad = beit3(['tokenize', '--model', MODEL, '--jsonl'], '"ok"\n{"not": "a string"}\n');
-    expect(bad.status).not.toBe(0);
+    expect(bad.code).not.toBe(0);
     expect(bad.stdout.trim()).toBe(JSON.stringify(sp().encode('ok')));
     expect(bad.stderr).toMatch(/line 2: expected a JSON string/);
     const missing = beit3(['tokenize', '--model', '/nonexistent.model'], 'x\n');
-    expect(missing.status).not.toBe(0);
+    expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/nonexistent\.model/);
   });
 });
@@ -76,30 +67,15 @@ function sp(): SentencePieceProcessor {
   return SentencePieceProcessor.fromBytes(readFileSync(MODEL));
 }
 
-describe('beit3 tokenizer-train', () => {
-  it('trains a model that loads, and writes nothing on bad options', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'beit3-spm-'));
-    const corpus = join(dir, 'corpus.txt');
-    writeFileSync(
-      corpus,
-      readFileSync(`${FIX}corpus_train_head3000.txt`, 'utf8').split('\n').slice(0, 400).join('\n'),
-    );
-    const out = join(dir, 'tiny.model');
-    const r = beit3(['tokenizer-train', '--input', corpus, '--vocab-size', '300', '--out', out, '--json']);
-    expect(r.status).toBe(0);
-    const summary = JSON.parse(r.stdout.trim()) as { vocab_size: number; out: string };
-    expect(summary.vocab_size).toBe(300);
-    const model = SentencePieceProcessor.fromBytes(readFileSync(out));
-    expect(model.vocabSize).toBe(300);
-    expect(model.decode(model.encode('a small dog'))).toBe('a small dog');
-    expect(r.stderr).toMatch(/"event":"progress"/);
+describe('beit3 tokenize rejects bad stdin', () => {
+  it('refuses invalid UTF-8 with one line naming the input line', () => {
+    const r = tokenize(Buffer.from([...Buffer.from('hello\nok '), 0xc3, 0x28, 0x0a]));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('beit3: CliError: stdin line 2: invalid UTF-8 (input must be UTF-8 text)\n');
+  }, 60_000);
 
-    const badOut = join(dir, 'bad.model');
-    const tooSmall = beit3(['tokenizer-train', '--input', corpus, '--vocab-size', '10', '--out', badOut]);
-    expect(tooSmall.status).not.toBe(0);
-    expect(tooSmall.stderr).toMatch(/too small/);
-    expect(existsSync(badOut)).toBe(false);
-    expect(readdirSync(dir).sort()).toEqual(['corpus.txt', 'tiny.model']);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  it('empty stdin prints nothing and succeeds', () => {
+    const r = tokenize(Buffer.alloc(0));
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
+  }, 60_000);
 });
