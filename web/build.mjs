@@ -6,18 +6,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-// `*.node.ts` modules are Node-only. src/text/sentencepiece.ts imports util/read.node.ts on demand
-// (file paths, Node only); in the browser build that import resolves to a module that throws.
-const nodeOnlyStub = {
-  name: 'node-only-stub',
-  setup(b) {
-    b.onResolve({ filter: /\.node\.js$/ }, (a) => ({ path: a.path, namespace: 'node-only' }));
-    b.onLoad({ filter: /.*/, namespace: 'node-only' }, (a) => ({
-      contents: `throw new Error(${JSON.stringify(`${a.path} is Node-only: pass bytes or a URL in the browser`)});`,
-    }));
-  },
-};
+import { nodeOnlyStub } from './node-only-stub.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = resolve(process.argv[2] ?? join(root, 'dist-web'));

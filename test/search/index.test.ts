@@ -154,9 +154,12 @@ describe('ImageIndex rejects a damaged index folder', () => {
     it('reports a meta.json listing more files than vectors.hnsw holds', () => {
       const out = build('sync');
       const metaPath = join(out, 'meta.json');
-      const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { files: unknown[] };
-      meta.files.push({ path: 'x.png', size: 1, mtimeMs: 1, label: 7 });
+      const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { files: unknown[]; nextLabel: number };
+      // a consistent label (the next free one), so only the vector count disagrees
+      meta.files.push({ path: 'x.png', size: 1, mtimeMs: 1, label: meta.nextLabel });
+      meta.nextLabel += 1;
       writeFileSync(metaPath, JSON.stringify(meta));
+      expect(() => ImageIndex.open(out)).toThrow(SearchIndexError);
       expect(() => ImageIndex.open(out)).toThrow(/holds 3 vectors but meta.json lists 4 files/);
     });
 

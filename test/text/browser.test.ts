@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const esbuild = await import('esbuild').catch(() => undefined);
+// the same Node-only stub as the real browser build (web/build.mjs)
+const { nodeOnlyStub } = await import('../../web/node-only-stub.mjs');
 
 describe.runIf(!!esbuild)('text/ in a browser-like context', () => {
   it('bundles without Node built-ins and tokenizes, batches and trains', async () => {
@@ -16,7 +18,7 @@ describe.runIf(!!esbuild)('text/ in a browser-like context', () => {
       format: 'iife',
       globalName: 'beit3text',
       write: false,
-      external: ['node:fs/promises'], // only reached by load() of a local path, never in a browser
+      plugins: [nodeOnlyStub],
       logLevel: 'silent',
     });
     const code = result.outputFiles[0].text;
