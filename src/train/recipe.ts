@@ -15,6 +15,7 @@ import { configFor, createTaskModel, getEntry } from '../models/beit3/registry.j
 import { Beit3Tokenizer } from '../text/beit3-tokenizer.js';
 import { writeFileAtomic } from '../util/atomic.node.js';
 import { messageOf } from '../util/errors.js';
+import { deriveSeed, permutation, Rng } from '../util/random.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { checkTensorsFit } from './checkpoint.js';
 import { KIND_TASK, resolveTaskData, stepsPerEpoch, type TaskData, taskLoader, type TrainKind } from './data.js';
@@ -72,6 +73,10 @@ export interface FinetuneSettings {
   eval_split?: string;
   /** Stop after this many optimizer steps in all (with a checkpoint; --resume continues). */
   max_steps?: number;
+  /** Train on a seeded random subset of this many items (Hugging Face's max_train_samples). */
+  max_train_samples?: number;
+  /** Evaluate on the first this many items of the eval split (Hugging Face's max_eval_samples). */
+  max_eval_samples?: number;
   resume: boolean;
   eval_only: boolean;
 }
@@ -144,7 +149,7 @@ export function taskModelName(model: string, kind: TrainKind): string {
 
 /** The trajectory-shaping settings saved in checkpoints (resume refuses a run that changed them). */
 function runFingerprint(s: FinetuneSettings, modelName: string, data: TaskData): Record<string, unknown> {
-  const keep: (keyof FinetuneSettings)[] = ['task', 'lr', 'min_lr', 'warmup_epochs', 'warmup_steps', 'layer_decay', 'task_head_lr_weight', 'weight_decay', 'opt_betas', 'opt_eps', 'clip_grad', 'drop_path', 'label_smoothing', 'randaug', 'input_size', 'num_max_bpe_tokens', 'captioning_mask_prob', 'drop_worst_ratio', 'drop_worst_after', 'model_ema', 'model_ema_decay'];
+  const keep: (keyof FinetuneSettings)[] = ['task', 'lr', 'min_lr', 'warmup_epochs', 'warmup_steps', 'layer_decay', 'task_head_lr_weight', 'weight_decay', 'opt_betas', 'opt_eps', 'clip_grad', 'drop_path', 'label_smoothing', 'randaug', 'input_size', 'num_max_bpe_tokens', 'captioning_mask_prob', 'drop_worst_ratio', 'drop_worst_after', 'model_ema', 'model_ema_decay', 'max_train_samples'];
   const out: Record<string, unknown> = Object.fromEntries(keep.map((k) => [k, s[k] ?? null]));
   out.model = modelName;
   out.data = resolve(s.data);
@@ -191,6 +196,11 @@ export async function loadInit(model: Beit3TaskModel, path: string): Promise<str
 export async function prepareRun(s: FinetuneSettings): Promise<PreparedRun> {
   const tokenizer = s.sentencepiece_model ? await Beit3Tokenizer.load(s.sentencepiece_model) : undefined;
   const data = await resolveTaskData(s.task, s.data, { tokenizer, skipMissing: s.skip_missing, evalSplit: s.eval_split });
+  if (s.max_train_samples !== undefined && s.max_train_samples < data.train.length) {
+    const keep = permutation(data.train.length, new Rng(deriveSeed(s.seed, 'max_train_samples'))).slice(0, s.max_train_samples);
+    data.train = keep.sort((a, b) => a - b).map((i) => data.train[i]);
+  }
+  if (s.max_eval_samples !== undefined) data.eval = data.eval.slice(0, s.max_eval_samples);
   const kind = data.kind;
   const modelName = taskModelName(s.model, kind);
   const entry = getEntry(modelName);

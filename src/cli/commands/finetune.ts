@@ -20,7 +20,7 @@ const NUMBER_FLAGS = [
 ] as const;
 const INT_FLAGS = [
   'warmup_epochs', 'warmup_steps', 'update_freq', 'epochs', 'batch_size', 'eval_batch_size', 'num_beams', 'drop_worst_after',
-  'input_size', 'vocab_size', 'num_max_bpe_tokens', 'seed', 'threads', 'num_workers', 'max_steps',
+  'input_size', 'vocab_size', 'num_max_bpe_tokens', 'seed', 'threads', 'num_workers', 'max_steps', 'max_train_samples', 'max_eval_samples',
 ] as const;
 
 function num(flag: string, v: string, int: boolean): number {
@@ -70,6 +70,8 @@ export function settingsFromFlags(o: Raw): FinetuneSettings {
   if (o.no_randaug === true) s.randaug = false;
   for (const k of ['model_ema', 'skip_missing', 'resume'] as const) if (o[k] === true) s[k] = true;
   s.eval_only = o.evalOnly === true || o.eval === true;
+  for (const k of ['max_train_samples', 'max_eval_samples'] as const)
+    if (s[k] !== undefined && !(s[k]! > 0)) throw new CliError(`--${k} must be > 0, got ${s[k]}`);
   for (const k of ['lr', 'batch_size', 'epochs', 'update_freq'] as const)
     if (!((s[k] as number) > 0)) throw new CliError(`--${k} must be > 0, got ${s[k]}`);
   if (existsSync(s.data) && !statSync(s.data).isDirectory()) throw new CliError(`--data ${s.data} is not a folder`);
@@ -124,6 +126,8 @@ export function register(program: Command): void {
     .option('--eval_split <name>', 'split evaluated after every epoch (default val)')
     .option('--skip_missing', 'drop items whose image files are missing (counted) instead of stopping')
     .option('--max_steps <n>', 'stop after this many optimizer steps (checkpointed; --resume continues)')
+    .option('--max_train_samples <n>', 'train on a seeded random subset of n items (as Hugging Face scripts)')
+    .option('--max_eval_samples <n>', 'evaluate on the first n items of the eval split')
     .option('--resume', 'continue from OUTPUT/checkpoint-last.safetensors')
     .option('--eval-only', 'evaluate --init (or OUTPUT/model.safetensors) and print the metrics')
     .option('--eval', 'same as --eval-only')

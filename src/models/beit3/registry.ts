@@ -87,6 +87,7 @@ function buildRegistry(): Map<string, RegistryEntry> {
   for (const img of [224, 384, 480, 768]) add('large', 16, img, 'backbone', img === 224);
   for (const [size, patch, img] of [
     ['tiny', 8, 32],
+    ['mini', 8, 64],
     ['small', 16, 224],
     ['giant', 14, 224],
   ] as const) {

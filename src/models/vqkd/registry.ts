@@ -54,6 +54,24 @@ const ENTRIES: VqkdRegistryEntry[] = [
         decoderOutDim: 16,
       }),
   },
+  {
+    name: 'vqkd_mini',
+    teacher: 'none',
+    official: false,
+    // The tokenizer `beit3 recipe mini` trains at 64 px, patch 8 (the grid of beit3_mini_patch8_64).
+    config: () =>
+      makeVqkdConfig({
+        imgSize: 64,
+        patchSize: 8,
+        embedDim: 96,
+        depth: 3,
+        heads: 4,
+        decoderDepth: 1,
+        nCode: 1024,
+        codeDim: 16,
+        decoderOutDim: 128,
+      }),
+  },
 ];
 
 export const VQKD_REGISTRY: ReadonlyMap<string, VqkdRegistryEntry> = new Map(ENTRIES.map((e) => [e.name, e]));
