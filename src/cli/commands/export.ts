@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { exportTaskModel } from '../../tasks/export.js';
+import { exportTriton } from '../../tasks/triton.js';
 import { QUANTIZE_SCOPES, type QuantizeScope } from '../../graph/passes/quantize.js';
 import { CliError } from '../errors.js';
-import { dtypeOption, loadCliModel, type ModelCliOptions, print, withModelOptions } from '../task-options.js';
+import { dtypeOption, intOption, loadCliModel, type ModelCliOptions, print, withModelOptions } from '../task-options.js';
 
 /** `beit3 export --task T --config C --weights W --out model.onnx [--dtype q8]` */
 export function register(program: Command): void {
@@ -16,19 +17,26 @@ export function register(program: Command): void {
         '-t, --task <task>',
         'imageclassification | vqav2 | nlvr2 | retrieval | captioning | backbone',
       )
-      .requiredOption(
+      .option(
         '-o, --out <file>',
         'output .onnx (retrieval: <stem>.image.onnx + <stem>.text.onnx; captioning: <stem>.first.onnx + <stem>.step.onnx)',
       )
+      .option('--triton <dir>', 'instead of --out: a Triton model repository, one model per graph (docs/tasks.md)')
+      .option('--max-batch <n>', 'with --triton: max_batch_size of the batchable models', '8')
+      .option('--force', 'with --triton: replace an existing non-empty <dir>')
       .option('--external', 'always store weights as external data (<out>.data); default: only above 1 GiB')
       .option('--scope <scope>', 'q8: mixed (default) | ffn | layers | all (docs/tasks.md)', 'mixed'),
   )
     .addHelpText(
       'after',
-      '\nExamples:\n  beit3 export --task vqav2 --config vqa/config.json --out vqa.onnx\n  beit3 export --task retrieval -c config.json -w model.pth --out ret.onnx --dtype q8\n',
+      '\nExamples:\n  beit3 export --task vqav2 --config vqa/config.json --out vqa.onnx\n  beit3 export --task retrieval -c config.json -w model.pth --out ret.onnx --dtype q8\n  beit3 export --task retrieval -c config.json -w model.pth --triton models/\n',
     )
     .action(
-      async (o: ModelCliOptions & { task: string; out: string; external?: boolean; scope?: string }) => {
+      async (
+        o: ModelCliOptions & { task: string; out?: string; triton?: string; maxBatch?: string; force?: boolean; external?: boolean; scope?: string },
+      ) => {
+        if (o.triton !== undefined) return exportTritonAction(o as typeof o & { triton: string });
+        if (o.out === undefined) throw new CliError("one of --out <file> or --triton <dir> is required");
         if (!/\.onnx$/i.test(o.out)) throw new CliError(`--out must end in .onnx, got '${o.out}'`);
         if (!QUANTIZE_SCOPES.includes(o.scope as QuantizeScope))
           throw new CliError(`--scope must be one of ${QUANTIZE_SCOPES.join(', ')}, got '${o.scope}'`);
@@ -53,4 +61,30 @@ export function register(program: Command): void {
         ]);
       },
     );
+}
+
+/** `--triton DIR`: the same graphs as a Triton model repository (tasks/triton.ts). */
+async function exportTritonAction(
+  o: ModelCliOptions & { task: string; out?: string; triton: string; maxBatch?: string; force?: boolean; external?: boolean; scope?: string },
+): Promise<void> {
+  if (o.out !== undefined) throw new CliError('--out and --triton are exclusive: give one');
+  if (!QUANTIZE_SCOPES.includes(o.scope as QuantizeScope))
+    throw new CliError(`--scope must be one of ${QUANTIZE_SCOPES.join(', ')}, got '${o.scope}'`);
+  const maxBatchSize = intOption('--max-batch', o.maxBatch, 1, 8, 65536);
+  const dtype = dtypeOption(o);
+  const loaded = await loadCliModel(o.task, o);
+  const r = exportTriton(loaded, o.triton, {
+    dtype,
+    external: o.external ? true : 'auto',
+    quantize: { scope: o.scope as QuantizeScope },
+    maxBatchSize,
+    force: o.force,
+  });
+  print(o, r, () => [
+    ...r.models.map(
+      (m) =>
+        `${m.name}  max_batch_size ${m.maxBatchSize}  inputs: ${m.inputs.map((i) => `${i.name}[${i.dims.join(',')}]`).join(' ')}`,
+    ),
+    `repository: ${r.repo} (${r.models.length} models; meta ${r.metaPath})`,
+  ]);
 }
