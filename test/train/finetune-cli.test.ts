@@ -16,7 +16,7 @@ import { loadCheckpointFile } from '../../src/train/checkpoint.js';
 import { resolveTaskData } from '../../src/train/data.js';
 import { TrainDataError } from '../../src/train/loop-errors.js';
 import { readTrainLog } from '../../src/train/log.js';
-import { OFFICIAL_DEFAULTS, runFinetune, taskDefaults, type FinetuneSettings } from '../../src/train/recipe.js';
+import { OFFICIAL_DEFAULTS, prepareRun, runFinetune, taskDefaults, type FinetuneSettings } from '../../src/train/recipe.js';
 import { settingsFromFlags } from '../../src/cli/commands/finetune.js';
 import { tempDir } from './loop-fixture.js';
 
@@ -135,5 +135,26 @@ describe('beit3 finetune', () => {
     expect(() => settingsFromFlags({ task: 'imagenet', model: 'm', data: tmp.dir, output: join(tmp.dir, 'x'), batch_size: 'eight' })).toThrow(/--batch_size must be an integer, got 'eight'/);
     expect(() => settingsFromFlags({ task: 'nope!', model: 'm', data: tmp.dir, output: 'x' })).toThrow(/--task nope!: unknown/);
     expect(base).toHaveLength(6);
+  });
+
+  it('--max_train_samples trains on a seeded subset, --max_eval_samples evaluates the first items', async () => {
+    const s = (o: Record<string, string>) => settingsFromFlags({ task: 'fashion-mnist', model: 'beit3_tiny_patch8_32', data: corpus, output: join(tmp.dir, 'sub'), ...o });
+    const full = await prepareRun(s({}));
+    const a = await prepareRun(s({ max_train_samples: '7', max_eval_samples: '3' }));
+    const b = await prepareRun(s({ max_train_samples: '7', max_eval_samples: '3' }));
+    const c = await prepareRun(s({ max_train_samples: '7', seed: '1' }));
+    const key = (x: { image?: string }) => x.image;
+    expect(full.data.train.length).toBeGreaterThan(7);
+    expect(a.data.train.map(key)).toEqual(b.data.train.map(key)); // seeded
+    expect(new Set(a.data.train.map(key)).size).toBe(7); // distinct items
+    const order = full.data.train.map(key);
+    const idx = a.data.train.map((x) => order.indexOf(key(x)));
+    expect(idx.every((i) => i >= 0)).toBe(true); // drawn from the train split, in its order
+    expect(idx).toEqual([...idx].sort((x, y) => x - y));
+    expect(c.data.train.map(key)).not.toEqual(a.data.train.map(key)); // another seed, another subset
+    expect(a.data.eval.map(key)).toEqual(full.data.eval.slice(0, 3).map(key));
+    expect(a.data.numClasses).toBe(full.data.numClasses); // the head keeps every class
+    expect(() => s({ max_train_samples: '0' })).toThrow(/--max_train_samples must be > 0, got 0/);
+    expect(() => s({ max_eval_samples: '2.5' })).toThrow(/--max_eval_samples must be an integer, got '2.5'/);
   });
 });
