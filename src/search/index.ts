@@ -25,6 +25,7 @@ import { createRequire } from 'node:module';
 import { extname, join, relative, resolve } from 'node:path';
 import type { Tensor } from '../graph/tensor.js';
 import { hnswFileProblem } from './hnsw-check.js';
+import { type GalleryIndex, searchByText } from './gallery.js';
 import { writeFileAtomicSync, withAtomicFileSync } from '../util/atomic.node.js';
 import { Beit3Error } from '../util/errors.js';
 import { stageReporter, type ProgressCallback } from '../util/progress.js';
@@ -196,7 +197,7 @@ function initEmpty(h: Hnsw): void {
   h.initIndex({ maxElements: 1024, m: 16, efConstruction: 200, randomSeed: 100, allowReplaceDeleted: true });
 }
 
-export class ImageIndex {
+export class ImageIndex implements GalleryIndex {
   private constructor(
     readonly dir: string,
     readonly meta: IndexMeta,
@@ -205,6 +206,19 @@ export class ImageIndex {
 
   get size(): number {
     return this.meta.files.length;
+  }
+
+  get dim(): number {
+    return this.meta.dim;
+  }
+
+  count(): number {
+    return this.size;
+  }
+
+  /** Every indexed file with its vector (e.g. to copy the gallery into another GalleryIndex). */
+  *vectors(): Generator<{ file: IndexedFile; vector: Float32Array }> {
+    for (const file of this.meta.files) yield { file, vector: Float32Array.from(this.hnsw.getPoint(file.label)) };
   }
 
   /** Opens an existing index folder. */
@@ -415,13 +429,8 @@ export class ImageIndex {
   }
 
   /** Text query → top-k images. */
-  async searchText(pipeline: ImageEmbedder, text: string, k = 5): Promise<SearchHit[]> {
-    const q = await pipeline.embedTexts([text]);
-    if (q.shape[1] !== this.meta.dim)
-      throw new SearchIndexError(
-        `the model embeds ${q.shape[1]}-d vectors, the index holds ${this.meta.dim}-d`,
-      );
-    return this.searchVector(q.data as Float32Array, k);
+  async searchText(pipeline: Pick<ImageEmbedder, 'embedTexts'>, text: string, k = 5): Promise<SearchHit[]> {
+    return searchByText(this, pipeline, text, k, (m) => new SearchIndexError(m));
   }
 
   /** Deletes the index folder's files. */
