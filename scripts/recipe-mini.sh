@@ -25,7 +25,7 @@ SIZE=${SIZE:-64}
 VOCAB=${VOCAB:-4000}          # SentencePiece pieces; the model's vocab is VOCAB + 2 (BEiT-3 ids)
 SEED=${SEED:-0}
 THREADS=${THREADS:-}          # ORT threads per run (default: every core)
-PT_STEPS=${PT_STEPS:-2000}    # pretraining optimizer steps (32 images + 32 texts + 32 pairs each)
+PT_STEPS=${PT_STEPS:-1500}    # pretraining optimizer steps (32 images + 32 texts + 32 pairs each)
 VQ_IMAGES=${VQ_IMAGES:-20000} # train-split images the visual tokenizer sees (seeded subset)
 VQ_EPOCHS=${VQ_EPOCHS:-2}
 TASKS=${TASKS:-"fashion-mnist emoji-group retrieval vqa nlvr2 caption"}
@@ -54,13 +54,17 @@ stage() {
   local name=$1; shift
   wanted "$name" || return 0
   if [ -e "$OUT/$name/DONE" ]; then echo "== $name: done (skipped)"; return 0; fi
+  # two recipe processes may share OUT (e.g. one for ft-*, one for scratch-*): a stage runs once
+  if ! mkdir "$OUT/$name.lock" 2>/dev/null; then echo "== $name: running in another process (remove $OUT/$name.lock if none)"; return 0; fi
+  trap "rmdir '$OUT/$name.lock' 2>/dev/null" EXIT
   mkdir -p "$OUT/$name"
   echo "== $name: $(date -u +%H:%M:%S) → $OUT/$name.log"
   local t0=$(date +%s)
-  "$@" >>"$OUT/$name.log" 2>&1 || { echo "!! $name failed (see $OUT/$name.log)"; exit 1; }
+  "$@" >>"$OUT/$name.log" 2>&1 || { echo "!! $name failed (see $OUT/$name.log)"; rmdir "$OUT/$name.lock"; exit 1; }
   local t1=$(date +%s)
   echo "{\"stage\":\"$name\",\"wall_s\":$((t1 - t0)),\"finished\":\"$(date -u +%FT%TZ)\"}" >>"$OUT/times.jsonl"
   touch "$OUT/$name/DONE"
+  rmdir "$OUT/$name.lock"
 }
 resume_flag() { [ -e "$1/checkpoint-last.safetensors" ] && echo "$2" || true; }
 
@@ -108,7 +112,7 @@ vqkd() {
 
 stage spm spm
 # the teacher is the retrieval model fine-tuned from random init = the scratch-retrieval run
-stage teacher finetune teacher retrieval
+stage teacher finetune teacher retrieval --scratch_init beit
 stage vqkd vqkd
 stage pretrain $BEIT3 pretrain --corpus "$CORPUS" --model "${MODEL}_pretraining" --vocab-size $((VOCAB + 2)) \
   --text-tokenizer "$OUT/spm/beit3-mini.spm" --visual-tokenizer "$OUT/vqkd/tokenizer.safetensors" --targets online \
@@ -122,7 +126,7 @@ for t in $TASKS; do
     mkdir -p "$OUT/scratch-retrieval" && cp -r "$OUT/teacher/." "$OUT/scratch-retrieval/"
     continue
   fi
-  stage "scratch-$t" finetune "scratch-$t" "$t"
+  stage "scratch-$t" finetune "scratch-$t" "$t" --scratch_init beit
 done
 stage results node --import tsx "$ROOT/scripts/recipe-results.ts" "$CORPUS" "$OUT"
 [ -e "$OUT/results/DONE" ] && echo "recipe done: $OUT/results.json" || true

@@ -17,6 +17,7 @@ import {
 import { TaskConfigError, TaskInputError } from '../tasks/errors.js';
 import { type LoadedModel, loadTaskModel } from '../tasks/model.js';
 import type { PipelineDType } from '../tasks/session.js';
+import { defaultShippedModel, present, resolveConfigRef, shippedModel } from '../tasks/shipped.node.js';
 import { normalizeTask, type PipelineTypes, TASKS } from '../tasks/table.js';
 
 export interface ModelCliOptions {
@@ -38,7 +39,7 @@ export function withModelOptions(cmd: Command, opts: { task?: boolean } = {}): C
   cmd
     .option(
       '-c, --config <file>',
-      'task config JSON beside the weights (model, task, image size, tokenizer, labels)',
+      'task config JSON beside the weights (model, task, image size, tokenizer, labels), or a shipped model name (default: the task\'s shipped beit3-mini model)',
     )
     .option(
       '-w, --weights <files...>',
@@ -49,7 +50,7 @@ export function withModelOptions(cmd: Command, opts: { task?: boolean } = {}): C
     .option('--batch-size <n>', 'items per model call (bounds memory)', '8')
     .option(
       '--model <name>',
-      'registry name, for use without a config (e.g. beit3_base_patch16_224_retrieval)',
+      'shipped model (beit3-mini-vqa, …) or registry name for use without a config (e.g. beit3_base_patch16_224_retrieval, with --random-weights or --weights)',
     )
     .option(
       '--random-weights <seed>',
@@ -96,11 +97,13 @@ export function cliConfig(task: ModelTask | string, o: ModelCliOptions): TaskCon
   if (t !== 'backbone' && section !== t)
     throw new TaskInputError(`--task ${o.task} does not match this command (it runs ${t})`);
   let c: TaskConfig;
-  if (o.config) c = loadTaskConfig(o.config, { task: section, weights: o.weights });
+  const shipped = o.model ? shippedModel(o.model) : undefined;
+  if (o.config || shipped) c = loadTaskConfig(o.config ? resolveConfigRef(t, o.config) : present(shipped!).config, { task: section, weights: o.weights });
   else if (o.model) c = { ...configForModel(o.model), weights: o.weights ?? [] };
+  else if (t !== 'backbone') c = loadTaskConfig(defaultShippedModel(t).config, { task: section, weights: o.weights });
   else
     throw new TaskConfigError(
-      `needs --config FILE (a task config JSON beside the weights; see --help) or --model NAME`,
+      `needs --config FILE (a task config JSON beside the weights, or a shipped model name; see --help) or --model NAME`,
     );
   if (t === 'backbone') c = { ...c, task: 'backbone' };
   if (c.task !== t)

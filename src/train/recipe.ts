@@ -15,6 +15,7 @@ import { configFor, createTaskModel, getEntry } from '../models/beit3/registry.j
 import { Beit3Tokenizer } from '../text/beit3-tokenizer.js';
 import { writeFileAtomic } from '../util/atomic.node.js';
 import { messageOf } from '../util/errors.js';
+import { applyBeitInit } from './pretrain/init.js';
 import { deriveSeed, permutation, Rng } from '../util/random.js';
 import type { ProgressCallback } from '../util/progress.js';
 import { checkTensorsFit } from './checkpoint.js';
@@ -77,6 +78,12 @@ export interface FinetuneSettings {
   max_train_samples?: number;
   /** Evaluate on the first this many items of the eval split (Hugging Face's max_eval_samples). */
   max_eval_samples?: number;
+  /**
+   * Without --init: 'official' keeps the modules' own initialisers (as the official classes
+   * construct them: position tables N(0, 1)); 'beit' is the BEiT pretraining init (what
+   * `beit3 pretrain` starts from), the fair baseline for "from scratch".
+   */
+  scratch_init?: 'official' | 'beit';
   resume: boolean;
   eval_only: boolean;
 }
@@ -149,7 +156,7 @@ export function taskModelName(model: string, kind: TrainKind): string {
 
 /** The trajectory-shaping settings saved in checkpoints (resume refuses a run that changed them). */
 function runFingerprint(s: FinetuneSettings, modelName: string, data: TaskData): Record<string, unknown> {
-  const keep: (keyof FinetuneSettings)[] = ['task', 'lr', 'min_lr', 'warmup_epochs', 'warmup_steps', 'layer_decay', 'task_head_lr_weight', 'weight_decay', 'opt_betas', 'opt_eps', 'clip_grad', 'drop_path', 'label_smoothing', 'randaug', 'input_size', 'num_max_bpe_tokens', 'captioning_mask_prob', 'drop_worst_ratio', 'drop_worst_after', 'model_ema', 'model_ema_decay', 'max_train_samples'];
+  const keep: (keyof FinetuneSettings)[] = ['task', 'lr', 'min_lr', 'warmup_epochs', 'warmup_steps', 'layer_decay', 'task_head_lr_weight', 'weight_decay', 'opt_betas', 'opt_eps', 'clip_grad', 'drop_path', 'label_smoothing', 'randaug', 'input_size', 'num_max_bpe_tokens', 'captioning_mask_prob', 'drop_worst_ratio', 'drop_worst_after', 'model_ema', 'model_ema_decay', 'max_train_samples', 'scratch_init'];
   const out: Record<string, unknown> = Object.fromEntries(keep.map((k) => [k, s[k] ?? null]));
   out.model = modelName;
   out.data = resolve(s.data);
@@ -213,7 +220,8 @@ export async function prepareRun(s: FinetuneSettings): Promise<PreparedRun> {
   if (tokenizer && tokenizer.vocabSize > cfg.vocabSize)
     throw new TrainConfigError(`the tokenizer has ${tokenizer.vocabSize} ids, the model's vocab_size is ${cfg.vocabSize} (pass --vocab_size ${tokenizer.vocabSize})`);
   const model = createTaskModel(kind, cfg, data.numClasses ?? entry.numClasses);
-  const notes = s.init ? await loadInit(model, s.init) : [`no --init: random official initialisation (seed 0)`];
+  if (!s.init && s.scratch_init === 'beit') applyBeitInit(model);
+  const notes = s.init ? await loadInit(model, s.init) : [`no --init: random ${s.scratch_init === 'beit' ? 'BEiT pretraining' : 'official'} initialisation (seed 0)`];
   return { settings: s, kind, modelName, model, data, tokenizer, notes };
 }
 

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadTaskConfig } from '../../tasks/config.js';
 import { loadTaskModel } from '../../tasks/model.js';
+import { present, resolveConfigRef, shippedForCorpusTask } from '../../tasks/shipped.node.js';
 import { Beit3Tokenizer } from '../../text/beit3-tokenizer.js';
 import { corpusTask, OFFICIAL_TASKS, resolveTaskData, type TrainKind } from '../../train/data.js';
 import { TaskEvaluator } from '../../train/eval.js';
@@ -59,7 +60,7 @@ function tasksIn(dir: string): string[] {
 }
 
 /** Checks task, folder and split file before any model is loaded. */
-function locate(o: EvalOptions): { task: string; kind: TrainKind; dir: string; file: string } {
+function locate(o: EvalOptions): { task: string; kind: TrainKind; corpusTask: string; dir: string; file: string } {
   if (!o.task) throw new CliError(`--task is required (a corpus task: ${CORPUS_TASKS})`);
   if (!o.data) throw new CliError('--data is required (a folder laid out like `beit3 corpus build` output)');
   const dir = resolve(o.data);
@@ -78,20 +79,24 @@ function locate(o: EvalOptions): { task: string; kind: TrainKind; dir: string; f
     const splits = readdirSync(taskDir!).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -6));
     throw new EvalDataError(`--split ${o.split}: ${file} is missing (splits of ${o.task}: ${splits.join(', ') || 'none'})`);
   }
-  return { task: o.task, kind: ct.kind, dir, file };
+  return { task: o.task, kind: ct.kind, corpusTask: ct.dir.replace(/^classification\//, ''), dir, file };
 }
 
 /** Runs the evaluation; returns what --json prints. */
 export async function runEval(o: EvalOptions, onProgress?: ProgressCallback) {
   const where = locate(o);
-  if (!o.config)
-    throw new NoShippedModelError(
-      `no model given and beit3 ships no trained ${where.task} model yet: pass -c <config.json> (e.g. the config.json that \`beit3 finetune\` writes)`,
-    );
+  if (!o.config) {
+    const shipped = shippedForCorpusTask(where.corpusTask);
+    if (!shipped)
+      throw new NoShippedModelError(
+        `no model given and beit3 ships no ${where.corpusTask} model: pass -c <config.json> (e.g. the config.json that \`beit3 finetune\` writes)`,
+      );
+    o = { ...o, config: present(shipped).config };
+  } else o = { ...o, config: resolveConfigRef(where.kind === 'imageclassification' ? 'imageclassification' : where.kind, o.config) };
   const batchSize = intOption('--batch-size', o.batchSize, 1, 8, 4096)!;
   const threads = intOption('--threads', o.threads, 1, undefined, 1024);
   // Asking for the task's kind makes a config of another task a typed TaskConfigError naming both.
-  const loaded = await loadTaskModel(loadTaskConfig(o.config, { task: where.kind }));
+  const loaded = await loadTaskModel(loadTaskConfig(o.config!, { task: where.kind }));
   const { config, model } = loaded;
   const tokenizer = config.tokenizer ? await Beit3Tokenizer.load(config.tokenizer) : undefined;
   // The split serves as "train" too: resolveTaskData reads both, and a folder to evaluate need not have train.
@@ -128,7 +133,7 @@ export function register(program: Command): void {
     .option('--task <name>', `corpus task: ${CORPUS_TASKS} (or an official name of the same kind)`)
     .option('--data <dir>', 'folder with tasks/<task>/<split>.jsonl; image paths relative to it')
     .option('--split <name>', 'split to evaluate', 'test')
-    .option('-c, --config <file>', 'task config JSON beside the weights (as `beit3 finetune` writes it)')
+    .option('-c, --config <file>', 'task config JSON beside the weights (as `beit3 finetune` writes it) or a shipped model name (default: the shipped model of the task)')
     .option('--batch-size <n>', 'items per model call', '8')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
     .option('--json', 'one JSON document on stdout (progress as JSON lines on stderr)')

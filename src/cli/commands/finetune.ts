@@ -65,6 +65,11 @@ export function settingsFromFlags(o: Raw): FinetuneSettings {
     s.opt_betas = [b[0], b[1]];
   }
   if (typeof o.eval_split === 'string') s.eval_split = o.eval_split;
+  if (o.scratch_init !== undefined) {
+    if (o.scratch_init !== 'official' && o.scratch_init !== 'beit') throw new CliError(`--scratch_init must be official or beit, got '${o.scratch_init}'`);
+    if (init) throw new CliError('--scratch_init applies without --init only');
+    s.scratch_init = o.scratch_init;
+  }
   if (typeof o.clip_grad === 'string') s.clip_grad = o.clip_grad === 'none' ? null : num('clip_grad', o.clip_grad, false);
   if (o.randaug === true) s.randaug = true;
   if (o.no_randaug === true) s.randaug = false;
@@ -128,6 +133,7 @@ export function register(program: Command): void {
     .option('--max_steps <n>', 'stop after this many optimizer steps (checkpointed; --resume continues)')
     .option('--max_train_samples <n>', 'train on a seeded random subset of n items (as Hugging Face scripts)')
     .option('--max_eval_samples <n>', 'evaluate on the first n items of the eval split')
+    .option('--scratch_init <scheme>', "without --init: 'official' (the modules' initialisers, default) or 'beit' (the BEiT pretraining init `beit3 pretrain` starts from)")
     .option('--resume', 'continue from OUTPUT/checkpoint-last.safetensors')
     .option('--eval-only', 'evaluate --init (or OUTPUT/model.safetensors) and print the metrics')
     .option('--eval', 'same as --eval-only')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { register as convert } from './convert.js';
 import { register as corpus } from './corpus.js';
+import { register as demo } from './demo.js';
 import { register as evalCommand } from './eval.js';
 import { register as finetune } from './finetune.js';
 import { register as tokenize } from './tokenize.js';
@@ -15,4 +16,4 @@ import { taskCommands } from './task-commands.js';
 /** Each command module exports one `register(program)`; add it to this list. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [convert, corpus, evalCommand, finetune, pretrain, tokenize, info, parity, ...taskCommands, visualTokenize, visualTokenizerTrain, serve];
+export const commands: RegisterCommand[] = [convert, corpus, demo, evalCommand, finetune, pretrain, tokenize, info, parity, ...taskCommands, visualTokenize, visualTokenizerTrain, serve];
