@@ -89,7 +89,9 @@ describe('PgVectorIndex', () => {
   });
 
   it('adds replace by path, removes report whether the path was there', async () => {
-    const t = await PgVectorIndex.open(db, { table: 'edits', dim: DIM });
+    const t = await PgVectorIndex.open(db, { table: 'edits', dim: DIM, index: 'none' }); // exact scans only
+    const idx = await db.query<{ indexname: string }>("SELECT indexname FROM pg_indexes WHERE tablename = 'edits'");
+    expect(idx.rows.map((r) => r.indexname)).toEqual(['edits_pkey']);
     await t.addVectors(gallery.slice(0, 5).map((v, i) => ({ file: { path: path(i), size: 1, mtimeMs: 2 }, vector: v })));
     await t.addVector({ path: path(0), size: 3, mtimeMs: 4 }, gallery[7]); // replaces 0's vector
     expect(await t.count()).toBe(5);

@@ -32,21 +32,12 @@ export function register(program: Command): void {
       '\nExamples:\n  beit3 export --task vqav2 --config vqa/config.json --out vqa.onnx\n  beit3 export --task retrieval -c config.json -w model.pth --out ret.onnx --dtype q8\n  beit3 export --task retrieval -c config.json -w model.pth --triton models/\n',
     )
     .action(
-      async (
-        o: ModelCliOptions & { task: string; out?: string; triton?: string; maxBatch?: string; force?: boolean; external?: boolean; scope?: string },
-      ) => {
-        if (o.triton !== undefined) return exportTritonAction(o as typeof o & { triton: string });
-        if (o.out === undefined) throw new CliError("one of --out <file> or --triton <dir> is required");
+      async (o: ExportCliOptions) => {
+        if (o.triton !== undefined) return exportTritonAction(o, o.triton);
+        if (o.out === undefined) throw new CliError('one of --out <file> or --triton <dir> is required');
         if (!/\.onnx$/i.test(o.out)) throw new CliError(`--out must end in .onnx, got '${o.out}'`);
-        if (!QUANTIZE_SCOPES.includes(o.scope as QuantizeScope))
-          throw new CliError(`--scope must be one of ${QUANTIZE_SCOPES.join(', ')}, got '${o.scope}'`);
-        const dtype = dtypeOption(o);
-        const loaded = await loadCliModel(o.task, o);
-        const r = exportTaskModel(loaded, o.out, {
-          dtype,
-          external: o.external ? true : 'auto',
-          quantize: { scope: o.scope as QuantizeScope },
-        });
+        const write = writeOptions(o);
+        const r = exportTaskModel(await loadCliModel(o.task, o), o.out, write);
         print(o, r, () => [
           ...r.graphs.map(
             (g) =>
@@ -63,23 +54,33 @@ export function register(program: Command): void {
     );
 }
 
-/** `--triton DIR`: the same graphs as a Triton model repository (tasks/triton.ts). */
-async function exportTritonAction(
-  o: ModelCliOptions & { task: string; out?: string; triton: string; maxBatch?: string; force?: boolean; external?: boolean; scope?: string },
-): Promise<void> {
-  if (o.out !== undefined) throw new CliError('--out and --triton are exclusive: give one');
+type ExportCliOptions = ModelCliOptions & {
+  task: string;
+  out?: string;
+  triton?: string;
+  maxBatch?: string;
+  force?: boolean;
+  external?: boolean;
+  scope?: string;
+};
+
+/** dtype, external data and int8 scope: checked before the model loads. */
+function writeOptions(o: ExportCliOptions) {
   if (!QUANTIZE_SCOPES.includes(o.scope as QuantizeScope))
     throw new CliError(`--scope must be one of ${QUANTIZE_SCOPES.join(', ')}, got '${o.scope}'`);
-  const maxBatchSize = intOption('--max-batch', o.maxBatch, 1, 8, 65536);
-  const dtype = dtypeOption(o);
-  const loaded = await loadCliModel(o.task, o);
-  const r = exportTriton(loaded, o.triton, {
-    dtype,
-    external: o.external ? true : 'auto',
+  return {
+    dtype: dtypeOption(o),
+    external: o.external ? true : ('auto' as const),
     quantize: { scope: o.scope as QuantizeScope },
-    maxBatchSize,
-    force: o.force,
-  });
+  };
+}
+
+/** `--triton DIR`: the same graphs as a Triton model repository (tasks/triton.ts). */
+async function exportTritonAction(o: ExportCliOptions, dir: string): Promise<void> {
+  if (o.out !== undefined) throw new CliError('--out and --triton are exclusive: give one');
+  const write = writeOptions(o);
+  const maxBatchSize = intOption('--max-batch', o.maxBatch, 1, 8, 65536);
+  const r = exportTriton(await loadCliModel(o.task, o), dir, { ...write, maxBatchSize, force: o.force });
   print(o, r, () => [
     ...r.models.map(
       (m) =>
