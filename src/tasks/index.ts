@@ -4,6 +4,7 @@ export * from './base.js';
 export * from './model.js';
 export * from './session.js';
 export * from './export.js';
+export * from './triton.js';
 export * from './classify.js';
 export * from './retrieval.js';
 export * from './vqa.js';
