@@ -54,7 +54,10 @@ export interface TritonTensor {
   dataType: string;
   /** Without the batch dimension when the model is batched; -1 where the size varies. */
   dims: number[];
-  /** Set for a scalar: Triton needs dims [1] and `reshape { shape: [ ] }` for a rank-0 tensor. */
+  /**
+   * No dims left (a scalar, or a batched [batch] tensor once the batch is dropped): Triton needs
+   * non-empty dims, so it is written as dims [1] with `reshape: { shape: [ ] }` (model_configuration.md, Reshape).
+   */
   scalar?: boolean;
 }
 
@@ -127,8 +130,7 @@ export function tritonSignature(bytes: Uint8Array): TritonSignature {
     lead.every((p) => p && p === lead[0]) &&
     outs.every((o) => o.shape.length > 0 && fixed(o.shape[0]) === undefined);
   const tensor = (x: { name: string; dataType: string; shape: Dim[] }): TritonTensor => {
-    const dims = x.shape.map((d) => fixed(d) ?? -1);
-    if (batched) return { name: x.name, dataType: x.dataType, dims: dims.slice(1) };
+    const dims = x.shape.map((d) => fixed(d) ?? -1).slice(batched ? 1 : 0);
     return dims.length ? { name: x.name, dataType: x.dataType, dims } : { name: x.name, dataType: x.dataType, dims: [1], scalar: true };
   };
   return { batched, inputs: ins.map(tensor), outputs: outs.map(tensor) };

@@ -12,7 +12,9 @@ import type { Tensor } from '../../src/graph/tensor.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { loadTaskConfig, loadTaskModel, pipeline, type VqaPipeline } from '../../src/tasks/index.js';
 import type { LoadedModel } from '../../src/tasks/model.js';
-import { exportTriton, TritonRepositoryError, type TritonResult } from '../../src/tasks/triton.js';
+import { exportTriton, tritonConfig, tritonSignature, TritonRepositoryError, type TritonResult } from '../../src/tasks/triton.js';
+import { Graph, ops, toModelProto } from '../../src/graph/index.js';
+import { encodeModel } from '../../src/tasks/session.js';
 import { Beit3Error } from '../../src/util/errors.js';
 import { cases, CONFIG, E2E, img, maxAbs, tempDir } from './e2e-fixture.js';
 
@@ -122,18 +124,51 @@ async function checkModel(repo: string, name: string, batched: boolean, maxBatch
       const t = got[k];
       expect(one(t, 'data_type'), m.name).toBe(ORT_TO_TRITON[m.type]);
       const full = m.shape.map((d) => (typeof d === 'number' && d > 0 ? d : -1));
-      if (batched) {
-        expect(typeof m.shape[0], `${m.name} leads with a variable batch dim`).toBe('string');
-        expect(t.dims, m.name).toEqual(full.slice(1));
-      } else if (full.length === 0) {
-        // a scalar: Triton's documented form is dims [1] reshaped to []
+      if (batched) expect(typeof m.shape[0], `${m.name} leads with a variable batch dim`).toBe('string');
+      const want = batched ? full.slice(1) : full;
+      if (want.length === 0) {
+        // nothing left (a scalar, or [batch] once batched): Triton's documented form is dims [1] reshaped to []
         expect(t.dims).toEqual([1]);
         expect(t.reshape).toEqual([{ shape: [] }]);
-      } else expect(t.dims, m.name).toEqual(full);
+      } else {
+        expect(t.dims, m.name).toEqual(want);
+        expect(t.reshape, m.name).toBeUndefined();
+      }
     });
   }
   await s.release();
 }
+
+describe('tritonSignature', () => {
+  const sig = (build: (g: Graph) => void) => {
+    const g = new Graph('t');
+    build(g);
+    return tritonSignature(encodeModel(toModelProto(g)));
+  };
+  it('batches only when every input shares one variable leading dim; a [batch] tensor becomes dims [1] + reshape', () => {
+    const one = sig((g) => g.output(ops.squeeze(g.input('x', 'float32', ['batch', 1]), [1]), 'y'));
+    expect(one).toEqual({
+      batched: true,
+      inputs: [{ name: 'x', dataType: 'TYPE_FP32', dims: [1] }],
+      outputs: [{ name: 'y', dataType: 'TYPE_FP32', dims: [1], scalar: true }],
+    });
+    const cfg = parsePbtxt(tritonConfig('m', one, 4, 50));
+    expect((cfg.output[0] as PbMessage).reshape).toEqual([{ shape: [] }]);
+    expect(cfg.dynamic_batching).toEqual([{ max_queue_delay_microseconds: [50] }]);
+    // a fixed leading dim, and two different symbolic ones: Triton must not batch along dim 0
+    const fixedLead = sig((g) => g.output(ops.cast(g.input('x', 'float32', [2, 3]), 'int64'), 'y'));
+    expect(fixedLead).toMatchObject({ batched: false, inputs: [{ dims: [2, 3] }], outputs: [{ dataType: 'TYPE_INT64', dims: [2, 3] }] });
+    const mixed = sig((g) => {
+      g.output(ops.cast(g.input('a', 'float32', ['n', 3]), 'int64'), 'ya');
+      g.output(ops.cast(g.input('b', 'float32', ['m', 3]), 'int64'), 'yb');
+    });
+    expect(mixed.batched).toBe(false);
+    expect(mixed.inputs.map((t) => t.dims)).toEqual([[-1, 3], [-1, 3]]);
+    const cfg0 = parsePbtxt(tritonConfig('m', mixed, 4, 50));
+    expect(cfg0.max_batch_size).toEqual([0]);
+    expect(cfg0.dynamic_batching).toBeUndefined();
+  });
+});
 
 describe('exportTriton', () => {
   it('VQA: one batchable model, the documented layout, configs match the graph, logits match the pipeline, rows independent', async () => {
