@@ -22,7 +22,9 @@ const loaded = new Set<string>();
 
 function show(items: string[]): void {
   $('error').textContent = '';
-  $('results').replaceChildren(...items.map((t) => Object.assign(document.createElement('li'), { textContent: t })));
+  $('results').replaceChildren(
+    ...items.map((t) => Object.assign(document.createElement('li'), { textContent: t })),
+  );
 }
 function fail(e: unknown): void {
   $('error').textContent = `${(e as Error).name ?? 'Error'}: ${(e as Error).message ?? e}`;
@@ -37,10 +39,11 @@ async function start(): Promise<void> {
     loaded.add(key);
   }
   if (site.gallery)
-    gallery = (await fetchJson<{ id: string; embedding: number[] }[]>(new URL(site.gallery, here).href, false)).map(
-      (g) => ({ id: g.id, embedding: Float32Array.from(g.embedding) }),
-    );
-  $('status').textContent = `Ready: ${[...loaded].join(', ')}; gallery of ${gallery.length} images; WASM threads ${iso.crossOriginIsolated ? 'on' : 'off'}`;
+    gallery = (
+      await fetchJson<{ id: string; embedding: number[] }[]>(new URL(site.gallery, here).href, false)
+    ).map((g) => ({ id: g.id, embedding: Float32Array.from(g.embedding) }));
+  $('status').textContent =
+    `Ready: ${[...loaded].join(', ')}; gallery of ${gallery.length} images; WASM threads ${iso.numThreads}${iso.crossOriginIsolated ? '' : ' (not cross-origin isolated)'}`;
   refresh();
 }
 

@@ -5,7 +5,10 @@ import { WebError } from './errors.js';
 export const DEFAULT_CACHE = 'beit3-models-v1';
 
 /** The bytes of `url`, from the cache when present, else fetched and stored. */
-export async function fetchCached(url: string, cacheName: string | false = DEFAULT_CACHE): Promise<Uint8Array> {
+export async function fetchCached(
+  url: string,
+  cacheName: string | false = DEFAULT_CACHE,
+): Promise<Uint8Array> {
   const cache = cacheName && typeof caches !== 'undefined' ? await caches.open(cacheName) : undefined;
   let res = await cache?.match(url);
   if (!res) {

@@ -38,7 +38,9 @@ export class Beit3Worker {
     });
   }
 
-  init(opts: { wasmPaths?: string; numThreads?: number } = {}): Promise<{ crossOriginIsolated: boolean }> {
+  init(
+    opts: { wasmPaths?: string; numThreads?: number } = {},
+  ): Promise<{ crossOriginIsolated: boolean; numThreads: number }> {
     return this.send({ op: 'init', ...opts });
   }
 

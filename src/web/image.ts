@@ -19,9 +19,12 @@ export function toRgb(p: Pixels): RgbImage {
   const n = width * height;
   if (!Number.isInteger(width) || !Number.isInteger(height) || n <= 0)
     throw new WebError(`image size must be positive integers, got ${width}x${height}`);
-  if (data.length === n * 3) return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  if (data.length === n * 3)
+    return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
   if (data.length !== n * 4)
-    throw new WebError(`image ${width}x${height} needs ${n * 3} (RGB) or ${n * 4} (RGBA) bytes, got ${data.length}`);
+    throw new WebError(
+      `image ${width}x${height} needs ${n * 3} (RGB) or ${n * 4} (RGBA) bytes, got ${data.length}`,
+    );
   const out = new Uint8Array(n * 3);
   for (let i = 0, j = 0; i < n * 4; i += 4, j += 3) {
     out[j] = data[i];

@@ -6,8 +6,24 @@ export { SentencePieceProcessor } from '../text/sentencepiece.js';
 export { Tensor } from '../graph/tensor.js';
 export { WebError } from './errors.js';
 export { DEFAULT_CACHE, fetchCached, fetchJson } from './cache.js';
-export { decodeImage, preprocessBatch, preprocessPixels, toRgb, type ImageSettings, type Pixels } from './image.js';
-export { configureOrt, WebTaskModel, type ExportMeta, type Scored, type WebModelOptions } from './model.js';
+export {
+  decodeImage,
+  preprocessBatch,
+  preprocessPixels,
+  toRgb,
+  type ImageSettings,
+  type Pixels,
+} from './image.js';
+export {
+  configureOrt,
+  loadOrt,
+  wasmThreads,
+  WebTaskModel,
+  type Backend,
+  type ExportMeta,
+  type Scored,
+  type WebModelOptions,
+} from './model.js';
 export { dots, rows, sigmoid, softmax, topk } from './post.js';
 export { Beit3Worker } from './client.js';
 export type { WorkerMethod, WorkerRequest, WorkerResponse } from './protocol.js';

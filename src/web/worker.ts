@@ -13,8 +13,10 @@ const scope = globalThis as unknown as {
 async function handle(req: WorkerRequest): Promise<unknown> {
   switch (req.op) {
     case 'init':
-      configureOrt(req);
-      return { crossOriginIsolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true };
+      return {
+        crossOriginIsolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true,
+        ...configureOrt(req),
+      };
     case 'load': {
       const p = WebTaskModel.load(req.metaUrl, req.options);
       models.set(req.key, p);
@@ -42,6 +44,11 @@ scope.onmessage = (e) => {
   const req = e.data;
   handle(req).then(
     (value) => scope.postMessage({ id: req.id, ok: true, value }),
-    (err: Error) => scope.postMessage({ id: req.id, ok: false, error: { name: err?.name ?? 'Error', message: String(err?.message ?? err) } }),
+    (err: Error) =>
+      scope.postMessage({
+        id: req.id,
+        ok: false,
+        error: { name: err?.name ?? 'Error', message: String(err?.message ?? err) },
+      }),
   );
 };

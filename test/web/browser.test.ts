@@ -3,7 +3,7 @@
 // Worker over onnxruntime-web and gives the Node pipeline's answers, scores and embeddings within
 // 1e-4; every request stays on the page's own origin.
 import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,10 +17,20 @@ import { CONFIG, cases, img, maxAbs, tempDir } from '../tasks/e2e-fixture.js';
 import { buildSite, GALLERY, serveStatic } from './site.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const have = existsSync(CHROMIUM);
 if (!have)
-  console.warn(`browser.test: skipped — ${CHROMIUM} is missing (run scripts/install-chromium.sh; no browser is downloaded)`);
+  console.warn(
+    `browser.test: skipped — ${CHROMIUM} is missing (run scripts/install-chromium.sh; no browser is downloaded)`,
+  );
 
 type Row = { label: string; score: number; logit: number };
 
@@ -30,7 +40,9 @@ describe.skipIf(!have)('beit3/web in headless Chromium', () => {
   let origin: string;
   let browser: Browser;
   let page: Page;
-  const foreign: string[] = [];
+  const foreign: string[] = []; // requests off the page's origin (refused)
+  const routed: string[] = []; // every request the route saw (the page's and its workers')
+  const errors: string[] = [];
 
   beforeAll(async () => {
     await buildSite(dir);
@@ -42,16 +54,24 @@ describe.skipIf(!have)('beit3/web in headless Chromium', () => {
     // every request of the page and its workers: anything off the page's origin is refused
     await page.context().route('**/*', (route) => {
       const u = route.request().url();
-      if (new URL(u).origin === origin || u.startsWith('blob:') || u.startsWith('data:')) return route.continue();
+      routed.push(u);
+      if (new URL(u).origin === origin) return route.continue();
       foreign.push(u);
       return route.abort();
     });
-    page.on('pageerror', (e) => foreign.push(`pageerror: ${e.message}`));
+    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
     await page.goto(s.url);
-    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Ready'), undefined, {
-      timeout: 170_000,
-    });
-  }, 290_000);
+    // ready, or an error on the page: either ends the wait (a failed load must not look like a hang)
+    await page.waitForFunction(
+      () =>
+        document.getElementById('status')?.textContent?.startsWith('Ready') ||
+        !!document.getElementById('error')?.textContent,
+      undefined,
+      { timeout: 60_000 },
+    );
+    const error = await page.locator('#error').textContent();
+    if (error) throw new Error(`the page failed to load: ${error} ${errors.join('; ')}`);
+  }, 90_000);
   afterAll(async () => {
     await browser?.close();
     server?.close();
@@ -63,19 +83,28 @@ describe.skipIf(!have)('beit3/web in headless Chromium', () => {
       async ({ method, images, extra }) => {
         const b = (globalThis as any).beit3Page;
         const px = await Promise.all(images.map(async (u) => b.decodeImage(await (await fetch(u)).blob())));
-        const r = await b.worker.call(method === 'vqa' ? 'vqa' : method === 'classify' ? 'classify' : 'retrieval', method, ...(method === 'vqa' ? [px.map((image: unknown, i: number) => ({ image, question: extra[i] }))] : [px]));
-        return JSON.parse(JSON.stringify(r, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v)));
+        const r = await b.worker.call(
+          method === 'vqa' ? 'vqa' : method === 'classify' ? 'classify' : 'retrieval',
+          method,
+          ...(method === 'vqa'
+            ? [px.map((image: unknown, i: number) => ({ image, question: extra[i] }))]
+            : [px]),
+        );
+        return JSON.parse(
+          JSON.stringify(r, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v)),
+        );
       },
       { method, images, extra },
     ) as Promise<T>;
   const url = (name: string) => `images/${basename(img(name))}`;
 
-  it('the page is cross-origin isolated (WASM threads on) and reports its models and gallery', async () => {
+  it('the page is cross-origin isolated (WASM threads) and reports its models, gallery and thread count', async () => {
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     const status = await page.locator('#status').textContent();
     expect(status).toContain('classify, vqa, retrieval');
     expect(status).toContain(`gallery of ${GALLERY.length} images`);
-    expect(status).toContain('threads on');
+    const threads = await page.evaluate(() => Math.min(4, navigator.hardwareConcurrency));
+    expect(status).toContain(`WASM threads ${threads}`);
   });
 
   it('VQA: same answers and scores as the Node pipeline (every fixture question)', async () => {
@@ -83,12 +112,26 @@ describe.skipIf(!have)('beit3/web in headless Chromium', () => {
     const p = (await pipeline('vqa', { config: CONFIG })) as VqaPipeline;
     const ours = await p.run(items.map((i) => ({ image: img(i.image), question: i.question })));
     await p.dispose();
-    const web = await inPage<{ answer: string; topk: Row[] }[]>('vqa', items.map((i) => url(i.image)), items.map((i) => i.question));
+    const web = await inPage<{ answer: string; topk: Row[] }[]>(
+      'vqa',
+      items.map((i) => url(i.image)),
+      items.map((i) => i.question),
+    );
     expect(web.map((w) => w.answer)).toEqual(ours.map((o) => o.answer));
     for (let i = 0; i < items.length; i++) {
       expect(web[i].topk.map((t) => t.label)).toEqual(ours[i].topk.map((t) => t.answer));
-      expect(maxAbs(web[i].topk.map((t) => t.score), ours[i].topk.map((t) => t.score))).toBeLessThan(1e-4);
-      expect(maxAbs(web[i].topk.map((t) => t.logit), ours[i].topk.map((t) => t.logit))).toBeLessThan(1e-4);
+      expect(
+        maxAbs(
+          web[i].topk.map((t) => t.score),
+          ours[i].topk.map((t) => t.score),
+        ),
+      ).toBeLessThan(1e-4);
+      expect(
+        maxAbs(
+          web[i].topk.map((t) => t.logit),
+          ours[i].topk.map((t) => t.logit),
+        ),
+      ).toBeLessThan(1e-4);
     }
   });
 
@@ -114,7 +157,13 @@ describe.skipIf(!have)('beit3/web in headless Chromium', () => {
     await p.dispose();
     const webIm = await inPage<number[][]>('embedImages', names.map(url), []);
     expect(maxAbs(webIm.flat(), im.data as Float32Array)).toBeLessThan(1e-4);
-    const webTx = await page.evaluate((t) => (globalThis as any).beit3Page.worker.embedTexts('retrieval', t).then((r: Float32Array[]) => r.map((x) => Array.from(x))), texts);
+    const webTx = await page.evaluate(
+      (t) =>
+        (globalThis as any).beit3Page.worker
+          .embedTexts('retrieval', t)
+          .then((r: Float32Array[]) => r.map((x) => Array.from(x))),
+      texts,
+    );
     expect(maxAbs(webTx.flat(), tx.data as Float32Array)).toBeLessThan(1e-4);
     // search over the precomputed gallery: ranking = the Node scores' ranking
     const q = texts[0];
@@ -131,7 +180,12 @@ describe.skipIf(!have)('beit3/web in headless Chromium', () => {
     await page.waitForFunction(() => document.querySelectorAll('#results li').length > 0);
     const shown = await page.locator('#results li').allTextContents();
     expect(shown.map((s) => s.split(' — ')[0])).toEqual(order.map((o) => o.id));
-    expect(maxAbs(shown.map((s) => Number(s.split(' — ')[1])), order.map((o) => o.s))).toBeLessThan(1e-4);
+    expect(
+      maxAbs(
+        shown.map((s) => Number(s.split(' — ')[1])),
+        order.map((o) => o.s),
+      ),
+    ).toBeLessThan(1e-4);
   });
 
   it('the page, keyboard and file input only: upload a fixture image, ask, get the pipeline answer', async () => {
@@ -153,12 +207,20 @@ describe.skipIf(!have)('beit3/web in headless Chromium', () => {
   });
 
   it('an undecodable file is a clear error on the page', async () => {
-    await page.setInputFiles('#file', { name: 'x.png', mimeType: 'image/png', buffer: Buffer.from('not a png') });
+    await page.setInputFiles('#file', {
+      name: 'x.png',
+      mimeType: 'image/png',
+      buffer: Buffer.from('not a png'),
+    });
     await page.waitForFunction(() => document.getElementById('error')?.textContent !== '');
     expect(await page.locator('#error').textContent()).toContain('WebError: cannot decode the image');
   });
 
-  it('no request left the page origin', () => {
+  it("no request left the page origin; the route saw the workers' requests; only the plain WASM build loaded", () => {
     expect(foreign).toEqual([]);
+    expect(errors).toEqual([]);
+    const files = routed.map((u) => new URL(u).pathname);
+    expect(files).toContain('/ort-wasm-simd-threaded.wasm'); // fetched by ORT inside the worker
+    expect(files.filter((f) => f.includes('jsep'))).toEqual([]); // no WebGPU build unless asked for
   });
 });

@@ -1,10 +1,10 @@
 // Builds a complete static site for the browser tests and the bench: the bundle (web/build.mjs),
 // the e2e fixture models exported to ONNX, the tokenizer, the fixture images, a gallery of image
 // embeddings computed by the Node pipeline, and a static server that sends COOP/COEP.
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { basename, extname, join, normalize, resolve } from 'node:path';
+import { buildWeb } from '../../web/build.mjs';
 import {
   exportTaskModel,
   loadTaskConfig,
@@ -16,9 +16,9 @@ import { CONFIG, cases, img } from '../tasks/e2e-fixture.js';
 
 export const GALLERY = ['astronaut', 'chelsea', 'rocket', 'horse', 'camera'];
 
-/** Writes the site into `dir`; returns the file name of each fixture image under images/. */
+/** Writes the site into `dir` (bundle built in-process; models, tokenizer, images, gallery). */
 export async function buildSite(dir: string): Promise<void> {
-  execFileSync(process.execPath, [resolve('web/build.mjs'), dir], { stdio: 'pipe' });
+  await buildWeb(dir, { minify: false });
   mkdirSync(join(dir, 'models'));
   mkdirSync(join(dir, 'images'));
   const models: Record<string, string> = {};
@@ -32,7 +32,8 @@ export async function buildSite(dir: string): Promise<void> {
     if (config.tokenizer) copyFileSync(config.tokenizer, join(dir, 'models', basename(config.tokenizer)));
     models[key] = `models/${basename(r.metaPath)}`;
   }
-  for (const name of Object.keys(cases.images)) copyFileSync(img(name), join(dir, 'images', basename(img(name))));
+  for (const name of Object.keys(cases.images))
+    copyFileSync(img(name), join(dir, 'images', basename(img(name))));
   const p = (await pipeline('retrieval', { config: CONFIG })) as RetrievalPipeline;
   const feats = await p.embedImages(GALLERY.map(img));
   await p.dispose();
