@@ -25,7 +25,7 @@ SIZE=${SIZE:-64}
 VOCAB=${VOCAB:-4000}          # SentencePiece pieces; the model's vocab is VOCAB + 2 (BEiT-3 ids)
 SEED=${SEED:-0}
 THREADS=${THREADS:-}          # ORT threads per run (default: every core)
-PT_STEPS=${PT_STEPS:-1500}    # pretraining optimizer steps (32 images + 32 texts + 32 pairs each)
+PT_STEPS=${PT_STEPS:-900}    # pretraining optimizer steps (32 images + 32 texts + 32 pairs each)
 VQ_IMAGES=${VQ_IMAGES:-20000} # train-split images the visual tokenizer sees (seeded subset)
 VQ_EPOCHS=${VQ_EPOCHS:-2}
 TASKS=${TASKS:-"fashion-mnist emoji-group retrieval vqa nlvr2 caption"}
@@ -117,7 +117,7 @@ stage vqkd vqkd
 stage pretrain $BEIT3 pretrain --corpus "$CORPUS" --model "${MODEL}_pretraining" --vocab-size $((VOCAB + 2)) \
   --text-tokenizer "$OUT/spm/beit3-mini.spm" --visual-tokenizer "$OUT/vqkd/tokenizer.safetensors" --targets online \
   --images-batch 32 --texts-batch 32 --pairs-batch 32 --text-len 32 --steps "$PT_STEPS" --warmup-steps 100 --lr 2e-3 \
-  --steps-per-epoch 250 --format safetensors --seed "$SEED" ${THREADS:+--threads $THREADS} \
+  --steps-per-epoch 250 --format safetensors --output "$OUT/pretrain" --seed "$SEED" ${THREADS:+--threads $THREADS} \
   $(resume_flag "$OUT/pretrain" --resume) --json ${PT_FLAGS:-}
 for t in $TASKS; do stage "ft-$t" finetune "ft-$t" "$t" --init "$OUT/pretrain/pretrained.safetensors"; done
 for t in $TASKS; do

@@ -95,3 +95,30 @@ const demo = {
 };
 writeFileSync(join(demoDir, 'demo.json'), JSON.stringify(demo, null, 1) + '\n');
 console.log(`shipped → ${SHIP}; held-out slice → ${HELD} (${images.size} images)`);
+
+// 4. the values the shipped-model test guards (measured on the slice, through the shipped path),
+//    and the README's first command: a held-out VQA question from the slice the model answers right
+const { runEval } = await import('../src/cli/commands/eval.js');
+const { pipeline } = await import('../src/tasks/pipeline.js');
+const PRIMARY: Record<string, string[]> = {
+  vqa: ['vqa_score'],
+  caption: ['cider', 'bleu1'],
+  retrieval: ['tr_r10', 'ir_r10', 'average_score'],
+  nlvr2: ['acc'],
+  'fashion-mnist': ['top1'],
+  'emoji-group': ['top1'],
+};
+const measured: Record<string, Record<string, number>> = {};
+for (const t of TASKS) {
+  const r = await runEval({ task: t, data: HELD, split: 'test', batchSize: '32', progress: false });
+  measured[t] = Object.fromEntries(PRIMARY[t].map((k) => [k, Math.round(r.metrics[k] * 1e4) / 1e4]));
+  console.log(t, measured[t]);
+}
+const vqa = await pipeline('vqa');
+const cands = slice.vqa.slice(0, 60);
+const answers = await vqa.run(cands.map((r) => ({ image: join(HELD, r.image as string), question: r.question as string })));
+await vqa.dispose();
+const i = answers.findIndex((a, k) => a.answer === cands[k].answer);
+const readme = i < 0 ? null : { image: `shipped/beit3-mini/demo/${demoImage(cands[i].image as string)}`, question: cands[i].question, answer: answers[i].answer };
+writeFileSync(join(SHIP, 'heldout.json'), JSON.stringify({ slice: 'fixtures/mini-heldout', measured, readme }, null, 1) + '\n');
+console.log('readme example:', readme);
