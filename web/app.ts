@@ -31,7 +31,7 @@ function fail(e: unknown): void {
 }
 const fmt = (s: Scored) => `${s.label} — ${s.score.toFixed(4)}`;
 
-async function start(): Promise<void> {
+async function start(): Promise<{ crossOriginIsolated: boolean; numThreads: number }> {
   const iso = await worker.init({ wasmPaths: here });
   const site = await fetchJson<Site>(new URL('site.json', here).href, false);
   for (const [key, url] of Object.entries(site.models)) {
@@ -45,6 +45,7 @@ async function start(): Promise<void> {
   $('status').textContent =
     `Ready: ${[...loaded].join(', ')}; gallery of ${gallery.length} images; WASM threads ${iso.numThreads}${iso.crossOriginIsolated ? '' : ' (not cross-origin isolated)'}`;
   refresh();
+  return iso;
 }
 
 function refresh(): void {
@@ -81,5 +82,5 @@ $('search').addEventListener('click', () =>
     .then((hits) => show(hits.map((h) => `${h.id} — ${h.score.toFixed(4)}`)), fail),
 );
 
-// for scripted use and the browser test
+// for scripted use, the browser test and the bench (`ready` resolves to the WASM settings)
 Object.assign(globalThis, { beit3Page: { worker, decodeImage, ready: start().catch(fail) } });

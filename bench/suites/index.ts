@@ -10,6 +10,7 @@ import { serverSuite } from './server.js';
 import { vqkdSuite } from './vqkd.js';
 import { pretrainSuite } from './pretrain.js';
 import { trainSuite } from './train.js';
+import { webSuite } from './web.js';
 
 /** Benchmark suites in run order; each area adds its own file here. */
-export const suites: Suite[] = [engineSuite, visionSuite, ioSuite, beit3Suite, dataSuite, textSuite, tasksSuite, serverSuite, vqkdSuite, pretrainSuite, trainSuite];
+export const suites: Suite[] = [engineSuite, visionSuite, ioSuite, beit3Suite, dataSuite, textSuite, tasksSuite, serverSuite, vqkdSuite, pretrainSuite, trainSuite, webSuite];

@@ -1,9 +1,8 @@
 // Builds a complete static site for the browser tests and the bench: the bundle (web/build.mjs),
 // the e2e fixture models exported to ONNX, the tokenizer, the fixture images, a gallery of image
-// embeddings computed by the Node pipeline, and a static server that sends COOP/COEP.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { basename, extname, join, normalize, resolve } from 'node:path';
+// embeddings computed by the Node pipeline; served by web/serve.mjs (COOP/COEP).
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { buildWeb } from '../../web/build.mjs';
 import {
   exportTaskModel,
@@ -44,34 +43,4 @@ export async function buildSite(dir: string): Promise<void> {
   writeFileSync(join(dir, 'site.json'), JSON.stringify({ models, gallery: 'gallery.json' }));
 }
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript',
-  '.mjs': 'text/javascript',
-  '.json': 'application/json',
-  '.wasm': 'application/wasm',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.gif': 'image/gif',
-};
-
-/** A static file server on 127.0.0.1 with the headers WASM threads need (cross-origin isolation). */
-export async function serveStatic(dir: string): Promise<{ url: string; server: Server }> {
-  const root = resolve(dir);
-  const server = createServer((req, res) => {
-    const path = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
-    const file = path.endsWith('/') ? join(path, 'index.html') : path;
-    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
-    res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
-    if (!file.startsWith(root)) return void res.writeHead(403).end();
-    try {
-      const body = readFileSync(file);
-      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const a = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${a.port}/`, server };
-}
+export { serveStatic } from '../../web/serve.mjs';
