@@ -18,7 +18,12 @@ export async function fetchCached(
       throw new WebError(`cannot fetch ${url}: ${(e as Error).message}`, { cause: e });
     }
     if (!res.ok) throw new WebError(`cannot fetch ${url}: HTTP ${res.status}`);
-    if (cache) await cache.put(url, res.clone());
+    if (cache)
+      try {
+        await cache.put(url, res.clone());
+      } catch {
+        // quota exceeded (large models, small or private-mode profiles): the file still loads, uncached
+      }
   }
   return new Uint8Array(await res.arrayBuffer());
 }
