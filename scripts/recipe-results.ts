@@ -2,9 +2,12 @@
  * Last stage of `scripts/recipe-mini.sh`: every task on the corpus val and test splits —
  * chance, a trivial baseline, the model fine-tuned from scratch, the pretrained-then-fine-tuned
  * model, and the q8 model's agreement with fp32 — into OUT/results.json (+ a Markdown table on
- * stdout). Usage: node --import tsx scripts/recipe-results.ts CORPUS OUT [--q8-items N]
+ * stdout). Usage: node --import tsx scripts/recipe-results.ts CORPUS OUT [--q8-items N] [--val-items N]
+ * TASKS="vqa caption" limits the tasks (each task's cell goes to OUT/results/<task>.json, so
+ * processes with disjoint TASKS may run side by side); TASKS="" only merges into results.json.
+ * Test splits are scored whole; val splits on their first --val-items items (default 2000).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runEval } from '../src/cli/commands/eval.js';
 import { pipeline } from '../src/tasks/pipeline.js';
@@ -21,7 +24,23 @@ const [corpus, out] = process.argv.slice(2);
 if (!corpus || !out) throw new Error('usage: recipe-results.ts CORPUS OUT [--q8-items N]');
 const q8Arg = process.argv.indexOf('--q8-items');
 const Q8_ITEMS = q8Arg > 0 ? Number(process.argv[q8Arg + 1]) : 1000;
-const TASKS = (process.env.TASKS ?? 'fashion-mnist emoji-group retrieval vqa nlvr2 caption').split(/\s+/).filter(Boolean);
+const valArg = process.argv.indexOf('--val-items');
+const VAL_ITEMS = valArg > 0 ? Number(process.argv[valArg + 1]) : 2000;
+const ALL_TASKS = ['fashion-mnist', 'emoji-group', 'retrieval', 'vqa', 'nlvr2', 'caption'];
+const TASKS = (process.env.TASKS ?? ALL_TASKS.join(' ')).split(/\s+/).filter(Boolean);
+const CELLS = join(out, 'results');
+
+/** A folder like the corpus whose val split is the first VAL_ITEMS items (images linked, not copied). */
+function valSlice(t: string): string {
+  const dir = join(out, 'val-slice', t);
+  rmSync(dir, { recursive: true, force: true });
+  const rel = taskDir(t).slice(corpus.length + 1);
+  mkdirSync(join(dir, rel), { recursive: true });
+  symlinkSync(join(corpus, 'images'), join(dir, 'images'));
+  writeFileSync(join(dir, rel, 'val.jsonl'), rows(t, 'val').slice(0, VAL_ITEMS).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  for (const f of readdirSync(taskDir(t))) if (f.endsWith('.json')) writeFileSync(join(dir, rel, f), readFileSync(join(taskDir(t), f)));
+  return dir;
+}
 
 const taskDir = (t: string) => join(corpus, 'tasks', ['fashion-mnist', 'emoji-group'].includes(t) ? `classification/${t}` : t);
 const rows = (t: string, split: string): Row[] =>
@@ -35,9 +54,9 @@ const mostFrequent = <T>(xs: readonly T[]): T => {
 const frac = (xs: boolean[]) => xs.filter(Boolean).length / xs.length;
 
 /** Chance and the trivial baseline of one task on one split, with the metric names the evaluator uses. */
-function baselines(t: string, split: string): { chance: Metrics; baseline: Metrics; baselineRule: string } {
+function baselines(t: string, split: string, limit?: number): { chance: Metrics; baseline: Metrics; baselineRule: string } {
   const train = rows(t, 'train');
-  const ev = rows(t, split);
+  const ev = rows(t, split).slice(0, limit);
   const rng = new Rng(0);
   if (t === 'fashion-mnist' || t === 'emoji-group' || t === 'nlvr2') {
     const key = t === 'nlvr2' ? 'label' : 'label';
@@ -145,31 +164,40 @@ async function main() {
     results[t] = {};
     for (const split of ['val', 'test']) {
       const cell: Record<string, unknown> = {};
-      const b = baselines(t, split);
+      const b = baselines(t, split, split === 'val' ? VAL_ITEMS : undefined);
       cell.chance = round(b.chance);
       cell.baseline = round(b.baseline);
       cell.baseline_rule = b.baselineRule;
+      if (split === 'val') cell.val_items_limit = VAL_ITEMS;
       for (const [name, dir] of [['scratch', `scratch-${t}`], ['pretrained', `ft-${t}`]] as const) {
         const config = join(out, dir, 'config.json');
         if (!existsSync(config)) continue;
-        const r = await runEval({ task: t, data: corpus, split, config, batchSize: '64', progress: false });
-        cell[name] = round(r.metrics);
+        // each model's metrics are kept once computed (a rerun, or a second process, reuses them)
+        const memo = join(CELLS, `${t}.${split}.${name}.json`);
+        const fresh = existsSync(memo) ? undefined : await runEval({ task: t, data: split === 'val' ? valSlice(t) : corpus, split, config, batchSize: '64', progress: false, threads: process.env.THREADS });
+        if (fresh) (mkdirSync(CELLS, { recursive: true }), writeFileSync(memo, JSON.stringify({ metrics: round(fresh.metrics), items: fresh.items, primary: fresh.primary })));
+        const r = JSON.parse(readFileSync(memo, 'utf8')) as { metrics: Metrics; items: number; primary: string };
+        cell[name] = r.metrics;
         cell.items = r.items;
         cell.primary = r.primary;
       }
-      if (split === 'test' && existsSync(join(out, `ft-${t}`, 'config.json')))
+      if (split === 'test' && existsSync(join(out, `ft-${t}`, 'config.json')) && process.env.SKIP_Q8 !== '1')
         cell.q8 = await q8Agreement(t, join(out, `ft-${t}`, 'config.json'), Q8_ITEMS);
       results[t][split] = cell;
       process.stderr.write(`${t} ${split}: ${JSON.stringify(cell)}\n`);
     }
+    mkdirSync(CELLS, { recursive: true });
+    writeFileSync(join(CELLS, `${t}.json`), JSON.stringify(results[t], null, 1) + '\n');
   }
+  for (const t of ALL_TASKS) if (!results[t] && existsSync(join(CELLS, `${t}.json`))) results[t] = JSON.parse(readFileSync(join(CELLS, `${t}.json`), 'utf8'));
   const times = existsSync(join(out, 'times.jsonl'))
     ? readFileSync(join(out, 'times.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
     : [];
-  writeFileSync(join(out, 'results.json'), JSON.stringify({ tasks: results, stages: times }, null, 2) + '\n');
+  const ordered = Object.fromEntries(ALL_TASKS.filter((t) => results[t]).map((t) => [t, results[t]]));
+  writeFileSync(join(out, 'results.json'), JSON.stringify({ tasks: ordered, stages: times }, null, 2) + '\n');
   // the README / docs table: test split, primary metric
   const lines = ['| task (test) | metric | chance | baseline | scratch | pretrained | q8 agreement |', '| --- | --- | --- | --- | --- | --- | --- |'];
-  for (const t of TASKS) {
+  for (const t of ALL_TASKS.filter((x) => results[x])) {
     const c = results[t].test as Record<string, Metrics & Record<string, unknown>>;
     const m = (c.primary as unknown as string) ?? Object.keys(c.chance)[0];
     const f = (x?: Metrics) => (x && m in x ? x[m].toFixed(3) : '—');

@@ -25,7 +25,7 @@ const rows = (t: string, split: string): Row[] =>
   readFileSync(join(corpus, 'tasks', taskRel(t), `${split}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
 
 // 1. models: fp16 weights, configs with relative paths and no machine-specific fields
-rmSync(SHIP, { recursive: true, force: true });
+rmSync(SHIP, { recursive: true, force: true }); // a rerun replaces every shipped file
 mkdirSync(SHIP, { recursive: true });
 copyFileSync(join(run, 'spm/beit3-mini.spm'), join(SHIP, 'tokenizer.model'));
 for (const t of TASKS) {
@@ -33,7 +33,7 @@ for (const t of TASKS) {
   const dst = join(SHIP, t);
   mkdirSync(dst, { recursive: true });
   const cfg = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
-  const { tensors } = await loadCheckpoint(join(src, 'model.safetensors'));
+  const tensors = await loadCheckpoint(join(src, "model.safetensors"));
   const half = new Map([...tensors].map(([k, v]) => [k, v.dtype === 'float32' ? toFloat16(v) : v]));
   await saveSafetensors(join(dst, 'model.safetensors'), half, { format: 'pt', source: `beit3 recipe mini, ft-${t}` });
   const ft = cfg.finetune as Record<string, unknown> | undefined;
@@ -42,7 +42,7 @@ for (const t of TASKS) {
   cfg.finetune = { task: t, from: 'beit3 recipe mini: MDM-pretrained beit3_mini_patch8_64', step: ft?.step, epoch: ft?.epoch, val: ft?.metrics };
   writeFileSync(join(dst, 'config.json'), JSON.stringify(cfg, null, 1) + '\n');
 }
-copyFileSync(join(run, 'results.json'), join(SHIP, 'results.json'));
+if (existsSync(join(run, 'results.json'))) copyFileSync(join(run, 'results.json'), join(SHIP, 'results.json'));
 
 // 2. held-out slice: fixed, seeded picks from the test split, images copied beside it
 rmSync(HELD, { recursive: true, force: true });

@@ -109,7 +109,8 @@ function needTokenizer(o: ResolveDataOptions, what: string): Beit3Tokenizer {
   return o.tokenizer;
 }
 
-async function corpusItems(dataDir: string, dir: string, kind: TrainKind, split: string, o: ResolveDataOptions, answers?: Map<string, number>): Promise<TaskItem[]> {
+// `role`, not the split's name, decides the item shape: `beit3 eval` reads one split as both.
+async function corpusItems(dataDir: string, dir: string, kind: TrainKind, split: string, role: 'train' | 'eval', o: ResolveDataOptions, answers?: Map<string, number>): Promise<TaskItem[]> {
   const file = join(dataDir, 'tasks', dir, `${split}.jsonl`);
   if (!existsSync(file)) throw new TrainDataError(`${file} is missing (build the corpus with \`beit3 corpus build\`, or check --data and --task)`);
   const at = (p: string) => (isAbsolute(p) ? p : resolve(dataDir, p));
@@ -135,7 +136,7 @@ async function corpusItems(dataDir: string, dir: string, kind: TrainKind, split:
         const refs = r.record.references;
         if (!Array.isArray(refs) || refs.length === 0) r.fail('field "references": expected a non-empty list of strings');
         const image = at(r.nonEmptyString('image'));
-        if (split === (o.trainSplit ?? 'train')) for (const c of refs as string[]) items.push({ image, tokens: tok.encode(c), imageId });
+        if (role === 'train') for (const c of refs as string[]) items.push({ image, tokens: tok.encode(c), imageId });
         else items.push({ image, imageId, references: (refs as unknown[]).map(String) });
         imageId++;
         break;
@@ -251,8 +252,8 @@ export async function resolveTaskData(task: string, dataDir: string, o: ResolveD
     data.labels = list.map(String);
     answers = new Map(data.labels.map((a, i) => [a, i]));
   }
-  data.train = checkFiles(await corpusItems(dataDir, corpus.dir, corpus.kind, trainSplit, o, answers), trainSplit, task, o, skipped);
-  data.eval = checkFiles(await corpusItems(dataDir, corpus.dir, corpus.kind, evalSplit, o, answers), evalSplit, task, o, skipped);
+  data.train = checkFiles(await corpusItems(dataDir, corpus.dir, corpus.kind, trainSplit, 'train', o, answers), trainSplit, task, o, skipped);
+  data.eval = checkFiles(await corpusItems(dataDir, corpus.dir, corpus.kind, evalSplit, 'eval', o, answers), evalSplit, task, o, skipped);
   data.numClasses = corpus.kind === 'nlvr2' ? 2 : data.labels?.length;
   if (corpus.kind === 'imageclassification')
     for (const it of [...data.train, ...data.eval])

@@ -111,11 +111,28 @@ describe('beit3 eval', () => {
     expect(m.average_score).toBeCloseTo((m.tr_r1 + m.tr_r5 + m.tr_r10 + m.ir_r1 + m.ir_r5 + m.ir_r10) / 6, 12);
   }, 240_000);
 
-  it('without -c: exits non-zero with NoShippedModelError naming -c', () => {
+  it('captioning: scores the split it is given (it was read as training captions when split = train split, and failed)', async () => {
+    const tok = await Beit3Tokenizer.load(SPM);
+    const dir = await modelDir('cap', 'captioning', { vocabSize: tok.vocabSize, tokenizer: SPM }, 5);
+    const out = await runEval({ task: 'caption', data: corpus, split: 'test', config: join(dir, 'config.json'), threads: '2' });
+    const lib = await libraryMetrics('caption', dir, 'captioning', SPM);
+    expect(out.items).toBe(readFileSync(join(corpus, 'tasks/caption/test.jsonl'), 'utf8').trim().split('\n').length);
+    expect(Object.keys(out.metrics).sort()).toEqual(['bleu1', 'bleu2', 'bleu3', 'bleu4', 'cider']);
+    for (const k of Object.keys(lib)) expect(out.metrics[k], k).toBeCloseTo(lib[k], 9);
+  }, 240_000);
+
+  it('without -c: the shipped model of the task (same metrics as naming it); a task beit3 ships no model for is NoShippedModelError', async () => {
     const r = cli(['--task', 'fashion-mnist', '--data', corpus, '--json']);
-    expect(r.code).not.toBe(0);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/beit3: NoShippedModelError: .*ships no trained fashion-mnist model.*-c <config\.json>/);
+    expect(r.code).toBe(0);
+    const named = await runEval({ task: 'fashion-mnist', data: corpus, split: 'test', config: 'beit3-mini-fashion-mnist', progress: false });
+    expect(JSON.parse(r.stdout).metrics).toEqual(named.metrics);
+    expect(JSON.parse(r.stdout).model).toBe('beit3_mini_patch8_64_imageclassification');
+    // a classification task of the folder's own (a copy of fashion-mnist under another name)
+    cpSync(join(corpus, 'tasks/classification/fashion-mnist'), join(corpus, 'tasks/classification/my-set'), { recursive: true });
+    const none = cli(['--task', 'my-set', '--data', corpus, '--json']);
+    expect(none.code).not.toBe(0);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toMatch(/beit3: NoShippedModelError: .*ships no my-set model.*-c <config\.json>/);
   }, 120_000);
 
   it('bad input: typed errors naming the problem', async () => {
