@@ -128,5 +128,5 @@ for t in $TASKS; do
   fi
   stage "scratch-$t" finetune "scratch-$t" "$t" --scratch_init beit
 done
-stage results node --import tsx "$ROOT/scripts/recipe-results.ts" "$CORPUS" "$OUT"
+stage results node --import tsx "$ROOT/scripts/recipe-results.ts" "$CORPUS" "$OUT" --val-items "${VAL_ITEMS:-2000}"
 [ -e "$OUT/results/DONE" ] && echo "recipe done: $OUT/results.json" || true
