@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ImageIndex, SearchIndexError } from '../search/index.js';
 import type { ModelTask } from '../tasks/index.js';
 import { responseOver, type RouteContext } from './context.js';
@@ -128,6 +128,16 @@ export async function createServer(opts: ServerOptions): Promise<Beit3Server> {
     remoteTimeoutMs: opts.remoteTimeoutMs,
   };
   const engine = new Engine({ ...opts, metrics });
+  const answerError = (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toServerError(err);
+    if (e.status >= 500 && e.status !== 503 && e.status !== 504) req.log.error(err);
+    if (e.status === 413) metrics.rejected('', 'too_large');
+    else if (e.status === 415) metrics.rejected('', 'unsupported_media_type');
+    else if (e.status === 422) metrics.rejected('', 'invalid_image');
+    else if (e.status === 400) metrics.rejected('', 'invalid_request');
+    if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
+    return reply.code(e.status).send(e.body());
+  };
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 32 * 2 ** 20,
@@ -135,6 +145,8 @@ export async function createServer(opts: ServerOptions): Promise<Beit3Server> {
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // errors fastify answers before routing (a malformed URL such as /v1/%zz) get the same body
+    frameworkErrors: answerError,
   });
   // bodies are JSON or multipart only: anything else is a 415 (fastify would parse text/plain)
   app.removeContentTypeParser('text/plain');
@@ -148,16 +160,7 @@ export async function createServer(opts: ServerOptions): Promise<Beit3Server> {
     modelId: (task: ModelTask) => byTask.get(task)?.modelName ?? `beit3-${task}`,
   };
 
-  app.setErrorHandler((err, req, reply) => {
-    const e = toServerError(err);
-    if (e.status >= 500 && e.status !== 503 && e.status !== 504) req.log.error(err);
-    if (e.status === 413) metrics.rejected('', 'too_large');
-    else if (e.status === 415) metrics.rejected('', 'unsupported_media_type');
-    else if (e.status === 422) metrics.rejected('', 'invalid_image');
-    else if (e.status === 400) metrics.rejected('', 'invalid_request');
-    if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
-    return reply.code(e.status).send(e.body());
-  });
+  app.setErrorHandler(answerError);
   app.setNotFoundHandler((req, reply) => {
     const e = notFound('not_found', `no route ${req.method} ${req.url.split('?')[0]}`);
     return reply.code(404).send(e.body());

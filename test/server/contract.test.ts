@@ -111,6 +111,12 @@ describe('system routes', () => {
     expect(r.status).toBe(404);
     expect(errorOf(r).type).toBe('not_found_error');
   });
+
+  it('a malformed URL is a JSON 400 in the same error shape (fastify answers it before routing)', async () => {
+    const r = await request(url, 'POST', '/v1/embeddings%zz', { input: 'x' }, auth);
+    expect(r.status).toBe(400);
+    expect(errorOf(r)).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request' });
+  });
 });
 
 describe('/v1 task routes give the official answers', () => {
