@@ -1,0 +1,77 @@
+/**
+ * The shipped beit3-mini models (trained here by scripts/recipe-mini.sh, published by
+ * scripts/ship-mini.ts): each one, loaded the way a user gets it (no config → the task's shipped
+ * model), scored on a fixed held-out slice of the corpus test split (fixtures/mini-heldout) against
+ * a floor a little under the value measured when it was shipped — so a regression in any layer
+ * (tokenizer, image front end, model, pipelines, metrics) shows.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runEval } from '../../src/cli/commands/eval.js';
+import { runDemo } from '../../src/cli/commands/demo.js';
+import { pipeline } from '../../src/tasks/pipeline.js';
+import { SHIPPED_DIR, SHIPPED_MODELS } from '../../src/tasks/shipped.node.js';
+import { beit3 } from '../support/cli.js';
+import { fixture } from '../support/paths.js';
+
+const HELD = fixture('mini-heldout');
+const SHIP = JSON.parse(readFileSync(join(SHIPPED_DIR, 'beit3-mini', 'heldout.json'), 'utf8')) as {
+  /** corpus task → primary metric → value measured on the slice when shipped */
+  measured: Record<string, Record<string, number>>;
+};
+/** How far under the shipped value a metric may fall before the test fails (noise-free: same weights, same data). */
+const MARGIN = 0.03;
+
+describe('shipped beit3-mini models', () => {
+  it('are registered, fp16, and small (≤ 60 MB in all)', () => {
+    let bytes = 0;
+    for (const m of SHIPPED_MODELS) {
+      const cfg = JSON.parse(readFileSync(m.config, 'utf8')) as { weights: string; tokenizer: string };
+      const w = join(m.config, '..', cfg.weights);
+      bytes += statSync(w).size;
+      const header = readFileSync(w).subarray(8, 8 + Number(readFileSync(w).readBigUInt64LE(0))).toString('utf8');
+      expect(header).toMatch(/"dtype":"F16"/);
+      expect(header).not.toMatch(/"dtype":"F32"/);
+    }
+    expect(bytes).toBeLessThan(60e6);
+  });
+
+  for (const m of SHIPPED_MODELS) {
+    it(`${m.name} on the held-out slice (${m.corpusTask}) stays at its shipped score`, async () => {
+      // no config: the shipped model of the task is what runs
+      const r = await runEval({ task: m.corpusTask, data: HELD, split: 'test', batchSize: '32', progress: false });
+      const shipped = SHIP.measured[m.corpusTask];
+      expect(Object.keys(shipped).length).toBeGreaterThan(0);
+      for (const [metric, value] of Object.entries(shipped)) expect(r.metrics[metric]).toBeGreaterThanOrEqual(value - MARGIN);
+    }, 300_000);
+  }
+
+  it('pipeline(task) without a config is the shipped model, and takes the shipped name', async () => {
+    const rows = readFileSync(join(HELD, 'tasks/vqa/test.jsonl'), 'utf8').trim().split('\n').slice(0, 8).map((l) => JSON.parse(l) as { image: string; question: string });
+    const items = rows.map((x) => ({ image: join(HELD, x.image), question: x.question }));
+    const a = await pipeline('vqa');
+    const b = await pipeline('vqa', { config: 'beit3-mini-vqa' });
+    expect((await a.run(items)).map((x) => x.answer)).toEqual((await b.run(items)).map((x) => x.answer));
+    await Promise.all([a.dispose(), b.dispose()]);
+    await expect(pipeline('vqa', { config: 'beit3-mini-nope' })).rejects.toThrow(/beit3-mini-nope/);
+  }, 120_000);
+
+  it('beit3 demo runs every task on the bundled held-out images', async () => {
+    const lines = await runDemo({ threads: 2 });
+    expect(new Set(lines.map((l) => l.task))).toEqual(new Set(['vqa', 'caption', 'nlvr2', 'retrieval', 'fashion-mnist', 'emoji-group']));
+    // a caption may be empty (the model can end it at once); every other task always predicts
+    expect(lines.every((l) => l.truth.length > 0 && (l.task === 'caption' || l.prediction.length > 0))).toBe(true);
+    for (const l of lines.filter((x) => x.task === 'fashion-mnist' || x.task === 'emoji-group' || x.task === 'retrieval'))
+      expect(l.correct).toBe(l.prediction === l.truth);
+    // the bundled examples are the first of the slice, not picked for being right: 6 of 19 when shipped
+    expect(lines.filter((l) => l.correct).length).toBeGreaterThanOrEqual(5);
+  }, 180_000);
+
+  it("the README's first command answers right from the shipped model", () => {
+    const q = JSON.parse(readFileSync(join(SHIPPED_DIR, 'beit3-mini', 'heldout.json'), 'utf8')).readme as { image: string; question: string; answer: string };
+    const r = beit3(['vqa', q.image, q.question, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)[0].answer).toBe(q.answer);
+  }, 120_000);
+});
