@@ -2,7 +2,7 @@
 // playwright-core; scripts/install-chromium.sh installs it, nothing is downloaded): upload a
 // fixture image, ask, caption, classify, search the gallery — the page shows what the pipeline
 // gives — with the keyboard only, with clear errors, and a screenshot that is not blank.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
@@ -10,19 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageIndex } from '../../src/search/index.js';
 import { pipeline, type VqaPipeline } from '../../src/tasks/index.js';
 import { CONFIG, cases, dataUrl, img, post, startServer, tempDir } from './helpers.js';
+import { CHROMIUM, CHROMIUM_FLAGS, haveChromium } from '../support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const have = existsSync(CHROMIUM);
+const FLAGS = ['--headless', ...CHROMIUM_FLAGS];
+const have = haveChromium;
 if (!have)
   console.warn(
     `web-page.test: skipped — ${CHROMIUM} is missing (run scripts/install-chromium.sh; no browser is downloaded)`,

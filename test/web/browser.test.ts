@@ -2,7 +2,6 @@
 // (no server-side inference; COOP/COEP for WASM threads) runs the exported fixture models in a Web
 // Worker over onnxruntime-web and gives the Node pipeline's answers, scores and embeddings within
 // 1e-4; every request stays on the page's own origin.
-import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -15,18 +14,10 @@ import {
 } from '../../src/tasks/index.js';
 import { CONFIG, cases, img, maxAbs, tempDir } from '../tasks/e2e-fixture.js';
 import { buildSite, GALLERY, serveStatic } from './site.js';
+import { CHROMIUM, CHROMIUM_FLAGS, haveChromium } from '../support/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const have = existsSync(CHROMIUM);
+const FLAGS = [...CHROMIUM_FLAGS];
+const have = haveChromium;
 if (!have)
   console.warn(
     `browser.test: skipped — ${CHROMIUM} is missing (run scripts/install-chromium.sh; no browser is downloaded)`,
