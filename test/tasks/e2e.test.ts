@@ -215,11 +215,13 @@ describe('pipelines reject bad library input', () => {
         );
     });
 
-    it('pipeline() without a config names the missing option', async () => {
-      await expect(pipeline('vqa', {} as never)).rejects.toThrow(TaskConfigError);
-      await expect(pipeline('vqa', {} as never)).rejects.toThrow(
-        /options\.config must be a config file path/,
+    it('a config that is not a path, name or TaskConfig names the option; features without one say they need it', async () => {
+      // (no config at all is the task's shipped model: test/tasks/shipped.test.ts)
+      await expect(pipeline('vqa', { config: 5 } as never)).rejects.toThrow(TaskConfigError);
+      await expect(pipeline('vqa', { config: 5 } as never)).rejects.toThrow(
+        /options\.config must be a config file path, a shipped model name or a loaded TaskConfig/,
       );
+      await expect(pipeline('features', {})).rejects.toThrow(/features need options\.config/);
     });
   });
 });
