@@ -12,6 +12,7 @@ import {
   normalizeTask,
   type ModelTask,
 } from '../tasks/index.js';
+import { defaultShippedModel, SHIPPED_MODELS } from '../tasks/shipped.node.js';
 import type { ServedTask } from './protocol.js';
 
 export interface ServeModelOptions {
@@ -65,7 +66,12 @@ export function resolveServedTasks(o: ServeModelOptions): ServedTask[] {
     if (o.tasks?.length && o.tasks.some((t) => normalizeTask(t) !== c.task))
       throw new TaskConfigError(`--model ${o.model} is a ${c.task} model`);
     add({ config: c });
-  } else throw new TaskConfigError('serve needs --config FILE (a task config) or --model NAME');
+  } else {
+    // neither: the shipped beit3-mini model of every task (or of the --tasks asked for)
+    if (o.randomWeights !== undefined) throw new TaskConfigError('--random-weights needs --model NAME (or --config FILE)');
+    const tasks = o.tasks?.length ? o.tasks.map((t) => normalizeTask(t)) : [...new Set(SHIPPED_MODELS.map((m) => m.task))];
+    for (const t of tasks) add({ config: loadTaskConfig(defaultShippedModel(t).config, { task: t, weights: tasks.length > 1 ? undefined : o.weights }) });
+  }
   if (!out.length) throw new TaskConfigError('no servable task (features/backbone sections have no route)');
   return out;
 }

@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveServedTasks } from '../../src/server/tasks.js';
 import { CONFIG } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -39,9 +40,16 @@ describe('beit3 serve', () => {
     expect(err).toContain('SIGTERM, finishing in-flight requests');
   });
 
-  it('refuses a missing config or bad numbers with one line', () => {
+  it('without --config or --model serves the shipped model of every task (or of --tasks)', () => {
+    const all = resolveServedTasks({});
+    expect(all.map((t) => t.config.task).sort()).toEqual(['captioning', 'imageclassification', 'nlvr2', 'retrieval', 'vqav2']);
+    for (const t of all) expect(t.config.weights[0]).toMatch(/shipped[/\\]beit3-mini[/\\]/);
+    expect(resolveServedTasks({ tasks: ['vqa'] }).map((t) => t.config.modelName)).toEqual(['beit3_mini_patch8_64_vqav2']);
+  });
+
+  it('refuses a random-weights run without a model, or bad numbers, with one line', () => {
     for (const [args, msg] of [
-      [['serve'], /needs --config FILE .* or --model NAME/],
+      [['serve', '--random-weights', '0'], /--random-weights needs --model NAME/],
       [['serve', '-c', CONFIG, '--max-batch', '0'], /--max-batch must be an integer/],
       [['serve', '-c', CONFIG, '-t', 'nope'], /unknown task "nope"/],
     ] as const) {
