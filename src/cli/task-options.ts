@@ -136,6 +136,8 @@ export function pipelineOptions(o: ModelCliOptions, stage?: string): PipelineOpt
 
 /** Loads the task model the CLI options name (config/model, weights or --random-weights). */
 export async function loadCliModel(task: ModelTask | string, o: ModelCliOptions): Promise<LoadedModel> {
+  if (o.randomWeights !== undefined && !o.config && !o.model)
+    throw new TaskInputError('--random-weights needs --model NAME (or -c FILE): without them the shipped model, which has weights, is used');
   const config = cliConfig(task, o);
   const seed = intOption('--random-weights', o.randomWeights, 0);
   if (seed !== undefined && config.weights.length)

@@ -36,7 +36,7 @@ describe('beit3 task commands', () => {
 
   it('bad input: one line on stderr, non-zero exit', () => {
     for (const args of [
-      ['vqa', img('chelsea'), 'What?'], // no config
+      ['vqa', img('chelsea'), 'What?', '--random-weights', '0'], // the shipped model has weights: --random-weights needs --model
       ['vqa', join(tmp, 'missing.png'), 'What?', '-c', CONFIG],
       ['classify', img('chelsea'), '-c', CONFIG, '--topk', 'x'],
       [
@@ -56,6 +56,7 @@ describe('beit3 task commands', () => {
       const lines = r.stderr.split('\n').filter((l) => l.startsWith('beit3:'));
       expect(lines.length, r.stderr).toBe(1);
     }
+    expect(beit3('vqa', img('chelsea'), 'What?', '--random-weights', '0').stderr).toMatch(/--random-weights needs --model NAME/);
   });
 
   it('export with external data, then quantize it; the result loads in onnxruntime-node', async () => {
