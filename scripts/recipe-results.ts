@@ -14,6 +14,7 @@ import { pipeline } from '../src/tasks/pipeline.js';
 import { bleu, ciderD } from '../src/train/metrics/caption.js';
 import { retrievalRecall } from '../src/train/metrics/retrieval.js';
 import { vqaAccuracy } from '../src/train/metrics/vqa.js';
+import { corpusTask } from '../src/train/data.js';
 import { Rng } from '../src/util/random.js';
 import { RetrievalPipeline } from '../src/tasks/retrieval.js';
 
@@ -42,7 +43,7 @@ function valSlice(t: string): string {
   return dir;
 }
 
-const taskDir = (t: string) => join(corpus, 'tasks', ['fashion-mnist', 'emoji-group'].includes(t) ? `classification/${t}` : t);
+const taskDir = (t: string) => join(corpus, 'tasks', corpusTask(t)!.dir);
 const rows = (t: string, split: string): Row[] =>
   readFileSync(join(taskDir(t), `${split}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
 const img = (p: unknown) => join(corpus, p as string);

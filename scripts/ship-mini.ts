@@ -11,6 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { saveSafetensors } from '../src/io/safetensors.js';
 import { toFloat16 } from '../src/io/half.js';
+import { corpusTask } from '../src/train/data.js';
 import { Rng, shuffleInPlace } from '../src/util/random.js';
 
 const [corpus, run] = process.argv.slice(2);
@@ -19,7 +20,7 @@ const ROOT = join(import.meta.dirname, '..');
 const SHIP = join(ROOT, 'shipped/beit3-mini');
 const HELD = join(ROOT, 'fixtures/mini-heldout');
 const TASKS = ['vqa', 'caption', 'retrieval', 'nlvr2', 'fashion-mnist', 'emoji-group'];
-const taskRel = (t: string) => (['fashion-mnist', 'emoji-group'].includes(t) ? `classification/${t}` : t);
+const taskRel = (t: string) => corpusTask(t)!.dir;
 type Row = Record<string, unknown>;
 const rows = (t: string, split: string): Row[] =>
   readFileSync(join(corpus, 'tasks', taskRel(t), `${split}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);

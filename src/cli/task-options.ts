@@ -17,7 +17,7 @@ import {
 import { TaskConfigError, TaskInputError } from '../tasks/errors.js';
 import { type LoadedModel, loadTaskModel } from '../tasks/model.js';
 import type { PipelineDType } from '../tasks/session.js';
-import { defaultShippedModel, present, resolveConfigRef, shippedModel } from '../tasks/shipped.node.js';
+import { resolveConfigRef, shippedModel } from '../tasks/shipped.node.js';
 import { normalizeTask, type PipelineTypes, TASKS } from '../tasks/table.js';
 
 export interface ModelCliOptions {
@@ -97,10 +97,11 @@ export function cliConfig(task: ModelTask | string, o: ModelCliOptions): TaskCon
   if (t !== 'backbone' && section !== t)
     throw new TaskInputError(`--task ${o.task} does not match this command (it runs ${t})`);
   let c: TaskConfig;
-  const shipped = o.model ? shippedModel(o.model) : undefined;
-  if (o.config || shipped) c = loadTaskConfig(o.config ? resolveConfigRef(t, o.config) : present(shipped!).config, { task: section, weights: o.weights });
+  // a config path, a shipped name (-c or --model), or nothing: one resolver (nothing = the task's shipped model)
+  const shippedName = o.model && shippedModel(o.model) ? o.model : undefined;
+  if (o.config || shippedName || (!o.model && t !== 'backbone'))
+    c = loadTaskConfig(resolveConfigRef(t, o.config ?? shippedName), { task: section, weights: o.weights });
   else if (o.model) c = { ...configForModel(o.model), weights: o.weights ?? [] };
-  else if (t !== 'backbone') c = loadTaskConfig(defaultShippedModel(t).config, { task: section, weights: o.weights });
   else
     throw new TaskConfigError(
       `needs --config FILE (a task config JSON beside the weights, or a shipped model name; see --help) or --model NAME`,

@@ -92,7 +92,7 @@ export async function runEval(o: EvalOptions, onProgress?: ProgressCallback) {
         `no model given and beit3 ships no ${where.corpusTask} model: pass -c <config.json> (e.g. the config.json that \`beit3 finetune\` writes)`,
       );
     o = { ...o, config: present(shipped).config };
-  } else o = { ...o, config: resolveConfigRef(where.kind === 'imageclassification' ? 'imageclassification' : where.kind, o.config) };
+  } else o = { ...o, config: resolveConfigRef(where.kind, o.config) };
   const batchSize = intOption('--batch-size', o.batchSize, 1, 8, 4096)!;
   const threads = intOption('--threads', o.threads, 1, undefined, 1024);
   // Asking for the task's kind makes a config of another task a typed TaskConfigError naming both.
