@@ -39,6 +39,18 @@ export function printFigure(f: Figure, json: boolean): void {
   );
 }
 
+/** Fastest wall time in ms of `fn` over `iters` runs after one warm-up (on a shared machine the minimum is the least disturbed). */
+export async function bestOf(fn: () => Promise<unknown>, iters: number): Promise<number> {
+  await fn();
+  let best = Infinity;
+  for (let i = 0; i < iters; i++) {
+    const t0 = performance.now();
+    await fn();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
 /** Median wall time in ms of `fn` over `iters` runs after `warmup` runs. */
 export async function timeIt(fn: () => Promise<unknown>, iters = 5, warmup = 1): Promise<number> {
   for (let i = 0; i < warmup; i++) await fn();

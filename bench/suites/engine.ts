@@ -5,7 +5,7 @@
  */
 import { F, Graph, ops, Program, Tensor, type Value } from '../../src/index.js';
 import { TrainStep } from '../../src/train/step.js';
-import type { BenchContext, Suite } from '../report.js';
+import { type BenchContext, bestOf, type Suite } from '../report.js';
 
 export interface BlockSpec {
   dim: number;
@@ -93,16 +93,6 @@ export function blockFlops({ dim: D, heads, tokens: L, batch: B }: BlockSpec): n
   return 2 * N * D * D * 12 + 2 * 2 * B * heads * L * L * (D / heads);
 }
 
-async function bestMs(fn: () => Promise<unknown>, iters: number): Promise<number> {
-  await fn();
-  let best = Infinity;
-  for (let i = 0; i < iters; i++) {
-    const t0 = performance.now();
-    await fn();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
-}
 
 async function runOverhead(ctx: BenchContext): Promise<void> {
   const g = new Graph('trivial');
@@ -130,7 +120,7 @@ async function blockForward(ctx: BenchContext, spec: BlockSpec, name: string): P
   const p = await Program.compile(g, { bind: init });
   const feeds = { x: randomTensor([spec.batch, spec.tokens, spec.dim], 1, 77) };
   const out = { y: Tensor.zeros('float32', [spec.batch, spec.tokens, spec.dim]) };
-  const ms = await bestMs(() => p.run(feeds, { outputs: out }), 5);
+  const ms = await bestOf(() => p.run(feeds, { outputs: out }), 5);
   const gflops = blockFlops(spec) / (ms / 1000) / 1e9;
   ctx.report({
     name,
@@ -148,7 +138,7 @@ async function blockTrain(ctx: BenchContext, spec: BlockSpec, name: string): Pro
   const step = await TrainStep.compile({ graph: g, loss, params, clipGradNorm: 1 });
   step.init(init);
   const feeds = { x: randomTensor([spec.batch, spec.tokens, spec.dim], 1, 77) };
-  const ms = await bestMs(() => step.step(feeds, 1e-4), 3);
+  const ms = await bestOf(() => step.step(feeds, 1e-4), 3);
   const gflops = (3 * blockFlops(spec)) / (ms / 1000) / 1e9;
   ctx.report({
     name,
@@ -209,7 +199,7 @@ async function weightsChild(mode: WeightsMode, layers: number): Promise<void> {
   const compileMs = performance.now() - t0;
   const feeds: Record<string, Tensor> = { x: randomTensor([1, 197, 768], 1, 5) };
   if (mode === 'fed') for (const [k, v] of init) feeds[k] = v;
-  const runMs = await bestMs(() => p.run(feeds), 3);
+  const runMs = await bestOf(() => p.run(feeds), 3);
   process.stdout.write(
     JSON.stringify({
       mode,

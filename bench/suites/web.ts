@@ -15,7 +15,7 @@ import { configFor } from '../../src/models/beit3/registry.js';
 import { exportTaskModel, loadTaskModel, RetrievalPipeline, type TaskConfig } from '../../src/tasks/index.js';
 import { buildWeb } from '../../web/build.mjs';
 import { serveStatic } from '../../web/serve.mjs';
-import type { BenchContext, Suite } from '../report.js';
+import { type BenchContext, bestOf, type Suite } from '../report.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SRC = join(ROOT, 'fixtures/images/source');
@@ -42,17 +42,6 @@ function config(layers: number): TaskConfig {
   };
 }
 
-/** Fastest of REPS runs after one warm-up (the machine is shared: the minimum is the least disturbed). */
-async function best(fn: () => Promise<unknown>): Promise<number> {
-  await fn();
-  let ms = Infinity;
-  for (let i = 0; i < REPS; i++) {
-    const t0 = performance.now();
-    await fn();
-    ms = Math.min(ms, performance.now() - t0);
-  }
-  return ms;
-}
 
 export const webSuite: Suite = {
   name: 'web',
@@ -116,7 +105,7 @@ export const webSuite: Suite = {
 
       const p = await RetrievalPipeline.create(loaded, { batchSize: BATCH, threads });
       const files = Array.from({ length: N }, (_, i) => IMAGES[i % IMAGES.length]);
-      const nodeMs = await best(() => p.embedImages(files));
+      const nodeMs = await bestOf(() => p.embedImages(files), REPS);
       const nodeRows = (await p.embedImages(files.slice(0, 2))).data as Float32Array;
       await p.dispose();
       let diff = 0;
