@@ -21,8 +21,8 @@ function filled(shape: number[], f: (i: number) => number, dtype: 'float32' | 'i
   return dtype === 'int64' ? Tensor.i64(shape, Array.from({ length: n }, (_, i) => f(i))) : Tensor.f32(shape, Array.from({ length: n }, (_, i) => f(i)));
 }
 
-async function measure(ctx: BenchContext, name: string, modelName: string, task: FinetuneTask): Promise<void> {
-  const model = createModel(modelName, { config: { dropPathRate: 0.1 } });
+async function measure(ctx: BenchContext, name: string, modelName: string, task: FinetuneTask, imgSize?: number): Promise<void> {
+  const model = createModel(modelName, { config: { dropPathRate: 0.1, ...(imgSize ? { imgSize } : {}) } });
   const c = model.cfg;
   const t0 = performance.now();
   const { step } = await compileFinetune(
@@ -68,6 +68,6 @@ export const trainSuite: Suite = {
   async run(ctx) {
     const want = (l: string) => !ctx.filter || !ctx.filter.startsWith('train.') || ctx.filter.includes(l);
     if (want('classify')) await measure(ctx, 'train.finetune.classify.base224.b8', 'beit3_base_patch16_224_imageclassification', 'imagenet');
-    if (want('vqa')) await measure(ctx, 'train.finetune.vqa.base224_64.b8', 'beit3_base_patch16_224_vqav2', 'vqav2');
+    if (want('vqa')) await measure(ctx, 'train.finetune.vqa.base224_64.b8', 'beit3_base_patch16_384_vqav2', 'vqav2', 224); // VQAv2 is registered at 384/480 only
   },
 };

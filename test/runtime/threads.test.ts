@@ -40,6 +40,14 @@ describe('default thread count (every core the process may use)', () => {
     expect(sessionOptions({ threads: 0 }).intraOpNumThreads).toBe(0);
   });
 
+  it('idle intra-op threads do not spin unless asked (they would steal the cores of the other sessions)', async () => {
+    const { sessionOptions } = await import('../../src/runtime/index.js');
+    const spin = (o: object) => (sessionOptions(o).extra as { session: { intra_op: { allow_spinning: string } } }).session.intra_op.allow_spinning;
+    expect(spin({})).toBe('0');
+    expect(spin({ spinning: true })).toBe('1');
+    expect(spin({ spinning: false })).toBe('0');
+  });
+
   it('reads a cgroup CPU quota (v2 cpu.max, v1 cfs files) and ignores "no limit"', async () => {
     const { cgroupQuotaCores, threadsPerWorker } = await import('../../src/runtime/index.js');
     const files = (m: Record<string, string>) => (p: string) => m[p];
