@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +56,15 @@ describe('beit3 CLI: info and parity', () => {
     expect(Math.round(g.vl_experts / 1e6)).toBe(52);
     expect(Math.round(g.shared_attention / 1e6)).toBe(318); // paper: 317M
   }, 60_000);
+
+  it('info --list names the shipped models beside the registry; info of a shipped name describes its architecture', async () => {
+    const list = JSON.parse((await run(['info', '--list', '--json'])).stdout) as { shipped: { name: string; task: string }[]; registry: string[] };
+    expect(list.shipped.map((m) => m.name)).toContain('beit3-mini-vqa');
+    expect(list.registry).toContain('beit3_base_patch16_224_nlvr2');
+    const j = JSON.parse((await run(['info', 'beit3-mini-vqa', '--json'])).stdout);
+    const cfg = JSON.parse(readFileSync(join(ROOT, 'shipped/beit3-mini/vqa/config.json'), 'utf8'));
+    expect(j).toMatchObject({ shipped: 'beit3-mini-vqa', name: cfg.model, task: 'vqav2', num_classes: cfg.num_classes });
+  }, 30_000);
 
   it('info with an unknown name exits non-zero with suggestions', async () => {
     const r = await run(['info', 'beit3_large_patch16_224_nlvr']);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { toEncoderConfig } from '../../models/beit3/config.js';
 import {
@@ -8,6 +9,7 @@ import {
   UnknownModelError,
 } from '../../models/beit3/registry.js';
 import { paramBreakdown } from '../../models/beit3/params.js';
+import { SHIPPED_MODELS, shippedModel } from '../../tasks/shipped.node.js';
 import { CliError } from '../errors.js';
 
 /** `beit3 info NAME [--json]`: configuration and parameter breakdown of a registered model. */
@@ -19,17 +21,31 @@ export function register(program: Command): void {
     )
     .argument('[name]', 'registered model name, e.g. beit3_base_patch16_224_vqav2')
     .option('--json', 'machine-readable output: {"name","task","config","params":{"total",...}}')
-    .option('--list', 'list every registered model name')
-    .action((name: string | undefined, opts: { json?: boolean; list?: boolean }) => {
-      if (opts.list || !name) {
+    .option('--list', 'list the shipped models (trained weights) and every registered architecture name')
+    .action((arg: string | undefined, opts: { json?: boolean; list?: boolean }) => {
+      if (opts.list || !arg) {
         if (!opts.list) throw new CliError('info: give a model name (or --list)');
+        const shipped = SHIPPED_MODELS.map((m) => ({ name: m.name, task: m.task, corpus_task: m.corpusTask, description: m.description }));
         const names = listModels();
-        process.stdout.write(opts.json ? JSON.stringify(names) + '\n' : names.join('\n') + '\n');
+        if (opts.json) process.stdout.write(JSON.stringify({ shipped, registry: names }) + '\n');
+        else
+          process.stdout.write(
+            [
+              'shipped models (weights trained by beit3 on the mini-corpus; the default when no config is given):',
+              ...shipped.map((m) => `  ${m.name.padEnd(24)} ${m.task.padEnd(20)} ${m.description}`),
+              'registered architectures (no weights: pass --weights, a config, or --random-weights):',
+              ...names.map((n) => `  ${n}`),
+            ].join('\n') + '\n',
+          );
         return;
       }
+      // a shipped name describes the architecture its config names
+      const shipped = shippedModel(arg);
+      const cfg = shipped ? (JSON.parse(readFileSync(shipped.config, 'utf8')) as { model: string; num_classes?: number }) : undefined;
+      const name = cfg ? cfg.model : arg;
       let model;
       try {
-        model = createModel(name);
+        model = createModel(name, cfg?.num_classes ? { numClasses: cfg.num_classes } : {});
       } catch (e) {
         if (e instanceof UnknownModelError) throw new CliError(e.message);
         throw e;
@@ -49,13 +65,13 @@ export function register(program: Command): void {
       if ('numClasses' in model) extra.num_classes = (model as { numClasses: number }).numClasses;
       if (opts.json) {
         process.stdout.write(
-          JSON.stringify({ name, task: entry.task, official: entry.official, ...extra, config, params }) +
+          JSON.stringify({ name, ...(shipped ? { shipped: shipped.name } : {}), task: entry.task, official: entry.official, ...extra, config, params }) +
             '\n',
         );
         return;
       }
       const lines = [
-        `${name}  (task: ${entry.task}${entry.official ? ', official' : ''}${extra.num_classes ? `, ${String(extra.num_classes)} classes` : ''})`,
+        `${shipped ? `${shipped.name}: ` : ''}${name}  (task: ${entry.task}${entry.official ? ', official' : ''}${extra.num_classes ? `, ${String(extra.num_classes)} classes` : ''})`,
         'config:',
       ];
       for (const [k, v] of Object.entries(config)) lines.push(`  ${k.padEnd(24)} ${String(v)}`);
