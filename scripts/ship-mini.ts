@@ -98,7 +98,8 @@ writeFileSync(join(demoDir, 'demo.json'), JSON.stringify(demo, null, 1) + '\n');
 console.log(`shipped → ${SHIP}; held-out slice → ${HELD} (${images.size} images)`);
 
 // 4. the values the shipped-model test guards (measured on the slice, through the shipped path),
-//    and the README's first command: a held-out VQA question from the slice the model answers right
+//    and the README's first command: a held-out VQA question from the slice the model answers right,
+//    an open one (not yes/no) where there is one
 const { runEval } = await import('../src/cli/commands/eval.js');
 const { pipeline } = await import('../src/tasks/pipeline.js');
 const PRIMARY: Record<string, string[]> = {
@@ -116,10 +117,12 @@ for (const t of TASKS) {
   console.log(t, measured[t]);
 }
 const vqa = await pipeline('vqa');
-const cands = slice.vqa.slice(0, 60);
+const cands = slice.vqa.slice(0, 200);
 const answers = await vqa.run(cands.map((r) => ({ image: join(HELD, r.image as string), question: r.question as string })));
 await vqa.dispose();
-const i = answers.findIndex((a, k) => a.answer === cands[k].answer);
+const right = (k: number) => answers[k].answer === cands[k].answer;
+const open = cands.findIndex((c, k) => right(k) && c.answer !== 'yes' && c.answer !== 'no');
+const i = open >= 0 ? open : cands.findIndex((_, k) => right(k));
 const readme = i < 0 ? null : { image: `shipped/beit3-mini/demo/${demoImage(cands[i].image as string)}`, question: cands[i].question, answer: answers[i].answer };
 writeFileSync(join(SHIP, 'heldout.json'), JSON.stringify({ slice: 'fixtures/mini-heldout', measured, readme }, null, 1) + '\n');
 console.log('readme example:', readme);
