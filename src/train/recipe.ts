@@ -6,10 +6,11 @@
  */
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Tensor } from '../graph/tensor.js';
+import { Tensor } from '../graph/tensor.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import type { Beit3TaskModel } from '../models/beit3/heads/base.js';
+import { Beit3ForVQA } from '../models/beit3/heads/vqa.js';
 import { filterCheckpoint } from '../models/beit3/pretrained.js';
 import { configFor, createTaskModel, getEntry } from '../models/beit3/registry.js';
 import { Beit3Tokenizer } from '../text/beit3-tokenizer.js';
@@ -84,6 +85,13 @@ export interface FinetuneSettings {
    * `beit3 pretrain` starts from), the fair baseline for "from scratch".
    */
   scratch_init?: 'official' | 'beit';
+  /**
+   * VQA's BCE head: 'zero' (official) starts every answer's bias at 0, i.e. p = 0.5 for each of
+   * the answers; 'prior' starts it at the log-odds of the answer's mean train score (the focal-loss
+   * prior init), so the first steps need not drive every logit down (from little pretraining that
+   * drive collapsed the model to an input-independent output).
+   */
+  head_bias_init?: 'zero' | 'prior';
   resume: boolean;
   eval_only: boolean;
 }
@@ -156,7 +164,7 @@ export function taskModelName(model: string, kind: TrainKind): string {
 
 /** The trajectory-shaping settings saved in checkpoints (resume refuses a run that changed them). */
 function runFingerprint(s: FinetuneSettings, modelName: string, data: TaskData): Record<string, unknown> {
-  const keep: (keyof FinetuneSettings)[] = ['task', 'lr', 'min_lr', 'warmup_epochs', 'warmup_steps', 'layer_decay', 'task_head_lr_weight', 'weight_decay', 'opt_betas', 'opt_eps', 'clip_grad', 'drop_path', 'label_smoothing', 'randaug', 'input_size', 'num_max_bpe_tokens', 'captioning_mask_prob', 'drop_worst_ratio', 'drop_worst_after', 'model_ema', 'model_ema_decay', 'max_train_samples', 'scratch_init'];
+  const keep: (keyof FinetuneSettings)[] = ['task', 'lr', 'min_lr', 'warmup_epochs', 'warmup_steps', 'layer_decay', 'task_head_lr_weight', 'weight_decay', 'opt_betas', 'opt_eps', 'clip_grad', 'drop_path', 'label_smoothing', 'randaug', 'input_size', 'num_max_bpe_tokens', 'captioning_mask_prob', 'drop_worst_ratio', 'drop_worst_after', 'model_ema', 'model_ema_decay', 'max_train_samples', 'scratch_init', 'head_bias_init'];
   const out: Record<string, unknown> = Object.fromEntries(keep.map((k) => [k, s[k] ?? null]));
   out.model = modelName;
   out.data = resolve(s.data);
@@ -222,7 +230,24 @@ export async function prepareRun(s: FinetuneSettings): Promise<PreparedRun> {
   const model = createTaskModel(kind, cfg, data.numClasses ?? entry.numClasses);
   if (!s.init && s.scratch_init === 'beit') applyBeitInit(model);
   const notes = s.init ? await loadInit(model, s.init) : [`no --init: random ${s.scratch_init === 'beit' ? 'BEiT pretraining' : 'official'} initialisation (seed 0)`];
+  if (s.head_bias_init === 'prior') notes.push(initHeadBiasFromPrior(model, data));
   return { settings: s, kind, modelName, model, data, tokenizer, notes };
+}
+
+/** head_bias_init 'prior': each answer's BCE bias = log-odds of its mean soft score over the train items. */
+function initHeadBiasFromPrior(model: Beit3TaskModel, data: TaskData): string {
+  if (data.kind !== 'vqav2' || !(model instanceof Beit3ForVQA))
+    throw new TrainConfigError(`--head_bias_init prior applies to VQA's BCE head only (this task is ${data.kind})`);
+  const C = model.numClasses;
+  const sum = new Float64Array(C);
+  for (const it of data.train) it.labels?.forEach((l, j) => (sum[l] += it.scores![j]));
+  const eps = 1e-4;
+  const bias = Float32Array.from(sum, (x) => {
+    const p = Math.min(1 - eps, Math.max(eps, x / Math.max(1, data.train.length)));
+    return Math.log(p / (1 - p));
+  });
+  model.loadStateDict(new Map([['head.3.bias', new Tensor('float32', [C], bias)]]), { strict: false });
+  return `head.3.bias = log-odds of each answer's train prior (${C} answers, ${data.train.length} items)`;
 }
 
 /** Writes config.json + model.safetensors (+ tokenizer.model) so `beit3 <task> -c OUT/config.json` loads them. */

@@ -157,4 +157,21 @@ describe('beit3 finetune', () => {
     expect(() => s({ max_train_samples: '0' })).toThrow(/--max_train_samples must be > 0, got 0/);
     expect(() => s({ max_eval_samples: '2.5' })).toThrow(/--max_eval_samples must be an integer, got '2.5'/);
   });
+
+  it('--head_bias_init prior starts each VQA answer bias at the log-odds of its train score; refused for other heads', async () => {
+    const s = (o: Record<string, string>) => settingsFromFlags({ task: 'vqa', model: 'beit3_tiny_patch8_32', data: corpus, output: join(tmp.dir, 'hb'), sentencepiece_model: SPM, ...o });
+    const p = await prepareRun(s({ head_bias_init: 'prior' }));
+    const C = p.data.numClasses!;
+    const mean = new Float64Array(C);
+    for (const it of p.data.train) it.labels!.forEach((l, j) => (mean[l] += it.scores![j] / p.data.train.length));
+    const bias = p.model.stateDict().get('head.3.bias')!.data as Float32Array;
+    const logit = (q: number) => Math.log(Math.min(1 - 1e-4, Math.max(1e-4, q)) / (1 - Math.min(1 - 1e-4, Math.max(1e-4, q))));
+    for (let l = 0; l < C; l++) expect(bias[l]).toBeCloseTo(logit(mean[l]), 4);
+    expect(Math.max(...bias)).toBeGreaterThan(Math.log(1e-4 / (1 - 1e-4)) + 1); // some answers are frequent
+    // the official zero init stays the default
+    const z = (await prepareRun(s({}))).model.stateDict().get('head.3.bias')!.data as Float32Array;
+    expect(Math.max(...z.map(Math.abs))).toBe(0);
+    await expect(prepareRun(settingsFromFlags({ task: 'fashion-mnist', model: 'beit3_tiny_patch8_32', data: corpus, output: join(tmp.dir, 'hb2'), head_bias_init: 'prior' }))).rejects.toThrow(/applies to VQA's BCE head only/);
+    expect(() => s({ head_bias_init: 'mean' })).toThrow(/--head_bias_init must be zero or prior, got 'mean'/);
+  });
 });

@@ -70,6 +70,10 @@ export function settingsFromFlags(o: Raw): FinetuneSettings {
     if (init) throw new CliError('--scratch_init applies without --init only');
     s.scratch_init = o.scratch_init;
   }
+  if (o.head_bias_init !== undefined) {
+    if (o.head_bias_init !== 'zero' && o.head_bias_init !== 'prior') throw new CliError(`--head_bias_init must be zero or prior, got '${o.head_bias_init}'`);
+    s.head_bias_init = o.head_bias_init;
+  }
   if (typeof o.clip_grad === 'string') s.clip_grad = o.clip_grad === 'none' ? null : num('clip_grad', o.clip_grad, false);
   if (o.randaug === true) s.randaug = true;
   if (o.no_randaug === true) s.randaug = false;
@@ -133,6 +137,7 @@ export function register(program: Command): void {
     .option('--max_steps <n>', 'stop after this many optimizer steps (checkpointed; --resume continues)')
     .option('--max_train_samples <n>', 'train on a seeded random subset of n items (as Hugging Face scripts)')
     .option('--max_eval_samples <n>', 'evaluate on the first n items of the eval split')
+    .option('--head_bias_init <scheme>', "VQA head bias: 'zero' (official) or 'prior' (log-odds of each answer's train frequency)")
     .option('--scratch_init <scheme>', "without --init: 'official' (the modules' initialisers, default) or 'beit' (the BEiT pretraining init `beit3 pretrain` starts from)")
     .option('--resume', 'continue from OUTPUT/checkpoint-last.safetensors')
     .option('--eval-only', 'evaluate --init (or OUTPUT/model.safetensors) and print the metrics')
