@@ -11,7 +11,8 @@
 #   7 results   eval on val + test, baselines, q8 agreement → OUT/results.json (scripts/recipe-results.ts)
 #
 # A stage is done when OUT/<stage>/DONE exists; a rerun skips it. An interrupted stage resumes
-# from its own checkpoint (--resume). Wall times go to OUT/times.jsonl. Sizes and budgets are
+# from its own checkpoint (--resume). FROM=DIR (e.g. shipped/beit3-mini/stages, what ship-mini.ts
+# commits) restores a stage found there (fp16 weights back to fp32) instead of running it. Wall times go to OUT/times.jsonl. Sizes and budgets are
 # environment variables (defaults: the shipped run); see docs/recipe.md.
 set -euo pipefail
 CORPUS=${1:?usage: recipe-mini.sh CORPUS OUT [stage...]}
@@ -57,6 +58,7 @@ stage() {
   local name=$1; shift
   wanted "$name" || return 0
   if [ -e "$OUT/$name/DONE" ]; then echo "== $name: done (skipped)"; return 0; fi
+  if restore "$name"; then return 0; fi
   # two recipe processes may share OUT (e.g. one for ft-*, one for scratch-*): a stage runs once
   if ! mkdir "$OUT/$name.lock" 2>/dev/null; then echo "== $name: running in another process (remove $OUT/$name.lock if none)"; return 0; fi
   trap "rmdir '$OUT/$name.lock' 2>/dev/null" EXIT
@@ -68,6 +70,20 @@ stage() {
   echo "{\"stage\":\"$name\",\"wall_s\":$((t1 - t0)),\"finished\":\"$(date -u +%FT%TZ)\"}" >>"$OUT/times.jsonl"
   touch "$OUT/$name/DONE"
   rmdir "$OUT/$name.lock"
+}
+# restore NAME: copies FROM/NAME (a stage ship-mini.ts committed) into OUT/NAME, weights as float32
+restore() {
+  local src=${FROM:-}/$1 f
+  [ -n "${FROM:-}" ] && [ -e "$src/stage.json" ] || return 1
+  mkdir -p "$OUT/$1"
+  for f in "$src"/*; do
+    case $f in
+      *.safetensors) $BEIT3 convert "$f" "$OUT/$1/$(basename "$f")" --dtype float32 >/dev/null || return 1 ;;
+      *) cp "$f" "$OUT/$1/" ;;
+    esac
+  done
+  touch "$OUT/$1/DONE"
+  echo "== $1: restored from $src"
 }
 resume_flag() { [ -e "$1/checkpoint-last.safetensors" ] && echo "$2" || true; }
 

@@ -3,7 +3,9 @@
  *   shipped/beit3-mini/<task>/{config.json, model.safetensors (fp16)}, shipped/beit3-mini/tokenizer.model,
  *   shipped/beit3-mini/results.json, shipped/beit3-mini/demo/ (a few held-out test images + demo.json),
  *   fixtures/mini-heldout/ (a fixed slice of the corpus test split, laid out like the corpus, for the
- *   shipped-model tests).
+ *   shipped-model tests), and shipped/beit3-mini/stages/ (the outputs of the expensive upstream
+ *   stages — spm, teacher, vqkd, pretrain — in fp16 with their logs, so that `FROM=… recipe-mini.sh`
+ *   on a fresh machine continues from any of them).
  * Usage: node --import tsx scripts/ship-mini.ts CORPUS RUN
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -126,3 +128,26 @@ const i = open >= 0 ? open : cands.findIndex((_, k) => right(k));
 const readme = i < 0 ? null : { image: `shipped/beit3-mini/demo/${demoImage(cands[i].image as string)}`, question: cands[i].question, answer: answers[i].answer };
 writeFileSync(join(SHIP, 'heldout.json'), JSON.stringify({ slice: 'fixtures/mini-heldout', measured, readme }, null, 1) + '\n');
 console.log('readme example:', readme);
+
+// 5. the upstream stages a later run continues from (FROM=shipped/beit3-mini/stages in recipe-mini.sh)
+const STAGES: Record<string, string[]> = {
+  spm: ['beit3-mini.spm'],
+  teacher: ['model.safetensors', 'config.json', 'tokenizer.model', 'log.jsonl'],
+  vqkd: ['tokenizer.safetensors', 'log.jsonl'],
+  pretrain: ['pretrained.safetensors', 'pretrained.config.json', 'log.jsonl'],
+};
+const times = readFileSync(join(run, 'times.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { stage: string; wall_s: number });
+for (const [stage, files] of Object.entries(STAGES)) {
+  const dst = join(SHIP, 'stages', stage);
+  mkdirSync(dst, { recursive: true });
+  for (const f of files) {
+    if (!f.endsWith('.safetensors')) {
+      copyFileSync(join(run, stage, f), join(dst, f));
+      continue;
+    }
+    const tensors = await loadCheckpoint(join(run, stage, f));
+    await saveSafetensors(join(dst, f), new Map([...tensors].map(([k, v]) => [k, v.dtype === 'float32' ? toFloat16(v) : v])), { format: 'pt', source: `beit3 recipe mini, ${stage}` });
+  }
+  writeFileSync(join(dst, 'stage.json'), JSON.stringify({ stage, wall_s: times.find((t) => t.stage === stage)?.wall_s ?? null, dtype: 'float16' }) + '\n');
+}
+console.log(`upstream stages → ${join(SHIP, 'stages')}`);

@@ -5,7 +5,8 @@
  * a floor a little under the value measured when it was shipped — so a regression in any layer
  * (tokenizer, image front end, model, pipelines, metrics) shows.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runEval } from '../../src/cli/commands/eval.js';
@@ -13,6 +14,10 @@ import { runDemo } from '../../src/cli/commands/demo.js';
 import { pipeline } from '../../src/tasks/pipeline.js';
 import { SHIPPED_DIR, SHIPPED_MODELS } from '../../src/tasks/shipped.node.js';
 import { beit3 } from '../support/cli.js';
+import { tempDir } from '../support/tmp.js';
+import { loadCheckpoint } from '../../src/io/checkpoint.js';
+import { Tensor } from '../../src/graph/tensor.js';
+import { VisualTokenizer } from '../../src/models/vqkd/tokenizer.js';
 import { fixture } from '../support/paths.js';
 
 const HELD = fixture('mini-heldout');
@@ -76,4 +81,37 @@ describe('shipped beit3-mini models', () => {
     // and it is the command the README shows
     expect(readFileSync(join(SHIPPED_DIR, '..', 'README.md'), 'utf8')).toContain(`npx beit3 vqa ${q.image} '${q.question}'`);
   }, 120_000);
+
+  it('the committed upstream stages restore into a recipe run (FROM=…): fp16 back to fp32, usable, then skipped', async () => {
+    const tmp = tempDir('stages-');
+    const out = join(tmp, 'run');
+    const STAGES = join(SHIPPED_DIR, 'beit3-mini', 'stages');
+    const recipe = () =>
+      spawnSync('bash', [join(SHIPPED_DIR, '..', 'scripts/recipe-mini.sh'), tmp, out, 'spm', 'teacher', 'vqkd', 'pretrain'], { encoding: 'utf8', env: { ...process.env, FROM: STAGES }, timeout: 120_000 });
+    const a = recipe();
+    expect(a.status, a.stdout + a.stderr).toBe(0);
+    for (const st of ['spm', 'teacher', 'vqkd', 'pretrain']) {
+      expect(a.stdout).toContain(`== ${st}: restored from`);
+      expect(existsSync(join(out, st, 'DONE'))).toBe(true);
+    }
+    // the pretrained weights are committed as fp16 and come back as float32 of the same values
+    const header = (f: string) => readFileSync(f).subarray(8, 8 + Number(readFileSync(f).readBigUInt64LE(0))).toString('utf8');
+    expect(header(join(STAGES, 'pretrain/pretrained.safetensors'))).not.toMatch(/"dtype":"F32"/);
+    expect(header(join(out, 'pretrain/pretrained.safetensors'))).not.toMatch(/"dtype":"F16"/);
+    const half = await loadCheckpoint(join(STAGES, 'pretrain/pretrained.safetensors'));
+    const full = await loadCheckpoint(join(out, 'pretrain/pretrained.safetensors'));
+    expect([...full.keys()].sort()).toEqual([...half.keys()].sort());
+    for (const [k, t] of half) expect(Array.from(full.get(k)!.data as Float32Array), k).toEqual(Array.from(t.data as Float32Array));
+    // the restored visual tokenizer tokenizes
+    const vt = await VisualTokenizer.fromCheckpoint(join(out, 'vqkd/tokenizer.safetensors'));
+    const S = vt.imgSize;
+    const img = new Tensor('float32', [2, 3, S, S], Float32Array.from({ length: 2 * 3 * S * S }, (_, i) => (i % 97) / 97));
+    const { codes, grid } = await vt.encode(img);
+    expect(codes.shape).toEqual([2, grid * grid]);
+    expect(Array.from(codes.data as BigInt64Array).every((c) => c >= 0n && c < BigInt(vt.config.nCode))).toBe(true);
+    await vt.release();
+    // a rerun finds them done
+    const b = recipe();
+    expect(b.stdout).toContain('== pretrain: done (skipped)');
+  }, 180_000);
 });
