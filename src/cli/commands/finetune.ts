@@ -137,7 +137,7 @@ export function register(program: Command): void {
     .option('--max_steps <n>', 'stop after this many optimizer steps (checkpointed; --resume continues)')
     .option('--max_train_samples <n>', 'train on a seeded random subset of n items (as Hugging Face scripts)')
     .option('--max_eval_samples <n>', 'evaluate on the first n items of the eval split')
-    .option('--head_bias_init <scheme>', "VQA head bias: 'zero' (official) or 'prior' (log-odds of each answer's train frequency)")
+    .option('--head_bias_init <scheme>', "VQA head bias: 'zero' (official) or 'prior' (log-odds of each answer's train frequency; replaces a head bias from --init)")
     .option('--scratch_init <scheme>', "without --init: 'official' (the modules' initialisers, default) or 'beit' (the BEiT pretraining init `beit3 pretrain` starts from)")
     .option('--resume', 'continue from OUTPUT/checkpoint-last.safetensors')
     .option('--eval-only', 'evaluate --init (or OUTPUT/model.safetensors) and print the metrics')
