@@ -1,14 +1,15 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { toEncoderConfig } from '../../models/beit3/config.js';
 import {
   configFor,
   createModel,
+  createTaskModel,
   getEntry,
   listModels,
   UnknownModelError,
 } from '../../models/beit3/registry.js';
 import { paramBreakdown } from '../../models/beit3/params.js';
+import { loadTaskConfig } from '../../tasks/config.js';
 import { SHIPPED_MODELS, shippedModel } from '../../tasks/shipped.node.js';
 import { CliError } from '../errors.js';
 
@@ -39,19 +40,19 @@ export function register(program: Command): void {
           );
         return;
       }
-      // a shipped name describes the architecture its config names
+      // a shipped name describes the architecture its config builds (the task config loader's reading)
       const shipped = shippedModel(arg);
-      const cfg = shipped ? (JSON.parse(readFileSync(shipped.config, 'utf8')) as { model: string; num_classes?: number }) : undefined;
-      const name = cfg ? cfg.model : arg;
+      const tc = shipped ? loadTaskConfig(shipped.config) : undefined;
+      const name = tc?.modelName ?? arg;
       let model;
       try {
-        model = createModel(name, cfg?.num_classes ? { numClasses: cfg.num_classes } : {});
+        model = tc ? createTaskModel(tc.task, tc.model, tc.numClasses) : createModel(name);
       } catch (e) {
         if (e instanceof UnknownModelError) throw new CliError(e.message);
         throw e;
       }
       const entry = getEntry(name);
-      const config = toEncoderConfig(configFor(name));
+      const config = toEncoderConfig(tc?.model ?? configFor(name));
       const params: Record<string, number> = { ...paramBreakdown(model) };
       // Published pretrained checkpoints count their MLM/MIM prediction heads (base 276M,
       // large 746M; the paper's giant 1.9B): report that total beside the backbone's.
