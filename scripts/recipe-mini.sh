@@ -12,8 +12,9 @@
 #
 # A stage is done when OUT/<stage>/DONE exists; a rerun skips it. An interrupted stage resumes
 # from its own checkpoint (--resume). FROM=DIR (e.g. shipped/beit3-mini/stages, what ship-mini.ts
-# commits) restores a stage found there (fp16 weights back to fp32) instead of running it. Wall times go to OUT/times.jsonl. Sizes and budgets are
-# environment variables (defaults: the shipped run); see docs/recipe.md.
+# commits) restores a stage found there (fp16 weights back to fp32) instead of running it. Wall
+# times go to OUT/times.jsonl. Sizes and budgets are environment variables (defaults: the shipped
+# run); see docs/recipe.md.
 set -euo pipefail
 CORPUS=${1:?usage: recipe-mini.sh CORPUS OUT [stage...]}
 OUT=${2:?usage: recipe-mini.sh CORPUS OUT [stage...]}

@@ -27,6 +27,12 @@ type Row = Record<string, unknown>;
 const rows = (t: string, split: string): Row[] =>
   readFileSync(join(corpus, 'tasks', taskRel(t), `${split}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
 
+/** Writes a checkpoint's float32 tensors as fp16 safetensors (the only form weights are committed in). */
+async function saveFp16(src: string, dst: string, source: string): Promise<void> {
+  const tensors = await loadCheckpoint(src);
+  await saveSafetensors(dst, new Map([...tensors].map(([k, v]) => [k, v.dtype === 'float32' ? toFloat16(v) : v])), { format: 'pt', source });
+}
+
 // 1. models: fp16 weights, configs with relative paths and no machine-specific fields
 rmSync(SHIP, { recursive: true, force: true }); // a rerun replaces every shipped file
 mkdirSync(SHIP, { recursive: true });
@@ -36,9 +42,7 @@ for (const t of TASKS) {
   const dst = join(SHIP, t);
   mkdirSync(dst, { recursive: true });
   const cfg = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
-  const tensors = await loadCheckpoint(join(src, "model.safetensors"));
-  const half = new Map([...tensors].map(([k, v]) => [k, v.dtype === 'float32' ? toFloat16(v) : v]));
-  await saveSafetensors(join(dst, 'model.safetensors'), half, { format: 'pt', source: `beit3 recipe mini, ft-${t}` });
+  await saveFp16(join(src, 'model.safetensors'), join(dst, 'model.safetensors'), `beit3 recipe mini, ft-${t}`);
   const ft = cfg.finetune as Record<string, unknown> | undefined;
   cfg.weights = 'model.safetensors';
   cfg.tokenizer = '../tokenizer.model';
@@ -140,14 +144,9 @@ const times = readFileSync(join(run, 'times.jsonl'), 'utf8').split('\n').filter(
 for (const [stage, files] of Object.entries(STAGES)) {
   const dst = join(SHIP, 'stages', stage);
   mkdirSync(dst, { recursive: true });
-  for (const f of files) {
-    if (!f.endsWith('.safetensors')) {
-      copyFileSync(join(run, stage, f), join(dst, f));
-      continue;
-    }
-    const tensors = await loadCheckpoint(join(run, stage, f));
-    await saveSafetensors(join(dst, f), new Map([...tensors].map(([k, v]) => [k, v.dtype === 'float32' ? toFloat16(v) : v])), { format: 'pt', source: `beit3 recipe mini, ${stage}` });
-  }
+  for (const f of files)
+    if (f.endsWith('.safetensors')) await saveFp16(join(run, stage, f), join(dst, f), `beit3 recipe mini, ${stage}`);
+    else copyFileSync(join(run, stage, f), join(dst, f));
   writeFileSync(join(dst, 'stage.json'), JSON.stringify({ stage, wall_s: times.find((t) => t.stage === stage)?.wall_s ?? null, dtype: 'float16' }) + '\n');
 }
 console.log(`upstream stages → ${join(SHIP, 'stages')}`);
