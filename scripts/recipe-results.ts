@@ -60,10 +60,10 @@ function baselines(t: string, split: string, limit?: number): { chance: Metrics;
   const ev = rows(t, split).slice(0, limit);
   const rng = new Rng(0);
   if (t === 'fashion-mnist' || t === 'emoji-group' || t === 'nlvr2') {
-    const key = t === 'nlvr2' ? 'label' : 'label';
-    const labels = ev.map((r) => r[key]);
-    const classes = new Set(train.map((r) => r[key])).size;
-    const top = mostFrequent(train.map((r) => r[key]));
+    // classification and NLVR2 rows both keep their class in "label"
+    const labels = ev.map((r) => r.label);
+    const classes = new Set(train.map((r) => r.label)).size;
+    const top = mostFrequent(train.map((r) => r.label));
     const m = t === 'nlvr2' ? 'acc' : 'top1';
     return { chance: { [m]: 1 / classes }, baseline: { [m]: frac(labels.map((l) => l === top)) }, baselineRule: 'most frequent train label' };
   }
